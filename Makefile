@@ -1,0 +1,33 @@
+# The two set-up commands of the README are `make demo` and `make test`.
+CARGO ?= cargo
+BIN := target/release/paper_trader
+
+.PHONY: build test demo bench lint sample fmt
+
+build:
+	$(CARGO) build --release
+
+# The whole suite, in release mode (the replay and crash tests are data-heavy).
+test:
+	$(CARGO) build --release
+	$(CARGO) test --release --all-targets
+
+# The main job on the embedded default: replay the shipped sample recording.
+demo: build
+	$(BIN) demo
+
+# Benchmarks print figures and ratios against baselines measured in the same run.
+bench:
+	$(CARGO) bench --bench throughput
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+# Regenerate the shipped sample recording byte-identically.
+sample: build
+	rm -rf recordings/sample
+	$(BIN) synth --seed 42 --duration 2h --coins BTC --out recordings/sample

@@ -1,0 +1,79 @@
+//! The `paper_trader` command line: parse flags, call the library, map errors to exit codes.
+
+use clap::{Parser, Subcommand};
+use paper_trader::commands::{self, live_cmds, log_cmds, replay_cmd, report_cmds, synth_cmd, venue_cmds};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "paper_trader",
+    version,
+    about = "Deterministic record/replay paper trader for market making"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Turn existing captures into a recording (raw bytes kept exactly).
+    Import(log_cmds::ImportArgs),
+    /// Print message records as `<recv_ns> <raw message>` lines.
+    Cat(log_cmds::CatArgs),
+    /// Files, time span, counts per stream, blocks, sizes, compression, integrity.
+    Inspect(log_cmds::InspectArgs),
+    /// Full integrity check: exit 0 intact, 3 torn tail, 4 corruption.
+    Verify(log_cmds::VerifyArgs),
+    /// Cut torn tails (keeping the cut bytes aside) and close unfinished files.
+    Repair(log_cmds::RepairArgs),
+    /// Normalized events from the venue adapters, one a line.
+    Events(venue_cmds::EventsArgs),
+    /// The order book as it stands after every record received at or before a time.
+    Book(venue_cmds::BookArgs),
+    /// Write a recording of the synthetic venue.
+    Synth(synth_cmd::SynthArgs),
+    /// Run the engine over a recording and write a session.
+    Replay(replay_cmd::ReplayArgs),
+    /// Capture the live feed to a recording.
+    Record(live_cmds::RecordArgs),
+    /// Live paper session.
+    Live(live_cmds::LiveArgs),
+    /// Local websocket exchange speaking the venue's protocol.
+    Serve(live_cmds::ServeArgs),
+    /// The validation checklist with diagnoses.
+    Validate(report_cmds::ValidateArgs),
+    /// Summary to stdout; the HTML page with plots to a file.
+    Report(report_cmds::ReportArgs),
+    /// Replay the shipped sample, print checklist and summary, write the report.
+    Demo(report_cmds::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    paper_trader::init_logging();
+    let result = match &cli.command {
+        Command::Import(a) => log_cmds::import(a),
+        Command::Cat(a) => log_cmds::cat(a),
+        Command::Inspect(a) => log_cmds::inspect(a),
+        Command::Verify(a) => log_cmds::verify(a),
+        Command::Repair(a) => log_cmds::repair(a),
+        Command::Events(a) => venue_cmds::events(a),
+        Command::Book(a) => venue_cmds::book(a),
+        Command::Synth(a) => synth_cmd::synth(a),
+        Command::Replay(a) => replay_cmd::replay(a),
+        Command::Record(a) => live_cmds::record(a),
+        Command::Live(a) => live_cmds::live(a),
+        Command::Serve(a) => live_cmds::serve(a),
+        Command::Validate(a) => report_cmds::validate(a),
+        Command::Report(a) => report_cmds::report(a),
+        Command::Demo(a) => report_cmds::demo(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(commands::exit::FAILURE)
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The engine's inputs and outputs. Outputs are what the output journal holds (one msgpack
+//! record each, via rmp-serde as arrays) and what `validate` and `report` read back.
+//! Append new variants and fields only at the end (`#[serde(default)]`), never reorder.
+
+use crate::types::{Price, Qty, Side, Timestamp};
+use crate::venue::event::AnomalyKind;
+use serde::{Deserialize, Serialize};
+
+/// One input. Time (`now`) and the record's sequence number travel beside it in
+/// `Engine::on_input`. Raw messages are parsed inside the engine by the venue adapter.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// A raw feed message as recorded, with the name of the stream it came from.
+    Message { stream: &'a str, raw: &'a [u8] },
+    /// The driver (re)connected to the venue: what came before may be stale.
+    Connect,
+    /// The connection dropped: books are invalid, resting paper orders are cancelled.
+    Disconnect,
+    /// Messages may be missing here: books are invalid until fresh snapshots.
+    Gap,
+    /// A clock tick the driver injected at one of the engine's deadlines.
+    Tick,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FillKind {
+    /// A market trade printed strictly through our price.
+    TradeThrough,
+    /// The opposite side of the book moved to our price or beyond.
+    BookCross,
+    /// A market trade at exactly our price (the queue question).
+    TradeAtPrice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RejectReason {
+    /// The seed's margin tracker: the order's initial margin exceeds available margin.
+    Margin,
+    MaxPosition,
+    BookInvalid,
+    PostOnly,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CancelReason {
+    Requote,
+    BookInvalid,
+    Disconnect,
+    Gap,
+    Risk,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Regime {
+    Quiet,
+    Normal,
+    Volatile,
+}
+
+/// The models' state for one coin at one moment: the trajectories that `report` plots and the
+/// snapshot tests pin. Emitted at a fixed event-time interval and at each fill.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelSnapshot {
+    pub coin: String,
+    pub mid: Option<Price>,
+    pub bid_quote: Option<Price>,
+    pub ask_quote: Option<Price>,
+    /// Signed position in base units.
+    pub position: Qty,
+    /// Quote-currency amounts as f64 for plotting; the exact integers live in the fills.
+    pub pnl_realized: f64,
+    pub pnl_unrealized: f64,
+    pub pnl_fees: f64,
+    pub kappa: f64,
+    pub kappa_confidence: f64,
+    pub own_fills: u64,
+    pub sigma_bp: f64,
+    pub toxicity: f64,
+    pub as_progress: f64,
+    pub as_resolved: u64,
+    pub as_adverse: u64,
+    pub brier_skill: f64,
+    pub calibration_progress: f64,
+    pub cal_gamma: f64,
+    pub regime: Regime,
+    pub vol_ratio: f64,
+    pub available_margin: f64,
+    pub margin_rejects: u64,
+}
+
+/// One output of the engine. The journal stores each with the receive time of the input that
+/// caused it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Output {
+    OrderPlaced {
+        coin: String,
+        order_id: u64,
+        side: Side,
+        px: Price,
+        sz: Qty,
+        live_at: Timestamp,
+    },
+    OrderCancelled {
+        coin: String,
+        order_id: u64,
+        reason: CancelReason,
+    },
+    OrderRejected {
+        coin: String,
+        side: Side,
+        px: Price,
+        sz: Qty,
+        reason: RejectReason,
+    },
+    Fill {
+        coin: String,
+        fill_id: u64,
+        order_id: u64,
+        side: Side,
+        px: Price,
+        sz: Qty,
+        /// Fee in units of 10^-8 of the quote currency (negative = rebate).
+        fee: i64,
+        mid: Price,
+        kind: FillKind,
+        /// The classifier's toxicity score before this fill, in [0, 1].
+        toxicity: f64,
+        position_after: Qty,
+    },
+    /// A resolved markout. Only the 5 s horizon labels a fill adverse (`was_adverse`).
+    Markout {
+        coin: String,
+        fill_id: u64,
+        horizon_s: u32,
+        move_bp: f64,
+        was_adverse: Option<bool>,
+    },
+    /// A markout that could not be resolved honestly (it spanned a feed gap).
+    MarkoutDropped {
+        coin: String,
+        fill_id: u64,
+        horizon_s: u32,
+    },
+    Model(ModelSnapshot),
+    RegimeChange {
+        coin: String,
+        from: Regime,
+        to: Regime,
+        vol_ratio: f64,
+    },
+    /// The driver must write a checkpoint of the engine state now (every 5 min of event time).
+    Checkpoint {
+        index: u64,
+    },
+    Anomaly {
+        coin: Option<String>,
+        kind: AnomalyKind,
+        detail: String,
+        seq: u64,
+    },
+    /// A coin's book became invalid (gap, disconnect, crossed) or valid again.
+    BookValidity {
+        coin: String,
+        valid: bool,
+    },
+}

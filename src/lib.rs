@@ -1,0 +1,29 @@
+//! paper_trader: a deterministic event-sourced record/replay paper trader for market making.
+//!
+//! The pure core (`types`, `venue`, `engine`, `market_maker`, `synth`) never touches a clock,
+//! a socket, a file or a thread; `log`, `drivers`, `report` and `commands` do. See
+//! `ARCHITECTURE.md`.
+
+pub mod commands;
+pub mod drivers;
+pub mod engine;
+pub mod log;
+pub mod market_maker;
+pub mod report;
+pub mod synth;
+pub mod types;
+pub mod venue;
+
+/// The program version written into every recording and session.
+pub const PROGRAM_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Logs to stderr through `tracing`, filtered by `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,57 @@
+//! What a recording holds: records of raw messages and control records.
+
+use serde::{Deserialize, Serialize};
+
+/// The header of every file of a recording.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// `hyperliquid` or `binance-usdm`; the venue adapters are chosen by it.
+    pub venue: String,
+    pub coins: Vec<String>,
+    pub program_version: String,
+    /// What wrote it: `import`, `synth`, `record`, `live`, `replay`.
+    pub created_by: String,
+    /// For a live session's inputs: the full engine configuration (TOML) it ran with.
+    pub engine_config: Option<String>,
+    /// For a live session's inputs or a synthetic recording: the seed.
+    pub seed: Option<u64>,
+    /// For a synthetic recording: the generator's configuration and ground truth (TOML).
+    pub synth: Option<String>,
+}
+
+/// One record. `stream` indexes the recording's stream names (see `LogReader::stream_name`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub seq: u64,
+    pub recv_ns: u64,
+    pub stream: u16,
+    pub body: Body,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    /// A feed message, byte for byte as received.
+    Message(Vec<u8>),
+    Control(Control),
+}
+
+/// Control records: what the driver knew besides the messages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Control {
+    Connect {
+        url: String,
+    },
+    Disconnect {
+        reason: String,
+    },
+    Subscribe {
+        subscription: String,
+    },
+    /// Messages may be missing here (reconnect, sequence gap, writer backlog dropped).
+    Gap {
+        reason: String,
+    },
+    /// A clock tick the live driver injected into the engine at this receive time.
+    Tick,
+    End,
+}
