@@ -18,7 +18,7 @@ demo: build
 
 # Benchmarks print figures and ratios against baselines measured in the same run.
 bench:
-	$(CARGO) bench --bench throughput
+	$(CARGO) bench --bench log --bench venue --bench synth --bench engine --bench live
 
 lint:
 	$(CARGO) fmt --all -- --check

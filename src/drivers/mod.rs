@@ -1,1 +1,12 @@
-//! (being written)
+//! Drivers: the only code that touches clocks, sockets, files and threads. Each feeds the pure
+//! engine from outside (replay from a recording, live from a websocket) or serves data.
+
+pub mod clock;
+pub mod live;
+pub mod record;
+pub mod replay;
+pub mod serve;
+pub mod session;
+pub mod sweep;
+pub mod ws_client;
+pub mod ws_server;

@@ -1,0 +1,2 @@
+//! Benchmark: live (being written).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Benchmark: log (being written).
+fn main() {}

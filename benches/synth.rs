@@ -1,0 +1,2 @@
+//! Benchmark: synth (being written).
+fn main() {}

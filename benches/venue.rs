@@ -1,0 +1,2 @@
+//! Benchmark: venue (being written).
+fn main() {}

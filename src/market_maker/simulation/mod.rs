@@ -1,0 +1,1 @@
+//! Fill simulation, fill outcome tracking and calibration (the seed's paths).
