@@ -24,7 +24,10 @@ fn page_is_self_contained_with_plots_and_interpretation() {
     assert!(svgs >= 6, "{svgs} plots");
     for bad in ["http://", "https://", "@import", "<link", "<img", "<iframe", " src="] {
         // The SVG namespace URI is an identifier, not a fetch.
-        let hits = h.match_indices(bad).filter(|(i, _)| !h[i.saturating_sub(7)..].starts_with("xmlns=\"http://www.w3.org")).count();
+        let hits = h
+            .match_indices(bad)
+            .filter(|(i, _)| !h[i.saturating_sub(7)..].starts_with("xmlns=\"http://www.w3.org"))
+            .count();
         assert_eq!(hits, 0, "the page references {bad}");
     }
     for rule in [
@@ -63,7 +66,9 @@ fn summary_figures_follow_the_outputs() {
 }
 
 fn chromium() -> Option<&'static str> {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].into_iter().find(|p| Path::new(p).exists())
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
 }
 
 #[test]
@@ -94,7 +99,11 @@ fn every_plot_has_data_in_headless_chromium() {
         .output()
         .expect("running chromium");
     let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && dom.contains("</html>"), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && dom.contains("</html>"),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The page's inline script marks each plot with what the browser laid out.
     let marks: Vec<u32> = dom
         .match_indices("data-drawn=\"")

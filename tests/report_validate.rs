@@ -42,7 +42,11 @@ fn zero_fills_names_the_queue_model() {
     let d = f.diagnosis.as_deref().unwrap();
     assert!(d.contains("ignore_book_depth: true") && d.contains("compute_fill_probability()"), "{d}");
     // The loops downstream of fills point back at the fill rate instead of guessing.
-    assert!(item(&items, validate::KAPPA_CONFIDENCE_INCREASING).diagnosis.as_deref().unwrap().contains("no fills"));
+    assert!(item(&items, validate::KAPPA_CONFIDENCE_INCREASING)
+        .diagnosis
+        .as_deref()
+        .unwrap()
+        .contains("no fills"));
     assert!(!item(&items, validate::AS_OUTCOMES_RECORDED).pass);
 }
 
@@ -68,7 +72,10 @@ fn outcomes_not_recorded_names_the_pending_fill_outcome_deque() {
     assert!(!a.pass);
     assert_eq!(a.value, 0.0);
     let d = a.diagnosis.as_deref().unwrap();
-    assert!(d.contains("record_outcome()") && d.contains("PendingFillOutcome") && d.contains("0.500..0.500"), "{d}");
+    assert!(
+        d.contains("record_outcome()") && d.contains("PendingFillOutcome") && d.contains("0.500..0.500"),
+        "{d}"
+    );
 }
 
 #[test]

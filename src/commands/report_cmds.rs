@@ -9,7 +9,9 @@ use anyhow::Context;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Example:\n  paper_trader validate demo-out\n  paper_trader validate demo-out --json | jq '.items[] | select(.pass == false)'")]
+#[command(
+    after_help = "Example:\n  paper_trader validate demo-out\n  paper_trader validate demo-out --json | jq '.items[] | select(.pass == false)'"
+)]
 pub struct ValidateArgs {
     /// The session directory (written by `replay` or `live`).
     pub session: PathBuf,
@@ -59,7 +61,12 @@ pub struct ReportArgs {
 }
 
 /// Writes the HTML report of a loaded session.
-pub fn write_html(session: &Session, items: &[ChecklistItem], summary: &SessionSummary, path: &Path) -> anyhow::Result<()> {
+pub fn write_html(
+    session: &Session,
+    items: &[ChecklistItem],
+    summary: &SessionSummary,
+    path: &Path,
+) -> anyhow::Result<()> {
     let page = html::render(session, items, summary)?;
     std::fs::write(path, page).with_context(|| format!("writing the report to {}", path.display()))
 }
@@ -101,7 +108,8 @@ pub fn demo(args: &DemoArgs) -> CmdResult {
         );
     }
     if args.out.exists() {
-        std::fs::remove_dir_all(&args.out).with_context(|| format!("removing the previous {}", args.out.display()))?;
+        std::fs::remove_dir_all(&args.out)
+            .with_context(|| format!("removing the previous {}", args.out.display()))?;
     }
     println!("replaying {} into {} ...", args.recording.display(), args.out.display());
     // The replay goes through the `replay` command of this same binary, so the demo runs

@@ -105,7 +105,11 @@ fn y_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f64> {
     (lo - pad)..(hi + pad)
 }
 
-fn shade_regimes(chart: &mut Chart<'_, '_>, regimes: &[RegimeSpan], y: &std::ops::Range<f64>) -> PlotResult<()> {
+fn shade_regimes(
+    chart: &mut Chart<'_, '_>,
+    regimes: &[RegimeSpan],
+    y: &std::ops::Range<f64>,
+) -> PlotResult<()> {
     chart.draw_series(regimes.iter().filter(|r| r.regime != Regime::Normal).map(|r| {
         let color = if r.regime == Regime::Quiet { QUIET_SHADE } else { VOLATILE_SHADE };
         Rectangle::new([(r.from, y.start), (r.to, y.end)], color.mix(0.18).filled())
@@ -135,7 +139,12 @@ fn time_plot(
             .x_label_area_size(32)
             .y_label_area_size(70)
             .build_cartesian_2d(0.0..data.end_min, y.clone())?;
-        chart.configure_mesh().x_desc("minutes of event time").y_desc(y_desc).light_line_style(WHITE).draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("minutes of event time")
+            .y_desc(y_desc)
+            .light_line_style(WHITE)
+            .draw()?;
         shade_regimes(&mut chart, &data.regimes, &y)?;
         draw(&mut chart)?;
         chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(GREY).draw()?;
@@ -148,8 +157,16 @@ fn series<'a>(data: &'a Data<'_>, f: impl Fn(&ModelSnapshot) -> Option<f64> + 'a
     data.snaps.iter().filter_map(|(t, s)| f(s).filter(|v| v.is_finite()).map(|v| (*t, v))).collect()
 }
 
-fn draw_line(chart: &mut Chart<'_, '_>, points: Vec<(f64, f64)>, color: RGBColor, label: &str) -> PlotResult<()> {
-    chart.draw_series(LineSeries::new(points, color.stroke_width(2)))?.label(label).legend(line_legend(color));
+fn draw_line(
+    chart: &mut Chart<'_, '_>,
+    points: Vec<(f64, f64)>,
+    color: RGBColor,
+    label: &str,
+) -> PlotResult<()> {
+    chart
+        .draw_series(LineSeries::new(points, color.stroke_width(2)))?
+        .label(label)
+        .legend(line_legend(color));
     Ok(())
 }
 
@@ -219,30 +236,42 @@ fn calibration_plot(d: &Data<'_>) -> PlotResult<String> {
     let prog = series(d, |s| Some(s.calibration_progress));
     let gamma = series(d, |s| Some(s.cal_gamma));
     let asp = series(d, |s| Some(s.as_progress));
-    time_plot(&format!("calibration_progress, as_progress and cal_gamma, {}", d.coin), "", d, 0.0..1.05, |c| {
-        c.draw_series(LineSeries::new(vec![(0.0, 0.5), (d.end_min, 0.5)], GREY.stroke_width(1)))?
-            .label("50%: estimates can be trusted above")
-            .legend(line_legend(GREY));
-        draw_line(c, prog, BLUE, "calibration_progress")?;
-        draw_line(c, asp, GREEN, "as_progress")?;
-        draw_line(c, gamma, RED, "cal_gamma")
-    })
+    time_plot(
+        &format!("calibration_progress, as_progress and cal_gamma, {}", d.coin),
+        "",
+        d,
+        0.0..1.05,
+        |c| {
+            c.draw_series(LineSeries::new(vec![(0.0, 0.5), (d.end_min, 0.5)], GREY.stroke_width(1)))?
+                .label("50%: estimates can be trusted above")
+                .legend(line_legend(GREY));
+            draw_line(c, prog, BLUE, "calibration_progress")?;
+            draw_line(c, asp, GREEN, "as_progress")?;
+            draw_line(c, gamma, RED, "cal_gamma")
+        },
+    )
 }
 
 fn toxicity_plot(d: &Data<'_>) -> PlotResult<String> {
     let tox = series(d, |s| Some(s.toxicity));
-    time_plot(&format!("Toxicity before each fill (dots: red = adverse at 5 s), {}", d.coin), "toxicity", d, 0.0..1.0, |c| {
-        draw_line(c, tox, PURPLE, "toxicity (model snapshots)")?;
-        let color = |a: Option<bool>| match a {
-            Some(true) => RED,
-            Some(false) => GREEN,
-            None => GREY,
-        };
-        c.draw_series(d.fills.iter().map(|f| Circle::new((f.0, f.3), 2, color(f.4).filled())))?
-            .label("fill (green: not adverse, grey: unresolved)")
-            .legend(|(x, y)| Circle::new((x + 9, y), 3, GREEN.filled()));
-        Ok(())
-    })
+    time_plot(
+        &format!("Toxicity before each fill (dots: red = adverse at 5 s), {}", d.coin),
+        "toxicity",
+        d,
+        0.0..1.0,
+        |c| {
+            draw_line(c, tox, PURPLE, "toxicity (model snapshots)")?;
+            let color = |a: Option<bool>| match a {
+                Some(true) => RED,
+                Some(false) => GREEN,
+                None => GREY,
+            };
+            c.draw_series(d.fills.iter().map(|f| Circle::new((f.0, f.3), 2, color(f.4).filled())))?
+                .label("fill (green: not adverse, grey: unresolved)")
+                .legend(|(x, y)| Circle::new((x + 9, y), 3, GREEN.filled()));
+            Ok(())
+        },
+    )
 }
 
 fn as_rate_plot(d: &Data<'_>, summary: &SessionSummary) -> PlotResult<String> {
@@ -260,22 +289,31 @@ fn as_rate_plot(d: &Data<'_>, summary: &SessionSummary) -> PlotResult<String> {
             band_hi.push((*t, hi));
         }
     }
-    time_plot(&format!("Adverse-selection rate at 5 s (cumulative, 95% Wilson band), {}", d.coin), "AS rate", d, 0.0..1.0, |c| {
-        let mut band = band_hi.clone();
-        band.extend(band_lo.iter().rev());
-        if band.len() >= 3 {
-            c.draw_series(std::iter::once(Polygon::new(band, BLUE.mix(0.15).filled())))?;
-        }
-        c.draw_series(LineSeries::new(vec![(0.0, AS_RATE_FLAG), (d.end_min, AS_RATE_FLAG)], RED.stroke_width(1)))?
+    time_plot(
+        &format!("Adverse-selection rate at 5 s (cumulative, 95% Wilson band), {}", d.coin),
+        "AS rate",
+        d,
+        0.0..1.0,
+        |c| {
+            let mut band = band_hi.clone();
+            band.extend(band_lo.iter().rev());
+            if band.len() >= 3 {
+                c.draw_series(std::iter::once(Polygon::new(band, BLUE.mix(0.15).filled())))?;
+            }
+            c.draw_series(LineSeries::new(
+                vec![(0.0, AS_RATE_FLAG), (d.end_min, AS_RATE_FLAG)],
+                RED.stroke_width(1),
+            ))?
             .label("40%: AS classifier needs work above")
             .legend(line_legend(RED));
-        if let Some(b) = summary.as_no_skill_baseline {
-            c.draw_series(LineSeries::new(vec![(0.0, b), (d.end_min, b)], GREY.stroke_width(2)))?
-                .label("no-skill baseline Phi(-1/(sigma_1s sqrt 5))")
-                .legend(line_legend(GREY));
-        }
-        draw_line(c, rate, BLUE, "AS rate")
-    })
+            if let Some(b) = summary.as_no_skill_baseline {
+                c.draw_series(LineSeries::new(vec![(0.0, b), (d.end_min, b)], GREY.stroke_width(2)))?
+                    .label("no-skill baseline Phi(-1/(sigma_1s sqrt 5))")
+                    .legend(line_legend(GREY));
+            }
+            draw_line(c, rate, BLUE, "AS rate")
+        },
+    )
 }
 
 fn markout_plot(d: &Data<'_>) -> PlotResult<String> {
@@ -313,11 +351,13 @@ fn markout_plot(d: &Data<'_>) -> PlotResult<String> {
             .label("-1 bp: adverse at 5 s below")
             .legend(line_legend(RED));
         chart.draw_series(LineSeries::new(vec![(0.0, 0.0), (65.0, 0.0)], GREY.stroke_width(1)))?;
-        chart.draw_series(
-            stats.iter().map(|(h, m, se)| PathElement::new(vec![(*h, m - 2.0 * se), (*h, m + 2.0 * se)], BLUE.stroke_width(2))),
-        )?;
+        chart.draw_series(stats.iter().map(|(h, m, se)| {
+            PathElement::new(vec![(*h, m - 2.0 * se), (*h, m + 2.0 * se)], BLUE.stroke_width(2))
+        }))?;
         chart
-            .draw_series(LineSeries::new(stats.iter().map(|(h, m, _)| (*h, *m)), BLUE.stroke_width(2)).point_size(4))?
+            .draw_series(
+                LineSeries::new(stats.iter().map(|(h, m, _)| (*h, *m)), BLUE.stroke_width(2)).point_size(4),
+            )?
             .label("mean markout")
             .legend(line_legend(BLUE));
         chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(GREY).draw()?;
@@ -336,12 +376,18 @@ fn regime_plot(d: &Data<'_>) -> PlotResult<String> {
         d,
         y,
         |c| {
-            for (level, color, label) in
-                [(2.0, RED, "enter volatile (2.0)"), (1.4, ORANGE, "leave volatile (1.4)"), (0.6, BLUE, "enter quiet (0.6)"), (0.8, GREEN, "leave quiet (0.8)")]
-            {
-                c.draw_series(LineSeries::new(vec![(0.0, level), (d.end_min, level)], color.mix(0.6).stroke_width(1)))?
-                    .label(label)
-                    .legend(line_legend(color));
+            for (level, color, label) in [
+                (2.0, RED, "enter volatile (2.0)"),
+                (1.4, ORANGE, "leave volatile (1.4)"),
+                (0.6, BLUE, "enter quiet (0.6)"),
+                (0.8, GREEN, "leave quiet (0.8)"),
+            ] {
+                c.draw_series(LineSeries::new(
+                    vec![(0.0, level), (d.end_min, level)],
+                    color.mix(0.6).stroke_width(1),
+                ))?
+                .label(label)
+                .legend(line_legend(color));
             }
             draw_line(c, ratio, BLACK, "sigma_fast / sigma_slow")?;
             draw_line(c, sigma, PURPLE, "sigma (bp per sqrt s)")
@@ -381,14 +427,15 @@ fn fill_rate_plot(d: &Data<'_>) -> PlotResult<String> {
     let y = y_range(per_min.iter().map(|&n| n as f64).chain([0.0]));
     let y = 0.0..y.end;
     time_plot(&format!("Fill rate, {} (fills per minute)", d.coin), "fills / min", d, y, |c| {
-        c.draw_series(
-            per_min.iter().enumerate().map(|(m, &n)| Rectangle::new([(m as f64 + 0.1, 0.0), (m as f64 + 0.9, n as f64)], BLUE.mix(0.5).filled())),
-        )?
+        c.draw_series(per_min.iter().enumerate().map(|(m, &n)| {
+            Rectangle::new([(m as f64 + 0.1, 0.0), (m as f64 + 0.9, n as f64)], BLUE.mix(0.5).filled())
+        }))?
         .label("fills in the minute")
         .legend(|(x, y)| Rectangle::new([(x, y - 4), (x + 14, y + 4)], BLUE.mix(0.5).filled()));
         draw_line(c, rolling, BLACK, "5-minute average")?;
         if has_trades {
-            let pts: Vec<(f64, f64)> = trades.iter().enumerate().map(|(m, &n)| (m as f64 + 0.5, n as f64 * trade_scale)).collect();
+            let pts: Vec<(f64, f64)> =
+                trades.iter().enumerate().map(|(m, &n)| (m as f64 + 0.5, n as f64 * trade_scale)).collect();
             draw_line(c, pts, GREY, &format!("market trades (x {trade_scale:.3})"))?;
         }
         Ok(())
@@ -409,7 +456,10 @@ pub fn plots(session: &Session, summary: &SessionSummary) -> anyhow::Result<Vec<
         ("Our quotes against the mid, with the simulated fills.", quotes_plot(&d).map_err(err)?),
         ("Loop 1: kappa from own fills, and kappa_confidence.", kappa_plot(&d).map_err(err)?),
         ("Loop 2: markouts at 1, 5, 30 and 60 s.", markout_plot(&d).map_err(err)?),
-        ("Loop 2: the AS rate with its interval vs the no-skill baseline.", as_rate_plot(&d, summary).map_err(err)?),
+        (
+            "Loop 2: the AS rate with its interval vs the no-skill baseline.",
+            as_rate_plot(&d, summary).map_err(err)?,
+        ),
         ("Loop 2: toxicity scores from the trained classifier.", toxicity_plot(&d).map_err(err)?),
         ("Loop 3: calibration_progress and cal_gamma.", calibration_plot(&d).map_err(err)?),
         ("Regime detection.", regime_plot(&d).map_err(err)?),
@@ -433,7 +483,11 @@ for (const svg of document.querySelectorAll('figure svg')) {
 </script>"#;
 
 /// The whole page.
-pub fn render(session: &Session, checklist: &[ChecklistItem], summary: &SessionSummary) -> anyhow::Result<String> {
+pub fn render(
+    session: &Session,
+    checklist: &[ChecklistItem],
+    summary: &SessionSummary,
+) -> anyhow::Result<String> {
     let plots = plots(session, summary)?;
     let mut h = String::new();
     let title = format!("paper_trader report: {}", session.dir.display());
@@ -474,9 +528,13 @@ pub fn render(session: &Session, checklist: &[ChecklistItem], summary: &SessionS
             escape(&i.verdict)
         );
     }
-    let _ = write!(h, "</ul>\n<h2>Summary</h2>\n<pre>{}</pre>\n<h2>Plots</h2>\n", escape(&super::summary::render_text(summary)));
+    let _ = write!(
+        h,
+        "</ul>\n<h2>Summary</h2>\n<pre>{}</pre>\n<h2>Plots</h2>\n",
+        escape(&super::summary::render_text(summary))
+    );
     for (caption, svg) in &plots {
-        let _ = write!(h, "<figure>{svg}<figcaption>{}</figcaption></figure>\n", escape(caption));
+        let _ = writeln!(h, "<figure>{svg}<figcaption>{}</figcaption></figure>", escape(caption));
     }
     h.push_str(ANNOTATE_SCRIPT);
     h.push_str("\n</body></html>\n");

@@ -29,7 +29,11 @@ pub struct Session {
 
 impl Session {
     /// A session built in memory (tests, or a caller that holds the outputs already).
-    pub fn from_outputs(outputs: Vec<(Timestamp, Output)>, first: Option<Timestamp>, last: Option<Timestamp>) -> Session {
+    pub fn from_outputs(
+        outputs: Vec<(Timestamp, Output)>,
+        first: Option<Timestamp>,
+        last: Option<Timestamp>,
+    ) -> Session {
         let first = first.or_else(|| outputs.first().map(|o| o.0)).unwrap_or_default();
         let last = last.or_else(|| outputs.last().map(|o| o.0)).unwrap_or(first);
         Session { first, last: last.max(first), outputs, ..Session::default() }
@@ -58,11 +62,14 @@ impl Session {
                 }
             }
         }
-        let config = std::fs::read_to_string(dir.join("session.toml")).ok().and_then(|s| s.parse::<toml::Table>().ok());
+        let config = std::fs::read_to_string(dir.join("session.toml"))
+            .ok()
+            .and_then(|s| s.parse::<toml::Table>().ok());
         let summary = std::fs::read_to_string(dir.join("summary.json"))
             .ok()
             .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
-        let span = |key: &str| summary.as_ref().and_then(|v| v.get(key)).and_then(|v| v.as_u64()).map(Timestamp);
+        let span =
+            |key: &str| summary.as_ref().and_then(|v| v.get(key)).and_then(|v| v.as_u64()).map(Timestamp);
         let checkpoint_files = std::fs::read_dir(dir.join("checkpoints"))
             .ok()
             .map(|rd| rd.filter_map(Result::ok).filter(|e| e.path().is_file()).count());

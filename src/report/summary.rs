@@ -154,7 +154,9 @@ impl SessionSummary {
                         as_adverse += u64::from(*a);
                     }
                 }
-                Output::MarkoutDropped { horizon_s, .. } => *markout_dropped.entry(*horizon_s).or_default() += 1,
+                Output::MarkoutDropped { horizon_s, .. } => {
+                    *markout_dropped.entry(*horizon_s).or_default() += 1
+                }
                 Output::Model(s) => {
                     let secs = session.secs(*t);
                     if let Some((prev_t, prev)) = prev_snap.get(s.coin.as_str()) {
@@ -188,7 +190,11 @@ impl SessionSummary {
                 let v = markout_moves.get(&h).map(Vec::as_slice).unwrap_or(&[]);
                 let n = v.len() as f64;
                 let mean = if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / n };
-                let var = if v.len() > 1 { v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0) } else { 0.0 };
+                let var = if v.len() > 1 {
+                    v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+                } else {
+                    0.0
+                };
                 MarkoutStat {
                     horizon_s: h,
                     n: v.len() as u64,
@@ -374,12 +380,24 @@ pub fn render_text(s: &SessionSummary) -> String {
         s.brier_skill,
         s.sigma_1s_bp.map_or("n/a".to_string(), |v| format!("{v:.3} bp"))
     );
-    let marks: Vec<String> =
-        s.markouts.iter().map(|m| format!("{}s {:+.3}±{:.3} bp (n {})", m.horizon_s, m.mean_bp, m.se_bp, m.n)).collect();
+    let marks: Vec<String> = s
+        .markouts
+        .iter()
+        .map(|m| format!("{}s {:+.3}±{:.3} bp (n {})", m.horizon_s, m.mean_bp, m.se_bp, m.n))
+        .collect();
     let _ = writeln!(o, "  markouts: {}", marks.join(", "));
-    let regimes: Vec<String> =
-        s.regimes.iter().map(|r| format!("{} {:.1} min pnl {:+.2}", r.regime, r.seconds / 60.0, r.pnl)).collect();
-    let _ = writeln!(o, "  regimes: {} changes; {}; checkpoints {}", s.regime_changes, regimes.join(", "), s.checkpoints);
+    let regimes: Vec<String> = s
+        .regimes
+        .iter()
+        .map(|r| format!("{} {:.1} min pnl {:+.2}", r.regime, r.seconds / 60.0, r.pnl))
+        .collect();
+    let _ = writeln!(
+        o,
+        "  regimes: {} changes; {}; checkpoints {}",
+        s.regime_changes,
+        regimes.join(", "),
+        s.checkpoints
+    );
     let _ = writeln!(o, "interpretation:");
     for i in &s.interpretation {
         let _ = writeln!(o, "  {} {}", if i.flagged { "!" } else { "-" }, i.verdict);

@@ -38,7 +38,12 @@ struct Running {
 
 /// Samples every coin's trajectory at `start + k * interval_ns` for k = 1.. while <= `end`.
 /// A coin appears from its first model snapshot on.
-pub fn sample(start: Timestamp, end: Timestamp, interval_ns: u64, outputs: &[(Timestamp, Output)]) -> Vec<TrajectoryRow> {
+pub fn sample(
+    start: Timestamp,
+    end: Timestamp,
+    interval_ns: u64,
+    outputs: &[(Timestamp, Output)],
+) -> Vec<TrajectoryRow> {
     let mut rows = Vec::new();
     if interval_ns == 0 {
         return rows;

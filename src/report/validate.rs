@@ -203,18 +203,19 @@ impl ChecklistTracker {
                     self.window_fills.insert((coin.clone(), *fill_id), now);
                 }
             }
-            Output::Markout { coin, fill_id, horizon_s, was_adverse, .. } if *horizon_s == AS_HORIZON_S => {
-                if let Some(adv) = was_adverse {
-                    let key = (coin.clone(), *fill_id);
-                    if self.window_fills.contains_key(&key) && self.resolved.insert(key) && *adv {
-                        self.adverse += 1;
-                    }
+            Output::Markout { coin, fill_id, horizon_s, was_adverse: Some(adv), .. }
+                if *horizon_s == AS_HORIZON_S =>
+            {
+                let key = (coin.clone(), *fill_id);
+                if self.window_fills.contains_key(&key) && self.resolved.insert(key) && *adv {
+                    self.adverse += 1;
                 }
             }
-            Output::MarkoutDropped { coin, fill_id, horizon_s } if *horizon_s == AS_HORIZON_S => {
-                if self.window_fills.contains_key(&(coin.clone(), *fill_id)) {
-                    self.dropped += 1;
-                }
+            Output::MarkoutDropped { coin, fill_id, horizon_s }
+                if *horizon_s == AS_HORIZON_S
+                    && self.window_fills.contains_key(&(coin.clone(), *fill_id)) =>
+            {
+                self.dropped += 1;
             }
             Output::Model(s) => self.on_snapshot(now, in_window, s),
             Output::RegimeChange { .. } => self.regime_changes += 1,
@@ -509,10 +510,11 @@ impl ChecklistTracker {
         let n = eligible.len() as u64;
         let ratio = if n == 0 { 0.0 } else { resolved as f64 / n as f64 };
         let pass = n > 0 && 2 * resolved >= n;
-        let tox = self.coins.values().filter_map(|c| c.toxicity_range).fold(None, |acc, (lo, hi)| match acc {
-            None => Some((lo, hi)),
-            Some((a, b)) => Some((lo.min(a), hi.max(b))),
-        });
+        let tox =
+            self.coins.values().filter_map(|c| c.toxicity_range).fold(None, |acc, (lo, hi)| match acc {
+                None => Some((lo, hi)),
+                Some((a, b)) => Some((lo.min(a), hi.max(b))),
+            });
         let tox_text = tox.map_or("n/a".to_string(), |(lo, hi)| format!("{lo:.3}..{hi:.3}"));
         ChecklistItem {
             name: AS_OUTCOMES_RECORDED,
@@ -542,10 +544,11 @@ impl ChecklistTracker {
     }
 
     fn regime_item(&self) -> ChecklistItem {
-        let range = self.coins.values().filter_map(|c| c.vol_ratio_range).fold(None, |acc, (lo, hi)| match acc {
-            None => Some((lo, hi)),
-            Some((a, b)) => Some((lo.min(a), hi.max(b))),
-        });
+        let range =
+            self.coins.values().filter_map(|c| c.vol_ratio_range).fold(None, |acc, (lo, hi)| match acc {
+                None => Some((lo, hi)),
+                Some((a, b)) => Some((lo.min(a), hi.max(b))),
+            });
         let range_text = range.map_or("n/a".to_string(), |(lo, hi)| format!("{lo:.2}..{hi:.2}"));
         let pass = self.regime_changes >= 1;
         let diagnosis = (!pass).then(|| match range {

@@ -99,11 +99,27 @@ pub fn build(sc: &Scenario) -> Vec<(Timestamp, Output)> {
         if sc.margin_bug && s % 10 == 0 {
             out.push((
                 ts(s),
-                Output::OrderRejected { coin: coin.clone(), side: Side::Buy, px: Price(mid), sz, reason: paper_trader::engine::io::RejectReason::Margin },
+                Output::OrderRejected {
+                    coin: coin.clone(),
+                    side: Side::Buy,
+                    px: Price(mid),
+                    sz,
+                    reason: paper_trader::engine::io::RejectReason::Margin,
+                },
             ));
         } else if s % 10 == 0 {
             order_id += 1;
-            out.push((ts(s), Output::OrderPlaced { coin: coin.clone(), order_id, side: Side::Buy, px: Price(mid - SCALE), sz, live_at: ts(s) }));
+            out.push((
+                ts(s),
+                Output::OrderPlaced {
+                    coin: coin.clone(),
+                    order_id,
+                    side: Side::Buy,
+                    px: Price(mid - SCALE),
+                    sz,
+                    live_at: ts(s),
+                },
+            ));
         }
         if !sc.margin_bug && sc.fill_every_s > 0 && s > 0 && s % sc.fill_every_s == 0 {
             fills += 1;
