@@ -12,7 +12,7 @@
 //! session, as `MODELS.md` words them.
 
 use crate::engine::io::{Output, RejectReason};
-use crate::types::{Timestamp, SCALE};
+use crate::types::{notional, Qty, Timestamp, SCALE};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -67,7 +67,7 @@ pub struct ChecklistItem {
 #[derive(Clone, Debug, Default)]
 struct CoinTrack {
     /// Exact accounting from the fills: position in 10^-8 base units, the cash flow of trades
-    /// in 10^-16 quote units (price units x size units), fees in 10^-8 quote units.
+    /// and the fees in 10^-8 quote units.
     position: i64,
     trade_cash: i128,
     fees: i128,
@@ -192,9 +192,8 @@ impl ChecklistTracker {
                 }
                 self.fills_total += 1;
                 let c = self.coins.entry(coin.clone()).or_default();
-                let signed = side.sign() * sz.0;
-                c.position += signed;
-                c.trade_cash -= i128::from(signed) * i128::from(px.0);
+                c.position += side.sign() * sz.0;
+                c.trade_cash -= i128::from(side.sign()) * notional(*px, *sz);
                 c.fees += i128::from(*fee);
                 if in_window {
                     self.fills_in_window += 1;
@@ -251,11 +250,12 @@ impl ChecklistTracker {
         }
         // The PnL identity: cash + position value = starting equity + realized + unrealized
         // - fees. Starting equity cancels, so the exact side is the fills' cash flow plus the
-        // position at the snapshot's mid, minus fees, in 10^-16 USD.
+        // position at the snapshot's mid, minus fees, in 10^-8 USD with the project's one
+        // fixed-point notional (`types::notional`, per fill and for the position's value).
         if let Some(mid) = s.mid {
-            let value = i128::from(c.position) * i128::from(mid.0);
-            let exact_units = c.trade_cash + value - c.fees * i128::from(SCALE);
-            let exact_usd = exact_units as f64 / (SCALE as f64 * SCALE as f64);
+            let value = notional(mid, Qty(c.position.abs())) * i128::from(c.position.signum());
+            let exact_units = c.trade_cash + value - c.fees;
+            let exact_usd = exact_units as f64 / SCALE as f64;
             let reported = s.pnl_realized + s.pnl_unrealized - s.pnl_fees;
             let gap = (exact_usd - reported).abs();
             c.pnl_checks += 1;

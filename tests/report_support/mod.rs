@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use paper_trader::engine::io::{FillKind, ModelSnapshot, Output, Regime};
-use paper_trader::types::{Price, Qty, Side, Timestamp, SCALE};
+use paper_trader::types::{notional, Price, Qty, Side, Timestamp, SCALE};
 
 pub const T0: u64 = 1_700_000_000_000_000_000;
 
@@ -61,8 +61,8 @@ pub fn build(sc: &Scenario) -> Vec<(Timestamp, Output)> {
     let coin = "BTC".to_string();
     let sz = Qty(200_000); // 0.002 BTC, about 100 USD
     let mut position: i64 = 0;
-    let mut cost: i128 = 0; // 10^-16 USD, the open position's cost basis
-    let mut realized: i128 = 0; // 10^-16 USD
+    let mut cost: i128 = 0; // 10^-8 USD, the open position's cost basis
+    let mut realized: i128 = 0; // 10^-8 USD
     let mut fees: i64 = 0; // 10^-8 USD
     let mut fills: u64 = 0;
     let mut resolved: u64 = 0;
@@ -128,18 +128,22 @@ pub fn build(sc: &Scenario) -> Vec<(Timestamp, Output)> {
             let px = mid - side.sign() * SCALE; // 1 USD better than mid
             let fee = (i128::from(px) * i128::from(sz.0) / i128::from(SCALE) * 15 / 100_000) as i64;
             let signed = side.sign() * sz.0;
-            // Average-cost accounting, exact: what a reduce removes from the basis is realized.
+            // Average cost with the basis kept as a total (the engine's Position), so the PnL
+            // identity holds to the unit with the project's fixed-point notional.
+            let flow = notional(Price(px), sz);
             if position == 0 || position.signum() == signed.signum() {
-                cost += i128::from(signed) * i128::from(px);
+                cost += i128::from(side.sign()) * flow;
             } else {
                 let closing = signed.abs().min(position.abs());
-                let removed = cost * i128::from(closing) / i128::from(position.abs());
-                realized += i128::from(closing) * i128::from(px) * i128::from(position.signum()) - removed;
-                cost -= removed;
-                let rest = signed.abs() - closing;
-                if rest > 0 {
-                    cost = i128::from(signed.signum() * rest) * i128::from(px);
-                }
+                let released = cost * i128::from(closing) / i128::from(position.abs());
+                let closing_flow = flow * i128::from(closing) / i128::from(sz.0);
+                realized += if position > 0 { closing_flow - released } else { -released - closing_flow };
+                cost -= released;
+                cost += i128::from(side.sign()) * (flow - closing_flow);
+            }
+            if position + signed == 0 {
+                realized -= cost;
+                cost = 0;
             }
             position += signed;
             fees += fee;
@@ -171,8 +175,8 @@ pub fn build(sc: &Scenario) -> Vec<(Timestamp, Output)> {
         }
         if s % 10 == 0 {
             market_trades += sc.market_trades_per_snapshot;
-            let unreal = i128::from(position) * i128::from(mid) - cost;
-            let usd = |u: i128| u as f64 / 1e16;
+            let unreal = notional(Price(mid), Qty(position.abs())) * i128::from(position.signum()) - cost;
+            let usd = |u: i128| u as f64 / 1e8;
             let kc = if sc.kappa_wired { (fills as f64 / 200.0).min(0.9) } else { 0.0 };
             let asp = if sc.outcomes_wired { (resolved as f64 / 150.0).min(1.0) } else { 0.0 };
             let prog = if sc.calibration_wired { (kc + asp) / 2.0 } else { 0.0 };
