@@ -275,6 +275,61 @@ pub fn outcomes_json(outcomes: &[RunOutcome]) -> serde_json::Value {
     )
 }
 
+/// A whole sweep into `out`: one session directory per run (`out/run-NNNN/`, written by
+/// `replay_one(spec, dir)`), then `out/sweep.txt` (the table) and `out/sweep.json`. Returns
+/// the table and whether every run succeeded.
+pub fn run_sweep<F>(
+    out: &std::path::Path,
+    axes: &[GridAxis],
+    shard_of: Option<Shard>,
+    workers: usize,
+    replay_one: F,
+) -> anyhow::Result<(String, bool)>
+where
+    F: Fn(&RunSpec, &std::path::Path) -> anyhow::Result<()> + Sync,
+{
+    use anyhow::Context;
+    let runs = shard(grid(axes), shard_of);
+    if runs.is_empty() {
+        anyhow::bail!(
+            "shard {shard_of:?} holds no run of this {}-run grid: use fewer shards",
+            grid(axes).len()
+        );
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let outcomes = run_parallel(runs, workers, |spec| {
+        let dir = out.join(spec.dir_name());
+        replay_one(spec, &dir)?;
+        Ok(RunResult::from_session(&Session::load(&dir)?))
+    });
+    let mut text = table(axes, &outcomes);
+    if let Some(s) = shard_of {
+        text = format!("# shard {}/{} of a {}-run grid\n{text}", s.index, s.count, grid(axes).len());
+    }
+    std::fs::write(out.join("sweep.txt"), &text)
+        .with_context(|| format!("writing {}/sweep.txt", out.display()))?;
+    let json = serde_json::to_string_pretty(&outcomes_json(&outcomes))?;
+    std::fs::write(out.join("sweep.json"), json)
+        .with_context(|| format!("writing {}/sweep.json", out.display()))?;
+    Ok((text, outcomes.iter().all(|o| o.result.is_ok())))
+}
+
+/// Whether replay's `--set` and `--shard` flags ask for a sweep rather than one run: a key
+/// with several comma-separated values, or a shard. A value written as a TOML array
+/// (`engine.coins=["BTC","ETH"]`) is one value, not a grid.
+pub fn axes_of_sets(sets: &[String]) -> Result<Vec<GridAxis>, String> {
+    sets.iter()
+        .map(|s| {
+            if s.split_once('=').is_some_and(|(_, v)| v.trim_start().starts_with('[')) {
+                let (k, v) = s.split_once('=').unwrap_or_default();
+                Ok(GridAxis { key: k.trim().to_string(), values: vec![v.trim().to_string()] })
+            } else {
+                parse_set(s)
+            }
+        })
+        .collect()
+}
+
 /// Threads for a sweep: every core the machine offers.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -301,6 +356,18 @@ mod tests {
         for bad in ["0/4", "5/4", "1/0", "x/2", "3"] {
             assert!(parse_shard(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn toml_arrays_are_one_value_not_a_grid() {
+        let a = axes_of_sets(&[
+            "engine.coins=[\"BTC\",\"ETH\"]".to_string(),
+            "fill_prob_base=0.3,0.5".to_string(),
+        ])
+        .unwrap();
+        assert_eq!(a[0].values, vec!["[\"BTC\",\"ETH\"]".to_string()]);
+        assert_eq!(a[1].values.len(), 2);
+        assert_eq!(grid(&a).len(), 2);
     }
 
     #[test]
