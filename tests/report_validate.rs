@@ -158,6 +158,15 @@ fn tracker_shows_items_as_they_pass_during_a_live_session() {
         }
     }
     assert!(t.all_pass());
+    // What live prints: each item once, when it first passes.
+    let mut t = ChecklistTracker::new(ts(0));
+    let mut announced = Vec::new();
+    for (now, o) in &outputs {
+        t.on_output(*now, o);
+        announced.extend(t.newly_passed().into_iter().map(|i| i.name));
+    }
+    assert_eq!(announced.len(), 7, "{announced:?}");
+    assert_eq!(announced.iter().collect::<std::collections::BTreeSet<_>>().len(), 7);
     // Fills pass within the first minutes, kappa_confidence once it rose, regime at minute 12.
     assert!(passed_at[validate::FILLS_OCCURRING] <= 60, "{passed_at:?}");
     assert_eq!(passed_at[validate::REGIME_UPDATING], 12 * 60);

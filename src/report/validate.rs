@@ -125,6 +125,8 @@ pub struct ChecklistTracker {
     checkpoints: Vec<Timestamp>,
     /// In session mode: how many checkpoint files the session directory holds.
     checkpoint_files: Option<usize>,
+    /// Items already reported as passed by [`ChecklistTracker::newly_passed`].
+    announced: BTreeSet<&'static str>,
 }
 
 impl ChecklistTracker {
@@ -149,7 +151,18 @@ impl ChecklistTracker {
             regime_changes: 0,
             checkpoints: Vec::new(),
             checkpoint_files: None,
+            announced: BTreeSet::new(),
         }
+    }
+
+    /// The items that pass now and had not passed at an earlier call: what `live` prints as
+    /// the session goes ("[PASS] fills_occurring ..."). An item that later fails again (a
+    /// missed checkpoint) shows up in [`ChecklistTracker::items`], not here.
+    pub fn newly_passed(&mut self) -> Vec<ChecklistItem> {
+        let fresh: Vec<ChecklistItem> =
+            self.items().into_iter().filter(|i| i.pass && !self.announced.contains(i.name)).collect();
+        self.announced.extend(fresh.iter().map(|i| i.name));
+        fresh
     }
 
     /// Tells the tracker how many checkpoint files were saved (validating a session directory):
