@@ -9,10 +9,12 @@ pub mod format;
 pub mod import;
 pub mod reader;
 pub mod record;
+pub mod threaded;
 pub mod writer;
 
 pub use reader::{Issue, IssueKind};
 pub use record::{Body, Control, Header, Record};
+pub use threaded::{Backpressure, ThreadedWriter, WriterStats};
 pub use writer::LogWriter;
 
 use reader::FileReader;

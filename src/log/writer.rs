@@ -110,6 +110,11 @@ impl LogWriter {
         self.next_seq
     }
 
+    /// Whether records were appended since the last flush.
+    pub fn has_unflushed(&self) -> bool {
+        self.unflushed_since.is_some()
+    }
+
     /// Files closed so far (final names).
     pub fn files(&self) -> &[PathBuf] {
         &self.files_written
