@@ -3,7 +3,7 @@
 //! with a notice when the data is absent (a fresh clone has no `../shared`).
 
 use paper_trader::types::Timestamp;
-use paper_trader::venue::{AnomalyKind, Adapter, Books, MarketEvent, Venue};
+use paper_trader::venue::{Adapter, AnomalyKind, Books, MarketEvent, Venue};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 /// project is a git worktree one level deeper).
 fn real(name: &str) -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let found = ["../shared/data/real", "../../shared/data/real"].iter().map(|d| root.join(d).join(name)).find(|p| p.exists());
+    let found = ["../shared/data/real", "../../shared/data/real"]
+        .iter()
+        .map(|d| root.join(d).join(name))
+        .find(|p| p.exists());
     if found.is_none() {
         eprintln!("skipping: ../shared/data/real/{name} absent");
     }
@@ -60,7 +63,9 @@ fn hyperliquid_capture_parses_cleanly_with_34_new_and_30_history_trades() {
     }
     assert_eq!(anomalies(&events), Vec::<&MarketEvent>::new());
     assert!(book_anomalies.is_empty(), "{book_anomalies:?}");
-    let count = |history: bool| events.iter().filter(|e| matches!(e, MarketEvent::Trade { history: h, .. } if *h == history)).count();
+    let count = |history: bool| {
+        events.iter().filter(|e| matches!(e, MarketEvent::Trade { history: h, .. } if *h == history)).count()
+    };
     assert_eq!((count(false), count(true)), (34, 30));
     let snapshots = events.iter().filter(|e| matches!(e, MarketEvent::BookSnapshot { .. })).count();
     assert_eq!(snapshots, 46);
@@ -108,14 +113,18 @@ fn binance_book_from_snapshot_and_diffs_has_no_gap_and_matches_book_ticker() {
                     let b = books.book("BTCUSDT");
                     if let Some(b) = b.filter(|b| b.is_valid() && b.update_id() == Some(*u)) {
                         compared += 1;
-                        if b.best_bid().map(|l| l.px) != Some(bid.px) || b.best_ask().map(|l| l.px) != Some(ask.px) {
+                        if b.best_bid().map(|l| l.px) != Some(bid.px)
+                            || b.best_ask().map(|l| l.px) != Some(ask.px)
+                        {
                             disagreements += 1;
                         }
                     }
                 }
                 MarketEvent::Trade { .. } => market_trades += 1,
                 _ => {
-                    if books.apply(e, &mut book_anomalies).changed && matches!(e, MarketEvent::BookDiff { .. }) {
+                    if books.apply(e, &mut book_anomalies).changed
+                        && matches!(e, MarketEvent::BookDiff { .. })
+                    {
                         diffs_applied += 1;
                     }
                 }
@@ -125,8 +134,14 @@ fn binance_book_from_snapshot_and_diffs_has_no_gap_and_matches_book_ticker() {
     eprintln!(
         "binance: {diffs_applied} diffs applied, {compared} bookTicker comparisons, {disagreements} disagreements, {market_trades} market trades"
     );
-    assert!(book_anomalies.is_empty(), "gap or crossed book: {:?}", &book_anomalies[..book_anomalies.len().min(3)]);
-    assert!(!book_anomalies.iter().any(|e| matches!(e, MarketEvent::Anomaly { kind: AnomalyKind::SequenceGap, .. })));
+    assert!(
+        book_anomalies.is_empty(),
+        "gap or crossed book: {:?}",
+        &book_anomalies[..book_anomalies.len().min(3)]
+    );
+    assert!(!book_anomalies
+        .iter()
+        .any(|e| matches!(e, MarketEvent::Anomaly { kind: AnomalyKind::SequenceGap, .. })));
     assert!(books.book("BTCUSDT").unwrap().is_valid());
     assert!(diffs_applied > 6000, "{diffs_applied}");
     assert!(compared > 5, "too few comparable bookTickers: {compared}");
