@@ -13,13 +13,14 @@ pub struct CoinExposure {
     /// Total size of our open buy and sell orders.
     pub open_bids: Qty,
     pub open_asks: Qty,
+    /// This coin's realized + unrealized - fees (units of 10^-8 quote).
+    pub pnl: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MarginTracker {
     leverage: f64,
-    /// Equity in units of 10^-8 quote: starting equity + realized + unrealized - fees.
-    equity: i64,
+    starting_equity: i64,
     coins: Vec<CoinExposure>,
     pub margin_rejects: u64,
     /// How many times `update_state()` ran (the seed's bug was zero).
@@ -27,15 +28,13 @@ pub struct MarginTracker {
 }
 
 impl MarginTracker {
-    pub fn new(leverage: f64, equity: i64, n_coins: usize) -> Self {
-        MarginTracker { leverage, equity, coins: vec![CoinExposure::default(); n_coins], margin_rejects: 0, updates: 0 }
+    pub fn new(leverage: f64, starting_equity: i64, n_coins: usize) -> Self {
+        MarginTracker { leverage, starting_equity, coins: vec![CoinExposure::default(); n_coins], margin_rejects: 0, updates: 0 }
     }
 
-    /// Brings the tracker in sync with one coin's position, mark and open orders, and the
-    /// account's equity.
-    pub fn update_state(&mut self, coin: usize, exposure: CoinExposure, equity: i64) {
+    /// Brings the tracker in sync with one coin's position, mark, open orders and PnL.
+    pub fn update_state(&mut self, coin: usize, exposure: CoinExposure) {
         self.coins[coin] = exposure;
-        self.equity = equity;
         self.updates += 1;
     }
 
@@ -57,11 +56,12 @@ impl MarginTracker {
     }
 
     pub fn available(&self) -> i64 {
-        self.equity - self.required()
+        self.equity() - self.required()
     }
 
+    /// Starting equity + realized + unrealized - fees over all coins.
     pub fn equity(&self) -> i64 {
-        self.equity
+        self.starting_equity + self.coins.iter().map(|c| c.pnl).sum::<i64>()
     }
 
     /// Would one more order of `sz` on `side` fit in the available margin? Counts a reject when not.
@@ -90,9 +90,9 @@ mod tests {
         let usd = 100_000_000i64;
         let mut m = MarginTracker::new(10.0, 1_000 * usd, 1);
         let mark = Price(50_000 * usd);
-        m.update_state(0, CoinExposure { position: Qty(0), mark, ..Default::default() }, 1_000 * usd);
+        m.update_state(0, CoinExposure { position: Qty(0), mark, ..Default::default() });
         assert!(m.check_order(0, Side::Buy, Qty(10_000_000))); // 0.1 BTC = 5,000 USD notional, IM 500
-        m.update_state(0, CoinExposure { position: Qty(10_000_000), mark, ..Default::default() }, 1_000 * usd);
+        m.update_state(0, CoinExposure { position: Qty(10_000_000), mark, ..Default::default() });
         assert_eq!(m.available(), 500 * usd);
         assert!(!m.check_order(0, Side::Buy, Qty(20_000_000))); // IM 1,000 > 500
         assert_eq!(m.margin_rejects, 1);
