@@ -23,13 +23,19 @@ fn two_runs_in_one_process_are_byte_identical() {
 fn resume_from_every_checkpoint_equals_the_full_run() {
     let msgs = market(&MarketParams { minutes: 21, ..Default::default() });
     let cfg = EngineConfig::default();
-    let mut e = Engine::new(cfg, paper_trader::venue::Venue::Hyperliquid, 3, &engine_support::coins()).unwrap();
+    let mut e =
+        Engine::new(cfg, paper_trader::venue::Venue::Hyperliquid, 3, &engine_support::coins()).unwrap();
     let mut out = Vec::new();
     // (index into msgs after which the checkpoint was taken, outputs so far, state)
     let mut checkpoints = Vec::new();
     for (i, m) in msgs.iter().enumerate() {
         let before = out.len();
-        e.on_input(Timestamp(m.recv_ns), m.seq, Input::Message { stream: "ws", raw: m.raw.as_bytes() }, &mut out);
+        e.on_input(
+            Timestamp(m.recv_ns),
+            m.seq,
+            Input::Message { stream: "ws", raw: m.raw.as_bytes() },
+            &mut out,
+        );
         if out.len() > before && matches!(out.last(), Some(Output::Checkpoint { .. })) {
             checkpoints.push((i, out.len(), e.checkpoint().unwrap()));
         }
@@ -40,7 +46,12 @@ fn resume_from_every_checkpoint_equals_the_full_run() {
         let mut r = Engine::from_checkpoint(&state).unwrap();
         let mut rest = out[..n_out].to_vec();
         for m in &msgs[i + 1..] {
-            r.on_input(Timestamp(m.recv_ns), m.seq, Input::Message { stream: "ws", raw: m.raw.as_bytes() }, &mut rest);
+            r.on_input(
+                Timestamp(m.recv_ns),
+                m.seq,
+                Input::Message { stream: "ws", raw: m.raw.as_bytes() },
+                &mut rest,
+            );
         }
         assert!(bytes(&rest) == full, "resume after input {i} diverged");
         assert_eq!(r.checkpoint().unwrap(), e.checkpoint().unwrap());

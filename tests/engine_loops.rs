@@ -31,7 +31,8 @@ fn zero_fills_symptom_flat_queue_model_fills_early_depth_model_rarely() {
     depth.fill_sim.ignore_book_depth = false;
     let (flat_out, _) = run(&EngineConfig::default(), 0, &msgs);
     let (depth_out, _) = run(&depth, 0, &msgs);
-    let (flat_at, depth_at) = (fill_kinds(&flat_out, FillKind::TradeAtPrice), fill_kinds(&depth_out, FillKind::TradeAtPrice));
+    let (flat_at, depth_at) =
+        (fill_kinds(&flat_out, FillKind::TradeAtPrice), fill_kinds(&depth_out, FillKind::TradeAtPrice));
     assert!(depth_at * 4 < flat_at, "trade-at-price fills: depth model {depth_at}, flat {flat_at}");
     let t0 = msgs[0].recv_ns;
     let first_fill_input = flat_out.iter().position(|o| matches!(o, Output::Fill { .. })).expect("no fill");
@@ -39,9 +40,18 @@ fn zero_fills_symptom_flat_queue_model_fills_early_depth_model_rarely() {
     let mut e = Engine::new(EngineConfig::default(), Venue::Hyperliquid, 0, &coins()).unwrap();
     let mut out = Vec::new();
     for m in &msgs {
-        e.on_input(Timestamp(m.recv_ns), m.seq, Input::Message { stream: "ws", raw: m.raw.as_bytes() }, &mut out);
+        e.on_input(
+            Timestamp(m.recv_ns),
+            m.seq,
+            Input::Message { stream: "ws", raw: m.raw.as_bytes() },
+            &mut out,
+        );
         if out.len() > first_fill_input {
-            assert!(m.recv_ns - t0 < 120_000_000_000, "first fill after {} s", (m.recv_ns - t0) / 1_000_000_000);
+            assert!(
+                m.recv_ns - t0 < 120_000_000_000,
+                "first fill after {} s",
+                (m.recv_ns - t0) / 1_000_000_000
+            );
             return;
         }
     }
@@ -66,7 +76,12 @@ fn own_fills_and_kappa_confidence_rise() {
 #[test]
 fn shadow_ladder_recovers_kappa_within_20_percent() {
     for kappa_true in [0.7, 1.5] {
-        let msgs = market(&MarketParams { minutes: 30, kappa_per_bp: kappa_true, rate_per_s: 2.0, ..Default::default() });
+        let msgs = market(&MarketParams {
+            minutes: 30,
+            kappa_per_bp: kappa_true,
+            rate_per_s: 2.0,
+            ..Default::default()
+        });
         let mut cfg = EngineConfig::default();
         cfg.fill_sim.fill_prob_base = 1.0;
         let (_, e) = run(&cfg, 0, &msgs);
@@ -91,10 +106,15 @@ fn toxicity_leaves_one_half_once_outcomes_resolve() {
     assert!(tox.iter().skip(100).all(|t| (t - 0.5).abs() > 1e-6), "toxicity stuck at 0.5");
     let s = e.summary();
     assert!(s.markouts > 0 && s.markouts * 2 >= s.fills);
-    let five_s = out.iter().filter(|o| matches!(o, Output::Markout { horizon_s: 5, was_adverse: Some(_), .. })).count();
+    let five_s = out
+        .iter()
+        .filter(|o| matches!(o, Output::Markout { horizon_s: 5, was_adverse: Some(_), .. }))
+        .count();
     assert_eq!(five_s as u64, s.markouts);
     for h in [1, 30, 60] {
-        assert!(out.iter().any(|o| matches!(o, Output::Markout { horizon_s, was_adverse: None, .. } if *horizon_s == h)));
+        assert!(out
+            .iter()
+            .any(|o| matches!(o, Output::Markout { horizon_s, was_adverse: None, .. } if *horizon_s == h)));
     }
 }
 
@@ -121,7 +141,12 @@ fn margin_tracker_in_sync_with_position_after_every_fill() {
     let mut checked = 0;
     for m in &msgs {
         let before = out.len();
-        e.on_input(Timestamp(m.recv_ns), m.seq, Input::Message { stream: "ws", raw: m.raw.as_bytes() }, &mut out);
+        e.on_input(
+            Timestamp(m.recv_ns),
+            m.seq,
+            Input::Message { stream: "ws", raw: m.raw.as_bytes() },
+            &mut out,
+        );
         // The last fill of this input left the position where the margin tracker has it.
         let last_fill = out[before..].iter().rev().find_map(|o| match o {
             Output::Fill { position_after, .. } => Some(*position_after),
@@ -147,7 +172,10 @@ fn orders_beyond_margin_are_rejected_and_counted() {
     cfg.account.starting_equity_usd = 5.0;
     let (out, e) = run(&cfg, 0, &msgs);
     assert!(e.summary().margin_rejects > 0);
-    assert!(out.iter().any(|o| matches!(o, Output::OrderRejected { reason: paper_trader::engine::io::RejectReason::Margin, .. })));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::OrderRejected { reason: paper_trader::engine::io::RejectReason::Margin, .. }
+    )));
 }
 
 /// `adverse_fill_ratio` makes fills more adverse, measurably.
@@ -173,7 +201,12 @@ fn a_gap_cancels_orders_and_drops_pending_markouts() {
     let mut out = Vec::new();
     let half = msgs.len() / 2;
     for m in &msgs[..half] {
-        e.on_input(Timestamp(m.recv_ns), m.seq, Input::Message { stream: "ws", raw: m.raw.as_bytes() }, &mut out);
+        e.on_input(
+            Timestamp(m.recv_ns),
+            m.seq,
+            Input::Message { stream: "ws", raw: m.raw.as_bytes() },
+            &mut out,
+        );
     }
     let before = out.len();
     let t = msgs[half].recv_ns;
@@ -185,7 +218,12 @@ fn a_gap_cancels_orders_and_drops_pending_markouts() {
     // A trade right after the gap, before any book, fills nothing.
     let trade = r#"{"channel":"trades","data":[{"coin":"BTC","side":"A","px":"1","sz":"5","hash":"0x","time":1,"tid":99999999,"users":["a","b"]}]}"#;
     let n = out.len();
-    e.on_input(Timestamp(t + 1), u64::MAX - 1, Input::Message { stream: "ws", raw: trade.as_bytes() }, &mut out);
+    e.on_input(
+        Timestamp(t + 1),
+        u64::MAX - 1,
+        Input::Message { stream: "ws", raw: trade.as_bytes() },
+        &mut out,
+    );
     assert!(!out[n..].iter().any(|o| matches!(o, Output::Fill { .. })));
 }
 
@@ -202,8 +240,12 @@ fn quotes_never_cross_and_inventory_stays_in_limit() {
     let max_notional = EngineConfig::default().strategy.max_position_usd;
     for o in &out {
         match o {
-            Output::OrderPlaced { side: Side::Buy, px, order_id, sz, .. } => bid = Some((*order_id, *px, sz.0)),
-            Output::OrderPlaced { side: Side::Sell, px, order_id, sz, .. } => ask = Some((*order_id, *px, sz.0)),
+            Output::OrderPlaced { side: Side::Buy, px, order_id, sz, .. } => {
+                bid = Some((*order_id, *px, sz.0))
+            }
+            Output::OrderPlaced { side: Side::Sell, px, order_id, sz, .. } => {
+                ask = Some((*order_id, *px, sz.0))
+            }
             Output::OrderCancelled { order_id, .. } => {
                 bid = bid.filter(|b| b.0 != *order_id);
                 ask = ask.filter(|a| a.0 != *order_id);

@@ -54,7 +54,8 @@ pub struct ReplayArgs {
 pub fn replay(args: &ReplayArgs) -> CmdResult {
     let mut opts = ReplayOptions::new(&args.out);
     if let Some(path) = &args.config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading --config {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading --config {}", path.display()))?;
         let cfg = EngineConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))?;
         opts.config = Some(cfg);
     }
@@ -65,8 +66,9 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
         opts.overrides.push((k.trim().to_string(), v.trim().to_string()));
     }
     if let Some(v) = &args.venue {
-        opts.venue =
-            Some(Venue::from_name(v).with_context(|| format!("--venue '{v}': use hyperliquid or binance-usdm"))?);
+        opts.venue = Some(
+            Venue::from_name(v).with_context(|| format!("--venue '{v}': use hyperliquid or binance-usdm"))?,
+        );
     }
     opts.seed = args.seed;
     opts.coins = args.coins.clone();

@@ -52,15 +52,15 @@ impl ReplayOptions {
 pub fn resolve(header: &Header, opts: &ReplayOptions) -> Result<(EngineConfig, u64, Vec<String>, Venue)> {
     let venue = match opts.venue {
         Some(v) => v,
-        None => Venue::from_name(&header.venue)
-            .with_context(|| format!("the recording names venue '{}', which this build does not know", header.venue))?,
+        None => Venue::from_name(&header.venue).with_context(|| {
+            format!("the recording names venue '{}', which this build does not know", header.venue)
+        })?,
     };
     let recorded = header.engine_config.as_deref();
     let mut config = match (&opts.config, recorded) {
         (Some(c), _) => c.clone(),
-        (None, Some(text)) => {
-            EngineConfig::from_toml(text).context("the recording's own engine configuration does not parse")?
-        }
+        (None, Some(text)) => EngineConfig::from_toml(text)
+            .context("the recording's own engine configuration does not parse")?,
         (None, None) => EngineConfig::default(),
     };
     for (k, v) in &opts.overrides {

@@ -45,13 +45,18 @@ pub struct CheckpointFile {
 
 impl CheckpointFile {
     pub fn read(path: &Path) -> Result<CheckpointFile> {
-        let compressed = std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
+        let compressed =
+            std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
         let bytes = zstd::decode_all(&compressed[..])
             .with_context(|| format!("{}: not a zstd checkpoint file", path.display()))?;
         let ck: CheckpointFile = rmp_serde::from_slice(&bytes)
             .with_context(|| format!("{}: not a paper_trader checkpoint", path.display()))?;
         if ck.version != CHECKPOINT_VERSION {
-            bail!("{}: checkpoint version {} is not readable by this build (expects {CHECKPOINT_VERSION})", path.display(), ck.version);
+            bail!(
+                "{}: checkpoint version {} is not readable by this build (expects {CHECKPOINT_VERSION})",
+                path.display(),
+                ck.version
+            );
         }
         Ok(ck)
     }
@@ -126,10 +131,13 @@ impl SessionRunner {
     /// the input position (sequence number, receive time) after which to continue.
     pub fn resume(checkpoint: &Path, out: &Path, source: &str) -> Result<(SessionRunner, u64, u64)> {
         let ck = CheckpointFile::read(checkpoint)?;
-        let engine = Engine::from_checkpoint(&ck.engine_state)
-            .with_context(|| format!("{}: engine state does not decode with this build", checkpoint.display()))?;
-        let venue = Venue::from_name(&ck.venue).with_context(|| format!("checkpoint names unknown venue {}", ck.venue))?;
-        let input = InputDesc { source: source.to_string(), resumed_from: Some(checkpoint.display().to_string()) };
+        let engine = Engine::from_checkpoint(&ck.engine_state).with_context(|| {
+            format!("{}: engine state does not decode with this build", checkpoint.display())
+        })?;
+        let venue = Venue::from_name(&ck.venue)
+            .with_context(|| format!("checkpoint names unknown venue {}", ck.venue))?;
+        let input =
+            InputDesc { source: source.to_string(), resumed_from: Some(checkpoint.display().to_string()) };
         let runner =
             Self::start(out, engine, ck.digest, venue, &ck.coins, input, Timestamp(ck.input_recv_ns))?;
         Ok((runner, ck.input_seq, ck.input_recv_ns))
@@ -145,9 +153,13 @@ impl SessionRunner {
         last_now: Timestamp,
     ) -> Result<SessionRunner> {
         if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
-            bail!("{} exists and is not empty: sessions are never overwritten; choose another --out", out.display());
+            bail!(
+                "{} exists and is not empty: sessions are never overwritten; choose another --out",
+                out.display()
+            );
         }
-        std::fs::create_dir_all(out.join("checkpoints")).with_context(|| format!("creating {}", out.display()))?;
+        std::fs::create_dir_all(out.join("checkpoints"))
+            .with_context(|| format!("creating {}", out.display()))?;
         let cfg_toml = engine.config().to_toml();
         let session = SessionToml {
             program_version: crate::PROGRAM_VERSION,
@@ -158,7 +170,8 @@ impl SessionRunner {
             config: engine.config(),
         };
         let text = toml::to_string(&session).context("serializing session.toml")?;
-        std::fs::write(out.join("session.toml"), text).with_context(|| format!("writing {}/session.toml", out.display()))?;
+        std::fs::write(out.join("session.toml"), text)
+            .with_context(|| format!("writing {}/session.toml", out.display()))?;
         let header = Header {
             venue: venue.name().to_string(),
             coins: coins.to_vec(),
@@ -246,7 +259,8 @@ impl SessionRunner {
             engine_state: self.engine.checkpoint().context("serializing the engine state")?,
         };
         let bytes = rmp_serde::to_vec(&ck).context("serializing a checkpoint")?;
-        let compressed = zstd::encode_all(&bytes[..], CHECKPOINT_ZSTD_LEVEL).context("compressing a checkpoint")?;
+        let compressed =
+            zstd::encode_all(&bytes[..], CHECKPOINT_ZSTD_LEVEL).context("compressing a checkpoint")?;
         let path = self.dir.join("checkpoints").join(format!("ckpt-{index:06}.bin"));
         let tmp = path.with_extension("part");
         std::fs::write(&tmp, compressed).with_context(|| format!("writing {}", tmp.display()))?;

@@ -117,7 +117,8 @@ pub fn evaluate(c: &ChecklistInputs) -> Vec<ChecklistItem> {
         },
     ));
 
-    let range = c.vol_ratio_range.map_or("no returns".to_string(), |(lo, hi)| format!("ratio {lo:.2}..{hi:.2}"));
+    let range =
+        c.vol_ratio_range.map_or("no returns".to_string(), |(lo, hi)| format!("ratio {lo:.2}..{hi:.2}"));
     items.push(item(
         "regime detection updating",
         c.regime_changes >= 1,
@@ -129,7 +130,7 @@ pub fn evaluate(c: &ChecklistInputs) -> Vec<ChecklistItem> {
     ));
 
     let span = c.last_ns.saturating_sub(c.first_ns);
-    let expected = if c.checkpoint_interval_ns > 0 { span / c.checkpoint_interval_ns } else { 0 };
+    let expected = span.checked_div(c.checkpoint_interval_ns).unwrap_or(0);
     items.push(item(
         "checkpoint saves occurring",
         c.checkpoints >= expected && (expected > 0 || span < c.checkpoint_interval_ns),

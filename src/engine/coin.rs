@@ -10,7 +10,7 @@ use crate::market_maker::margin::{CoinExposure, MarginTracker};
 use crate::market_maker::position::Position;
 use crate::market_maker::regime::RegimeDetector;
 use crate::market_maker::simulation::fill_sim::{BookView, FillOpportunity, OrderRole, PostOnlyReject};
-use crate::market_maker::simulation::outcome::OutcomeEvent;
+use crate::market_maker::simulation::outcome::{FillAt, OutcomeEvent};
 use crate::market_maker::simulation::{CalibrationController, FillSimulator, OutcomeTracker};
 use crate::market_maker::strategy::{glft_quote, GlftInputs};
 use crate::types::{notional, Price, Qty, Side, Timestamp, SCALE};
@@ -454,7 +454,8 @@ impl CoinState {
         self.estimator.on_own_fill(opp.side, opp.px, opp.sz, mid);
         let fill_id = ctx.ids.fill();
         let mut events = Vec::new();
-        self.outcomes.on_fill(fill_id, opp.side, opp.px, mid, at, features, &mut events);
+        let fill = FillAt { fill_id, side: opp.side, price: opp.px, mid_at_fill: mid, at, features };
+        self.outcomes.on_fill(&fill, &mut events);
         self.apply_outcomes(ctx, events);
         self.fills += 1;
         ctx.stats.fills += 1;
@@ -485,7 +486,11 @@ impl CoinState {
     }
 
     fn check_invariants(&self, ctx: &mut Ctx<'_>) {
-        assert_eq!(self.position.qty.0, self.position.fills_qty_sum, "{}: position != sum of fills", self.coin);
+        assert_eq!(
+            self.position.qty.0, self.position.fills_qty_sum,
+            "{}: position != sum of fills",
+            self.coin
+        );
         if let Some(max) = self.max_position {
             assert!(self.position.qty.0.abs() <= max.0, "{}: inventory beyond its limit", self.coin);
         }
@@ -620,7 +625,9 @@ impl CoinState {
 
     /// The GLFT quotes and the refresh rule of `MODELS.md`.
     fn maybe_requote(&mut self, ctx: &mut Ctx<'_>) {
-        let (Some(mid), Some(size), Some(max)) = (self.mid, self.order_size, self.max_position) else { return };
+        let (Some(mid), Some(size), Some(max)) = (self.mid, self.order_size, self.max_position) else {
+            return;
+        };
         if !self.book_valid {
             return;
         }
@@ -688,7 +695,11 @@ impl CoinState {
         };
         if let Some(old) = slot.take() {
             self.sim.cancel(old, ctx.now);
-            ctx.out.push(Output::OrderCancelled { coin: self.coin.clone(), order_id: old, reason: CancelReason::Requote });
+            ctx.out.push(Output::OrderCancelled {
+                coin: self.coin.clone(),
+                order_id: old,
+                reason: CancelReason::Requote,
+            });
         }
         // Inventory limit: the position plus everything on this side that could still fill.
         let worst = self.position.qty.0 + side.sign() * (self.sim.outstanding(side).0 + size.0);
@@ -716,7 +727,14 @@ impl CoinState {
             Side::Buy => self.bid_order = Some(id),
             Side::Sell => self.ask_order = Some(id),
         }
-        ctx.out.push(Output::OrderPlaced { coin: self.coin.clone(), order_id: id, side, px, sz: size, live_at });
+        ctx.out.push(Output::OrderPlaced {
+            coin: self.coin.clone(),
+            order_id: id,
+            side,
+            px,
+            sz: size,
+            live_at,
+        });
     }
 
     pub fn snapshot(&self, margin: &MarginTracker) -> ModelSnapshot {

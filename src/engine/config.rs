@@ -28,7 +28,12 @@ pub struct EngineSection {
 
 impl Default for EngineSection {
     fn default() -> Self {
-        EngineSection { coins: vec![], checkpoint_interval_s: 300, snapshot_interval_s: 10, shadow_ladder: true }
+        EngineSection {
+            coins: vec![],
+            checkpoint_interval_s: 300,
+            snapshot_interval_s: 10,
+            shadow_ladder: true,
+        }
     }
 }
 
@@ -46,7 +51,12 @@ pub struct AccountConfig {
 
 impl Default for AccountConfig {
     fn default() -> Self {
-        AccountConfig { starting_equity_usd: 10_000.0, leverage: 10.0, maker_fee_bp: -1.0, taker_fee_bp: -1.0 }
+        AccountConfig {
+            starting_equity_usd: 10_000.0,
+            leverage: 10.0,
+            maker_fee_bp: -1.0,
+            taker_fee_bp: -1.0,
+        }
     }
 }
 
@@ -311,7 +321,8 @@ impl EngineConfig {
             (_, v) => v,
         };
         table.insert(last.to_string(), parsed);
-        let next: EngineConfig = root.try_into().map_err(|e: toml::de::Error| bad(e.message().to_string()))?;
+        let next: EngineConfig =
+            root.try_into().map_err(|e: toml::de::Error| bad(e.message().to_string()))?;
         next.validate()?;
         *self = next;
         Ok(())
@@ -350,7 +361,8 @@ fn dotted_key_at(text: &str, line: Option<usize>, field: &str) -> String {
         .take(line)
         .filter_map(|l| {
             let t = l.trim();
-            (t.starts_with('[') && t.ends_with(']')).then(|| t.trim_matches(|c| c == '[' || c == ']').trim().to_string())
+            (t.starts_with('[') && t.ends_with(']'))
+                .then(|| t.trim_matches(|c| c == '[' || c == ']').trim().to_string())
         })
         .last();
     match section {
@@ -403,7 +415,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named_with_their_line() {
-        let e = EngineConfig::from_toml("[fill_sim]\nfill_prob_base = 0.5\nfill_prob_bsae = 0.3\n").unwrap_err();
+        let e =
+            EngineConfig::from_toml("[fill_sim]\nfill_prob_base = 0.5\nfill_prob_bsae = 0.3\n").unwrap_err();
         assert_eq!(e.key, "fill_sim.fill_prob_bsae");
         assert_eq!(e.line, Some(3));
         let e = EngineConfig::from_toml("[fil_sim]\nx = 1\n").unwrap_err();

@@ -122,7 +122,12 @@ pub struct CoinSummary {
 
 impl Engine {
     /// An engine trading `coins` on `venue` with `config`, its random draws keyed by `seed`.
-    pub fn new(config: EngineConfig, venue: Venue, seed: u64, coins: &[String]) -> Result<Engine, ConfigError> {
+    pub fn new(
+        config: EngineConfig,
+        venue: Venue,
+        seed: u64,
+        coins: &[String],
+    ) -> Result<Engine, ConfigError> {
         config.validate()?;
         if coins.is_empty() {
             return Err(ConfigError {
@@ -249,7 +254,10 @@ impl Engine {
     fn advance(&mut self, now: Timestamp, seq: u64, out: &mut Vec<Output>) {
         let window = self.window_open(now);
         for (i, c) in self.coins.iter_mut().enumerate() {
-            let book = self.books.book(&c.coin).map(|b| b as &dyn crate::market_maker::simulation::fill_sim::BookView);
+            let book = self
+                .books
+                .book(&c.coin)
+                .map(|b| b as &dyn crate::market_maker::simulation::fill_sim::BookView);
             let mut ctx = Self::ctx(
                 &self.config,
                 &mut self.ids,
@@ -321,14 +329,21 @@ impl Engine {
                 self.coins[i].on_trade(&mut ctx, *side, *px, *sz);
                 self.count_window_fills(now, fills_before);
             }
-            MarketEvent::BookSnapshot { coin, .. } | MarketEvent::BookDiff { coin, .. } | MarketEvent::Bbo { coin, .. } => {
+            MarketEvent::BookSnapshot { coin, .. }
+            | MarketEvent::BookDiff { coin, .. }
+            | MarketEvent::Bbo { coin, .. } => {
                 let mut anomalies = std::mem::take(&mut self.anomalies);
                 anomalies.clear();
                 self.books.apply(event, &mut anomalies);
                 for a in &anomalies {
                     if let MarketEvent::Anomaly { coin, kind, detail } = a {
                         self.stats.anomalies += 1;
-                        out.push(Output::Anomaly { coin: coin.clone(), kind: *kind, detail: detail.clone(), seq });
+                        out.push(Output::Anomaly {
+                            coin: coin.clone(),
+                            kind: *kind,
+                            detail: detail.clone(),
+                            seq,
+                        });
                     }
                 }
                 self.anomalies = anomalies;

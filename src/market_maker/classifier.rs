@@ -109,8 +109,8 @@ impl PreFillClassifier {
     fn standardized(&self, f: &FillFeatures) -> [f64; N_FEATURES] {
         let x = f.as_array();
         let mut z = [0.0; N_FEATURES];
-        for i in 0..N_FEATURES {
-            z[i] = self.stats[i].standardize(x[i]);
+        for ((zi, s), xi) in z.iter_mut().zip(&self.stats).zip(x) {
+            *zi = s.standardize(xi);
         }
         z
     }
@@ -119,10 +119,7 @@ impl PreFillClassifier {
     /// Exactly 0.5 until the first outcome is recorded.
     pub fn toxicity(&self, f: &FillFeatures) -> f64 {
         let z = self.standardized(f);
-        let mut s = self.bias;
-        for i in 0..N_FEATURES {
-            s += self.weights[i] * z[i];
-        }
+        let s = self.bias + self.weights.iter().zip(z).map(|(w, zi)| w * zi).sum::<f64>();
         sigmoid(s)
     }
 
@@ -147,8 +144,8 @@ impl PreFillClassifier {
         let g = y - self.toxicity(features);
         let lr = self.cfg.learning_rate;
         self.bias += lr * g;
-        for i in 0..N_FEATURES {
-            self.weights[i] += lr * (g * z[i] - self.cfg.l2 * self.weights[i]);
+        for (w, zi) in self.weights.iter_mut().zip(z) {
+            *w += lr * (g * zi - self.cfg.l2 * *w);
         }
     }
 

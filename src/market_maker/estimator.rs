@@ -94,7 +94,7 @@ impl ParameterEstimator {
     }
 
     fn bin(&self, depth_bp: f64) -> Option<usize> {
-        if !(depth_bp >= 0.0) {
+        if depth_bp.is_nan() || depth_bp < 0.0 {
             return None;
         }
         let j = (depth_bp / self.bin_width_bp) as usize;

@@ -29,7 +29,13 @@ pub struct MarginTracker {
 
 impl MarginTracker {
     pub fn new(leverage: f64, starting_equity: i64, n_coins: usize) -> Self {
-        MarginTracker { leverage, starting_equity, coins: vec![CoinExposure::default(); n_coins], margin_rejects: 0, updates: 0 }
+        MarginTracker {
+            leverage,
+            starting_equity,
+            coins: vec![CoinExposure::default(); n_coins],
+            margin_rejects: 0,
+            updates: 0,
+        }
     }
 
     /// Brings the tracker in sync with one coin's position, mark, open orders and PnL.

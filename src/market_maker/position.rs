@@ -98,7 +98,11 @@ mod tests {
     #[test]
     fn identity_holds_with_odd_sizes() {
         let mut p = Position::default();
-        let fills = [("61800.1", "0.003", Side::Buy), ("61800.3", "0.007", Side::Buy), ("61799.9", "0.004", Side::Sell)];
+        let fills = [
+            ("61800.1", "0.003", Side::Buy),
+            ("61800.3", "0.007", Side::Buy),
+            ("61799.9", "0.004", Side::Sell),
+        ];
         for (a, b, s) in fills {
             p.apply_fill(s, px(a), sz(b), 7);
             assert!(p.identity_holds(px("61800.05")));

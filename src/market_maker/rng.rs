@@ -47,9 +47,15 @@ mod tests {
 
     #[test]
     fn draws_are_keyed_and_uniform() {
-        assert_eq!(uniform(7, 3, 99, DrawPurpose::TradeAtPrice), uniform(7, 3, 99, DrawPurpose::TradeAtPrice));
+        assert_eq!(
+            uniform(7, 3, 99, DrawPurpose::TradeAtPrice),
+            uniform(7, 3, 99, DrawPurpose::TradeAtPrice)
+        );
         assert_ne!(uniform(7, 3, 99, DrawPurpose::TradeAtPrice), uniform(7, 3, 99, DrawPurpose::AdverseHold));
-        assert_ne!(uniform(7, 3, 99, DrawPurpose::TradeAtPrice), uniform(8, 3, 99, DrawPurpose::TradeAtPrice));
+        assert_ne!(
+            uniform(7, 3, 99, DrawPurpose::TradeAtPrice),
+            uniform(8, 3, 99, DrawPurpose::TradeAtPrice)
+        );
         let n = 20_000;
         let mean: f64 = (0..n).map(|i| uniform(1, i, 0, DrawPurpose::TradeAtPrice)).sum::<f64>() / n as f64;
         assert!((mean - 0.5).abs() < 0.01, "mean {mean}");

@@ -22,7 +22,14 @@ pub struct MarketParams {
 
 impl Default for MarketParams {
     fn default() -> Self {
-        MarketParams { seed: 1, minutes: 20, kappa_per_bp: 1.0, rate_per_s: 1.0, informed: 0.0, move_prob: 0.15 }
+        MarketParams {
+            seed: 1,
+            minutes: 20,
+            kappa_per_bp: 1.0,
+            rate_per_s: 1.0,
+            informed: 0.0,
+            move_prob: 0.15,
+        }
     }
 }
 
@@ -45,7 +52,8 @@ const TICK: i64 = 1; // USD
 const MID0: i64 = 50_000;
 
 fn book_msg(coin: &str, t_ms: u64, bid: i64, rng: &mut Rng) -> String {
-    let lv = |px: i64, rng: &mut Rng| format!(r#"{{"px":"{px}","sz":"{:.5}","n":3}}"#, 0.2 + 2.0 * rng.next());
+    let lv =
+        |px: i64, rng: &mut Rng| format!(r#"{{"px":"{px}","sz":"{:.5}","n":3}}"#, 0.2 + 2.0 * rng.next());
     let bids: Vec<String> = (0..20).map(|i| lv(bid - i * TICK, rng)).collect();
     let asks: Vec<String> = (0..20).map(|i| lv(bid + (i + 1) * TICK, rng)).collect();
     format!(
@@ -73,7 +81,11 @@ pub fn market(p: &MarketParams) -> Vec<Msg> {
     let mut bid = MID0;
     let mut tid = 0u64;
     // The pre-subscription batch: history, not flow.
-    push(&mut out, T0_NS, format!(r#"{{"channel":"trades","data":[{}]}}"#, trade_json("BTC", 'B', bid, 0.1, 0, 0)));
+    push(
+        &mut out,
+        T0_NS,
+        format!(r#"{{"channel":"trades","data":[{}]}}"#, trade_json("BTC", 'B', bid, 0.1, 0, 0)),
+    );
     let steps = p.minutes * 600;
     let mut pending_move: i64 = 0;
     for step in 0..steps {
@@ -129,7 +141,12 @@ pub fn run(cfg: &EngineConfig, seed: u64, msgs: &[Msg]) -> (Vec<Output>, Engine)
     let mut e = Engine::new(cfg.clone(), Venue::Hyperliquid, seed, &coins()).expect("config");
     let mut out = Vec::new();
     for m in msgs {
-        e.on_input(Timestamp(m.recv_ns), m.seq, Input::Message { stream: "ws", raw: m.raw.as_bytes() }, &mut out);
+        e.on_input(
+            Timestamp(m.recv_ns),
+            m.seq,
+            Input::Message { stream: "ws", raw: m.raw.as_bytes() },
+            &mut out,
+        );
     }
     (out, e)
 }

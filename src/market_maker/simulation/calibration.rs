@@ -30,7 +30,12 @@ pub struct CalibrationController {
 
 impl CalibrationController {
     pub fn new(cfg: &CalibrationConfig) -> Self {
-        CalibrationController { cfg: cfg.clone(), cal_progress: 0.0, cal_gamma: cfg.gamma_start, last_update_ns: None }
+        CalibrationController {
+            cfg: cfg.clone(),
+            cal_progress: 0.0,
+            cal_gamma: cfg.gamma_start,
+            last_update_ns: None,
+        }
     }
 
     /// Feeds the two progress measures at event time `now_ns`.

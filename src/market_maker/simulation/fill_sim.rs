@@ -92,7 +92,10 @@ impl SimOrder {
         matches!(self.role, OrderRole::Probe { .. })
     }
     pub fn fillable(&self, now: Timestamp) -> bool {
-        self.active && !self.held && self.dead_at.map_or(true, |d| now < d) && (self.is_probe() || self.remaining.0 > 0)
+        self.active
+            && !self.held
+            && self.dead_at.map_or(true, |d| now < d)
+            && (self.is_probe() || self.remaining.0 > 0)
     }
     fn crosses(&self, px: Price) -> bool {
         match self.side {
@@ -204,7 +207,11 @@ impl FillSimulator {
     pub fn activate(&mut self, now: Timestamp, book: &dyn BookView, rejects: &mut Vec<PostOnlyReject>) {
         let depth_model = !self.cfg.ignore_book_depth;
         let first_reject = rejects.len();
-        for o in self.orders.iter_mut().filter(|o| !o.active && o.live_at <= now && o.dead_at.map_or(true, |d| now < d)) {
+        for o in self
+            .orders
+            .iter_mut()
+            .filter(|o| !o.active && o.live_at <= now && o.dead_at.map_or(true, |d| now < d))
+        {
             let crosses = match o.side {
                 Side::Buy => book.best_ask().is_some_and(|a| o.px >= a),
                 Side::Sell => book.best_bid().is_some_and(|b| o.px <= b),
@@ -322,7 +329,8 @@ impl FillSimulator {
             }
             if !cfg.ignore_book_depth {
                 let level = book.size_at(o.side, o.px).0;
-                o.queue_ahead = rigtorp_front(o.queue_ahead, o.level_size, level, o.traded_at_level, cfg.queue_exponent);
+                o.queue_ahead =
+                    rigtorp_front(o.queue_ahead, o.level_size, level, o.traded_at_level, cfg.queue_exponent);
                 o.level_size = level;
                 o.traded_at_level = 0;
             }
@@ -454,7 +462,12 @@ mod tests {
     fn book_crossing_fills_up_to_displayed_size() {
         let mut s = sim(FillSimulatorConfig::default());
         let mut out = vec![];
-        s.on_book(Timestamp(200), 1, &TopBook { bid: (Price(98), Qty(5)), ask: (Price(100), Qty(50)) }, &mut out);
+        s.on_book(
+            Timestamp(200),
+            1,
+            &TopBook { bid: (Price(98), Qty(5)), ask: (Price(100), Qty(50)) },
+            &mut out,
+        );
         assert_eq!((out[0].sz, out[0].kind), (Qty(50), FillKind::BookCross));
     }
 

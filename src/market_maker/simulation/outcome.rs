@@ -45,6 +45,18 @@ pub struct PendingFillOutcome {
     pub features: FillFeatures,
 }
 
+/// A fill as the outcome tracker needs it: when, at what price, against which mid, and what
+/// the classifier saw.
+#[derive(Clone, Copy, Debug)]
+pub struct FillAt {
+    pub fill_id: u64,
+    pub side: Side,
+    pub price: Price,
+    pub mid_at_fill: Price,
+    pub at: Timestamp,
+    pub features: FillFeatures,
+}
+
 /// What `update_mid()` found.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OutcomeEvent {
@@ -83,27 +95,18 @@ impl OutcomeTracker {
         self.pending.len()
     }
 
-    /// A fill at `fill_ns` with the mid then; pushes one pending outcome per horizon.
-    pub fn on_fill(
-        &mut self,
-        fill_id: u64,
-        side: Side,
-        price: Price,
-        mid_at_fill: Price,
-        fill_ns: Timestamp,
-        features: FillFeatures,
-        out: &mut Vec<OutcomeEvent>,
-    ) {
+    /// A fill; pushes one pending outcome per horizon.
+    pub fn on_fill(&mut self, fill: &FillAt, out: &mut Vec<OutcomeEvent>) {
         let horizons: Vec<u32> = self.horizons().collect();
         for horizon_s in horizons {
             let p = PendingFillOutcome {
-                fill_id,
-                side,
-                price,
-                mid_at_fill,
-                due_ns: fill_ns.plus_ns(u64::from(horizon_s) * 1_000_000_000),
+                fill_id: fill.fill_id,
+                side: fill.side,
+                price: fill.price,
+                mid_at_fill: fill.mid_at_fill,
+                due_ns: fill.at.plus_ns(u64::from(horizon_s) * 1_000_000_000),
                 horizon_s,
-                features,
+                features: fill.features,
             };
             let key = (p.due_ns, p.fill_id, p.horizon_s);
             let at = self.pending.partition_point(|q| (q.due_ns, q.fill_id, q.horizon_s) <= key);
@@ -135,8 +138,15 @@ impl OutcomeTracker {
         };
         let s = p.side.sign() as f64;
         let move_bp = s * (mid.0 - p.mid_at_fill.0) as f64 / p.mid_at_fill.0 as f64 * 1e4;
-        let was_adverse = (p.horizon_s == self.cfg.markout_horizon_s).then_some(move_bp < -self.cfg.adverse_threshold_bp);
-        OutcomeEvent::Resolved { fill_id: p.fill_id, horizon_s: p.horizon_s, move_bp, was_adverse, features: p.features }
+        let was_adverse =
+            (p.horizon_s == self.cfg.markout_horizon_s).then_some(move_bp < -self.cfg.adverse_threshold_bp);
+        OutcomeEvent::Resolved {
+            fill_id: p.fill_id,
+            horizon_s: p.horizon_s,
+            move_bp,
+            was_adverse,
+            features: p.features,
+        }
     }
 
     /// A feed gap: nothing pending can be resolved honestly, and the mid is unknown.
@@ -159,13 +169,24 @@ mod tests {
 
     const S: u64 = 1_000_000_000;
 
+    fn fill(side: Side, mid: Price) -> FillAt {
+        FillAt {
+            fill_id: 1,
+            side,
+            price: mid,
+            mid_at_fill: mid,
+            at: Timestamp(S),
+            features: FillFeatures::default(),
+        }
+    }
+
     #[test]
     fn resolves_at_five_seconds_with_the_mid_in_effect_at_due_time() {
         let mut t = OutcomeTracker::new(&OutcomeConfig { report_horizons_s: vec![], ..Default::default() });
         let mut out = vec![];
         let mid = Price(100_000_000_000);
         t.update_mid(Timestamp(0), Some(mid), &mut out);
-        t.on_fill(1, Side::Buy, mid, mid, Timestamp(S), FillFeatures::default(), &mut out);
+        t.on_fill(&fill(Side::Buy, mid), &mut out);
         // Down 2 bp at 4 s (before due), up again at 7 s (after due): adverse, -2 bp.
         t.update_mid(Timestamp(4 * S), Some(Price(99_980_000_000)), &mut out);
         assert!(out.is_empty());
@@ -185,7 +206,7 @@ mod tests {
         let mut out = vec![];
         let mid = Price(100_000_000_000);
         t.update_mid(Timestamp(0), Some(mid), &mut out);
-        t.on_fill(1, Side::Sell, mid, mid, Timestamp(S), FillFeatures::default(), &mut out);
+        t.on_fill(&fill(Side::Sell, mid), &mut out);
         t.on_gap(&mut out);
         assert_eq!(out.len(), 4);
         assert!(out.iter().all(|e| matches!(e, OutcomeEvent::Dropped { .. })));
