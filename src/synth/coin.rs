@@ -217,9 +217,9 @@ impl CoinSim {
     pub fn diffuse(&mut self, cfg: &SynthConfig, dt_s: f64, sigma_bp: f64) {
         let step = self.rng_mid.normal() * sigma_bp * self.ticks_per_bp() * libm::sqrt(dt_s);
         self.fair_ticks = (self.fair_ticks + step).max(1000.0);
-        if self.touch_targets() != self.targets {
-            self.realign(cfg);
-        }
+        // Also refills a touch that an aggressive order emptied: liquidity at the touch comes
+        // back within a step, as market makers requote.
+        self.realign(cfg);
     }
 
     /// What happens between two book pushes: the spread may change, the touch is refilled,
@@ -253,10 +253,45 @@ impl CoinSim {
                 let j = self.rng_book.below(cfg.levels as u64) as usize;
                 let lo = if j == 0 { 0.0 } else { cfg.depth_profile_bp[j - 1] };
                 let d_bp = lo + self.rng_book.uniform() * (cfg.depth_profile_bp[j] - lo);
-                self.insert_at_depth(cfg, side, d_bp, j);
+                // New orders go where the book is thinner than the profile, so the level
+                // distances stay at the profile's however the mid wanders.
+                if self.levels_within(side, d_bp) <= j {
+                    self.insert_at_depth(cfg, side, d_bp, j);
+                }
             }
+            // And the surplus where it is thicker is cancelled first.
+            self.thin_to_profile(cfg, side);
         }
         self.extend(cfg);
+    }
+
+    /// Levels of `side` within `d_bp` of the mid.
+    fn levels_within(&self, side: BookSide, d_bp: f64) -> usize {
+        let (bid, ask) = self.targets;
+        let mid2 = bid + ask;
+        let tpb = self.ticks_per_bp();
+        self.side(side)
+            .levels
+            .iter()
+            .take_while(|l| ((2 * l.px_ticks - mid2).abs() as f64) / 2.0 <= d_bp * tpb)
+            .count()
+    }
+
+    /// Cancels a level where the side holds more levels than the profile by a margin: the
+    /// level k (0-based) is surplus when it sits closer than the profile's level k - margin.
+    fn thin_to_profile(&mut self, cfg: &SynthConfig, side: BookSide) {
+        const MARGIN: usize = 3;
+        let (bid, ask) = self.targets;
+        let mid2 = bid + ask;
+        let tpb = self.ticks_per_bp();
+        let levels = &self.side(side).levels;
+        let surplus = (MARGIN + 1..levels.len().min(cfg.levels)).find(|&k| {
+            let d_bp = ((2 * levels[k].px_ticks - mid2).abs() as f64) / 2.0 / tpb;
+            d_bp < cfg.depth_profile_bp[k - MARGIN]
+        });
+        if let Some(k) = surplus {
+            self.side_mut(side).levels.remove(k);
+        }
     }
 
     /// An aggressive order: its reach D (bp from mid) is exponential with rate kappa, so orders
