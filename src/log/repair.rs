@@ -20,11 +20,12 @@ pub struct Repaired {
     pub issues: Vec<Issue>,
 }
 
-/// Reads one file to its end: records, the stream table after it, and its issues.
-fn read_file(
-    path: &Path,
-    streams: &mut Vec<String>,
-) -> Result<(Option<FileReader>, Vec<Record>, Vec<Issue>), LogError> {
+/// One file read to its end: its reader (none if even its header is unreadable), records and
+/// issues.
+type FileContents = (Option<FileReader>, Vec<Record>, Vec<Issue>);
+
+/// Reads one file to its end, updating the stream table.
+fn read_file(path: &Path, streams: &mut Vec<String>) -> Result<FileContents, LogError> {
     let mut issues = Vec::new();
     let mut fr = match FileReader::open(path, &mut issues) {
         Ok(fr) => fr,
