@@ -99,4 +99,4 @@ fn the_generator_is_pinned() {
     );
 }
 
-const PINNED_SEED42_1MIN: &str = "";
+const PINNED_SEED42_1MIN: &str = "68310009a7f7b98874f948e4cf07de32a5e64a7c7a07d10b16d21f76d7f56646";

@@ -43,3 +43,21 @@ fn the_sample_has_a_volatile_spell() {
     // The header carries it, and it reads back.
     assert_eq!(GroundTruth::from_toml(&truth.to_toml()).unwrap(), truth);
 }
+
+#[test]
+fn the_sample_header_holds_the_seed_and_the_ground_truth() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("recordings/sample");
+    let reader = paper_trader::log::LogReader::open(&sample).unwrap();
+    let h = reader.header();
+    assert_eq!(
+        (h.venue.as_str(), h.created_by.as_str(), h.seed),
+        ("hyperliquid", "synth", Some(SAMPLE_SEED))
+    );
+    assert_eq!(h.coins, ["BTC"]);
+    let truth = GroundTruth::from_toml(h.synth.as_deref().unwrap()).unwrap();
+    let cfg = SynthConfig::default();
+    let want =
+        GroundTruth::compute(&cfg, SAMPLE_SEED, &["BTC".to_string()], cfg.start_ns + SAMPLE_DURATION_NS);
+    assert_eq!(truth, want);
+    assert_eq!(truth.config, cfg);
+}
