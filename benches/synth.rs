@@ -27,7 +27,7 @@ fn generate(names: &[&str]) {
     }
     let s = t0.elapsed().as_secs_f64();
     println!(
-        "synth generate {:<12} {HOURS} h: {n} messages, {:.1} MB raw in {s:.3} s = {:.0} simulated h/s, {:.0} messages/s, {:.0} MB/s",
+        "synth generate {:<12} {HOURS} h: {n} messages, {:.1} MB raw in {s:.3} s = {:.2} simulated h/s, {:.0} messages/s, {:.0} MB/s",
         names.join(","),
         bytes as f64 / 1e6,
         HOURS as f64 / s,
@@ -47,7 +47,7 @@ fn write(names: &[&str]) {
                 .map(|it| it.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
                 .unwrap_or(0);
             println!(
-                "synth write    {:<12} {HOURS} h: {} messages in {s:.3} s = {:.0} simulated h/s, {:.0} messages/s; {:.2} MB on disk ({:.1}x of raw)",
+                "synth write    {:<12} {HOURS} h: {} messages in {s:.3} s = {:.2} simulated h/s, {:.0} messages/s; {:.2} MB on disk ({:.1}x of raw)",
                 names.join(","),
                 sum.messages,
                 HOURS as f64 / s,
