@@ -88,9 +88,10 @@ impl TextCaptureSource {
         let mut head = [0u8; 20];
         let n = f.read(&mut head).unwrap_or(0);
         (n >= 2 && head[..2] == [0x1f, 0x8b])
-            || (n > 1
-                && head[..n].iter().take_while(|b| b.is_ascii_digit()).count() >= 10
-                && head[..n].contains(&b' '))
+            || {
+                let digits = head[..n].iter().take_while(|b| b.is_ascii_digit()).count();
+                digits > 0 && digits < n && head[digits] == b' '
+            }
     }
 }
 
