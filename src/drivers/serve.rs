@@ -2,8 +2,9 @@
 //! capture, the synthetic venue) and publishes them to the connected clients at their original
 //! pace or accelerated, raw bytes as recorded, routed by stream (`l2Book:BTC`, ...).
 //!
-//! Timeline: one market for all clients, as on a real exchange. Its clock starts when the first
-//! client connects (so a client that connects at once sees the recording from its start); a
+//! Timeline: one market for all clients, as on a real exchange. Its clock starts just after the
+//! first client connects (so a client that subscribes at once sees the recording from its
+//! first message); a
 //! client that connects later joins the market where it is. At the end of the source the
 //! playback either stops (clients stay connected, pings are still answered, no more data) or,
 //! with `looping`, starts again from the beginning (exchange times then jump back).
@@ -87,11 +88,10 @@ impl TextCaptureSource {
         let Ok(mut f) = std::fs::File::open(path) else { return false };
         let mut head = [0u8; 20];
         let n = f.read(&mut head).unwrap_or(0);
-        (n >= 2 && head[..2] == [0x1f, 0x8b])
-            || {
-                let digits = head[..n].iter().take_while(|b| b.is_ascii_digit()).count();
-                digits > 0 && digits < n && head[digits] == b' '
-            }
+        (n >= 2 && head[..2] == [0x1f, 0x8b]) || {
+            let digits = head[..n].iter().take_while(|b| b.is_ascii_digit()).count();
+            digits > 0 && digits < n && head[digits] == b' '
+        }
     }
 }
 
@@ -198,6 +198,9 @@ pub struct PlaybackReport {
     pub loops: u64,
 }
 
+/// Wall time between the first connection and the start of the market's clock.
+pub const SUBSCRIBE_GRACE: Duration = Duration::from_millis(200);
+
 /// Queue depth past which a `--speed max` playback waits for its clients to catch up.
 const MAX_SPEED_QUEUE_HIGH_WATER: usize = crate::drivers::ws_server::CONNECTION_QUEUE_CAPACITY / 2;
 
@@ -210,10 +213,14 @@ pub fn play(
     opts: PlaybackOptions,
 ) -> Result<PlaybackReport, String> {
     let mut report = PlaybackReport::default();
+    let mut primed = prime_history(hub, open()?)?;
     let mut source = open()?;
     if !hub.wait_first_connection(first_connection) {
         return Ok(report);
     }
+    // The first client sends its subscriptions right after connecting: give them time to
+    // arrive so that it sees the recording from its first message.
+    std::thread::sleep(SUBSCRIBE_GRACE);
     let mut start = Instant::now();
     let mut base_ns: Option<u64> = None;
     // Coins whose after-subscribe history batch has been seen since the last (re)subscribe.
@@ -231,6 +238,7 @@ pub fn play(
                 start = Instant::now();
                 base_ns = None;
                 history_seen.clear();
+                primed.clear();
                 continue;
             }
             None => {
@@ -241,6 +249,7 @@ pub fn play(
         let (recv_ns, stream, raw) = match item {
             SourceItem::Resubscribed => {
                 history_seen.clear();
+                primed.clear();
                 continue;
             }
             SourceItem::Message { recv_ns, stream, raw } => (recv_ns, stream, raw),
@@ -255,7 +264,10 @@ pub fn play(
         pace(hub, start, recv_ns.saturating_sub(base), opts.speed);
         if let Some(coin) = stream.strip_prefix("trades:") {
             if history_seen.insert(coin.to_string()) {
-                hub.remember_history(coin, &raw);
+                // Batches read ahead by the priming pass are history already.
+                if !primed.remove(coin) {
+                    hub.remember_history(coin, &raw);
+                }
                 report.history_batches += 1;
                 continue;
             }
@@ -263,6 +275,30 @@ pub fn play(
         hub.publish(&stream, &raw);
         report.published += 1;
     }
+}
+
+/// How far the priming pass reads ahead for each coin's first trade batch.
+const PRIME_MAX_ITEMS: u64 = 10_000;
+const PRIME_MAX_NS: u64 = 120_000_000_000;
+
+/// Reads ahead to each coin's first trade batch (the recording's own after-subscribe batch)
+/// and keeps it as history, so that a client subscribing at the very start already gets a
+/// non-empty history batch, as on the real venue. Returns the coins primed.
+fn prime_history(hub: &Hub, mut source: Box<dyn MessageSource>) -> Result<BTreeSet<String>, String> {
+    let mut primed = BTreeSet::new();
+    let mut first_ns = None;
+    for _ in 0..PRIME_MAX_ITEMS {
+        let Some(SourceItem::Message { recv_ns, stream, raw }) = source.next_item()? else { break };
+        if recv_ns.saturating_sub(*first_ns.get_or_insert(recv_ns)) > PRIME_MAX_NS {
+            break;
+        }
+        if let Some(coin) = stream.strip_prefix("trades:") {
+            if primed.insert(coin.to_string()) {
+                hub.remember_history(coin, &raw);
+            }
+        }
+    }
+    Ok(primed)
 }
 
 fn pace(hub: &Hub, start: Instant, offset_ns: u64, speed: Speed) {

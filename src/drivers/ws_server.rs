@@ -209,7 +209,11 @@ impl Hub {
                 .get(coin)
                 .map(|q| q.iter().map(|t| t.as_slice()).collect())
                 .unwrap_or_default();
-            first.push(Frame { bytes: Arc::from(hl::trades_message(&recent)), data: true });
+            // No trade yet, no batch: an empty one names no coin, so a client could not tell
+            // which subscription it answers.
+            if !recent.is_empty() {
+                first.push(Frame { bytes: Arc::from(hl::trades_message(&recent)), data: true });
+            }
         }
         Ok(first)
     }
