@@ -125,7 +125,18 @@ struct Run {
 const TAIL: usize = 300;
 
 fn run(faults: Vec<Fault>, n: usize, speed: f64, client_tweak: impl FnOnce(&mut ClientOptions)) -> Run {
-    let source = market(n + TAIL);
+    run_source(market(n + TAIL), n, &["BTC", "ETH"], faults, speed, client_tweak)
+}
+
+/// Serves `source`, runs the pipeline until a message from `source[n..]` arrives.
+fn run_source(
+    source: Vec<SourceItem>,
+    n: usize,
+    coins: &[&str],
+    faults: Vec<Fault>,
+    speed: f64,
+    client_tweak: impl FnOnce(&mut ClientOptions),
+) -> Run {
     let mut exchange = LocalExchange::bind(0, faults).unwrap();
     let hub = exchange.hub();
     let first = exchange.take_first_connection().unwrap();
@@ -163,7 +174,7 @@ fn run(faults: Vec<Fault>, n: usize, speed: f64, client_tweak: impl FnOnce(&mut 
     let recorder = MemoryRecorder::default();
     let recorded = recorder.0.clone();
     let report = live::run(
-        Box::new(Hyperliquid::new(&["BTC".into(), "ETH".into()], false)),
+        Box::new(Hyperliquid::new(&coins.iter().map(|c| c.to_string()).collect::<Vec<_>>(), false)),
         &opts,
         &mut engine,
         Box::new(recorder),
@@ -307,4 +318,33 @@ fn malformed_frames_are_recorded_raw_and_the_stream_goes_on() {
         .collect();
     assert!(bad.len() >= 8, "about one in 23 data messages malformed, got {}", bad.len());
     assert_eq!(count(&r.engine_seen, "Connect"), 1, "malformed frames are no reason to reconnect");
+}
+
+/// The shared data folder: `../shared` beside the project (or beside its worktree folder).
+fn real_capture(name: &str) -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    [root.join("../shared/data/real").join(name), root.join("../../shared/data/real").join(name)]
+        .into_iter()
+        .find(|p| p.exists())
+}
+
+#[test]
+fn the_server_sends_a_real_capture_byte_for_byte() {
+    let Some(path) = real_capture("hyperliquid_btc_20250126_hftbacktest-collector.gz") else {
+        eprintln!("skipping: ../shared/data/real/hyperliquid_btc_20250126_hftbacktest-collector.gz absent");
+        return;
+    };
+    let mut src = serve::TextCaptureSource::open(&path).unwrap();
+    let mut items = Vec::new();
+    while let Some(item) = src.next_item().unwrap() {
+        items.push(item);
+    }
+    let n = items.len() - 1;
+    let r = run_source(items, n, &["BTC"], Vec::new(), 50.0, |_| {});
+    assert_eq!(r.engine_seen, r.recorded);
+    for stream in ["l2Book:BTC", "trades:BTC"] {
+        // The capture's first trades message is the venue's own history batch of 30 trades:
+        // the server sends it back as this subscription's history, byte for byte.
+        assert_eq!(seen_stream(&r.engine_seen, stream), source_stream(&r.source, stream), "{stream}");
+    }
 }

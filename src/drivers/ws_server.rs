@@ -29,8 +29,9 @@ pub const CONNECTION_QUEUE_CAPACITY: usize = 65_536;
 const MAX_WRITE_BUFFER_BYTES: usize = 64 << 20;
 /// How long a connection thread waits for outgoing frames before reading client frames again.
 const POLL_INTERVAL: Duration = Duration::from_millis(5);
-/// Trades kept per coin for the history batch a `trades` subscription starts with.
-pub const HISTORY_TRADES: usize = 20;
+/// Trades kept per coin for the history batch a `trades` subscription starts with (the real
+/// venue sent 30, oldest first, in the shared capture).
+pub const HISTORY_TRADES: usize = 30;
 
 /// A fault to inject, from `--fault` (`drop-after=N`, `stall=T[@N]`, `malformed-every=N`,
 /// `refuse=TYPE[:N]`).
