@@ -87,11 +87,11 @@ impl LiveEngine for StandIn {
 struct MemoryRecorder(Arc<Mutex<Vec<Seen>>>);
 
 impl InputRecorder for MemoryRecorder {
-    fn message(&mut self, recv_ns: u64, stream: &str, raw: Vec<u8>) -> anyhow::Result<()> {
+    fn message(&mut self, _seq: u64, recv_ns: u64, stream: &str, raw: Vec<u8>) -> anyhow::Result<()> {
         self.0.lock().unwrap().push(Seen::Message { at: recv_ns, stream: stream.to_string(), raw });
         Ok(())
     }
-    fn control(&mut self, recv_ns: u64, control: Control) -> anyhow::Result<()> {
+    fn control(&mut self, _seq: u64, recv_ns: u64, control: Control) -> anyhow::Result<()> {
         let name = match control {
             Control::Connect { .. } => "Connect",
             Control::Disconnect { .. } => "Disconnect",

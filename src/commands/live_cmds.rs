@@ -67,7 +67,7 @@ pub struct FeedArgs {
 }
 
 impl FeedArgs {
-    fn options(&self, seed: u64) -> anyhow::Result<LiveOptions> {
+    pub fn options(&self, seed: u64) -> anyhow::Result<LiveOptions> {
         anyhow::ensure!(
             self.coins.iter().all(|c| !c.trim().is_empty()),
             "--coins has an empty name: write e.g. --coins BTC,ETH"
@@ -82,14 +82,14 @@ impl FeedArgs {
         Ok(LiveOptions { client, duration: self.duration, progress_interval: Duration::from_secs(1) })
     }
 
-    fn protocol(&self) -> Box<Hyperliquid> {
+    pub fn protocol(&self) -> Box<Hyperliquid> {
         let coins: Vec<String> = self.coins.iter().map(|c| c.trim().to_string()).collect();
         Box::new(Hyperliquid::new(&coins, self.all_mids))
     }
 }
 
 /// A stop flag set by Ctrl-C or SIGTERM (installed once per process).
-fn stop_on_signal() -> Arc<AtomicBool> {
+pub fn stop_on_signal() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)) {
@@ -99,7 +99,7 @@ fn stop_on_signal() -> Arc<AtomicBool> {
 }
 
 /// Progress: a status line on a terminal every second, else a log line every minute.
-fn progress_printer() -> impl FnMut(&LiveReport) {
+pub fn progress_printer() -> impl FnMut(&LiveReport) {
     let tty = std::io::stderr().is_terminal();
     let mut calls = 0u64;
     move |r: &LiveReport| {

@@ -58,9 +58,11 @@ impl LiveEngine for NoEngine {
 }
 
 /// The recorder thread as the engine thread sees it: appends are handed over, not written.
+/// `seq` is the sequence number the engine was given: the recording must number its records
+/// the same way (from 0, one per record), and a recorder checks it.
 pub trait InputRecorder {
-    fn message(&mut self, recv_ns: u64, stream: &str, raw: Vec<u8>) -> anyhow::Result<()>;
-    fn control(&mut self, recv_ns: u64, control: Control) -> anyhow::Result<()>;
+    fn message(&mut self, seq: u64, recv_ns: u64, stream: &str, raw: Vec<u8>) -> anyhow::Result<()>;
+    fn control(&mut self, seq: u64, recv_ns: u64, control: Control) -> anyhow::Result<()>;
     /// Records handed over and not yet written.
     fn backlog(&self) -> u64;
     /// Writes what is queued and closes the recording cleanly.
@@ -250,9 +252,12 @@ pub fn run(
     pipeline.refresh_stats(&client_stats, started);
     let Pipeline { recorder, report, .. } = pipeline;
     let closed = recorder.close();
-    result?;
-    closed?;
-    Ok(report)
+    match (result, closed) {
+        // A recorder that failed is the root cause of the pipeline's own error.
+        (Err(e), Err(c)) => Err(c.context(format!("{e:#}"))),
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(())) => Ok(report),
+    }
 }
 
 struct Pipeline<'a> {
@@ -277,7 +282,7 @@ impl Pipeline<'_> {
                 // Receive stamp to decision, measured on the driver's clock.
                 self.report.latency.record(self.clock.now_ns().saturating_sub(recv_ns));
                 self.report.messages += 1;
-                self.recorder.message(now, &stream, raw)?;
+                self.recorder.message(seq, now, &stream, raw)?;
             }
             FeedEvent::Control { control, .. } => {
                 match &control {
@@ -289,7 +294,7 @@ impl Pipeline<'_> {
                 if let Some(input) = control_input(&control) {
                     self.engine.feed(Timestamp(now), seq, input)?;
                 }
-                self.recorder.control(now, control)?;
+                self.recorder.control(seq, now, control)?;
             }
         }
         self.note_backlog();
@@ -313,7 +318,7 @@ impl Pipeline<'_> {
             self.last_now = now;
             let seq = self.next_seq();
             self.engine.feed(Timestamp(now), seq, Input::Tick)?;
-            self.recorder.control(now, Control::Tick)?;
+            self.recorder.control(seq, now, Control::Tick)?;
             self.report.ticks += 1;
         }
         Ok(())

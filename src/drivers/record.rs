@@ -24,8 +24,8 @@ pub const RECORDER_QUEUE_CAPACITY: usize = 65_536;
 const IDLE_FLUSH: Duration = Duration::from_secs(1);
 
 enum Item {
-    Message { recv_ns: u64, stream: String, raw: Vec<u8> },
-    Control { recv_ns: u64, control: Control },
+    Message { seq: u64, recv_ns: u64, stream: String, raw: Vec<u8> },
+    Control { seq: u64, recv_ns: u64, control: Control },
 }
 
 /// Counters of the recorder thread.
@@ -85,16 +85,23 @@ fn write_loop(mut writer: LogWriter, rx: Receiver<Item>, stats: &RecorderStats) 
         if item.is_some() {
             stats.written.fetch_add(1, Ordering::Relaxed);
         }
-        match item {
-            Some(Item::Message { recv_ns, stream, raw }) => {
-                writer.append_message(recv_ns, &stream, &raw).map_err(|e| anyhow::anyhow!("{e}"))?;
-                dirty = true;
+        let numbered = match item {
+            Some(Item::Message { seq, recv_ns, stream, raw }) => Some((
+                seq,
+                writer.append_message(recv_ns, &stream, &raw).map_err(|e| anyhow::anyhow!("{e}"))?,
+            )),
+            Some(Item::Control { seq, recv_ns, control }) => {
+                Some((seq, writer.append_control(recv_ns, control).map_err(|e| anyhow::anyhow!("{e}"))?))
             }
-            Some(Item::Control { recv_ns, control }) => {
-                writer.append_control(recv_ns, control).map_err(|e| anyhow::anyhow!("{e}"))?;
-                dirty = true;
-            }
-            None => {}
+            None => None,
+        };
+        if let Some((fed, written)) = numbered {
+            // The engine was given `fed`; a replay will give it `written`.
+            anyhow::ensure!(
+                fed == written,
+                "the recording numbered record {fed} as {written}: live and replay would differ"
+            );
+            dirty = true;
         }
         // The writer flushes by receive time as records arrive; a quiet feed is flushed here.
         if dirty && last_flush.elapsed() >= IDLE_FLUSH && rx.is_empty() {
@@ -109,11 +116,11 @@ fn write_loop(mut writer: LogWriter, rx: Receiver<Item>, stats: &RecorderStats) 
 }
 
 impl InputRecorder for RecorderThread {
-    fn message(&mut self, recv_ns: u64, stream: &str, raw: Vec<u8>) -> anyhow::Result<()> {
-        self.send(Item::Message { recv_ns, stream: stream.to_string(), raw })
+    fn message(&mut self, seq: u64, recv_ns: u64, stream: &str, raw: Vec<u8>) -> anyhow::Result<()> {
+        self.send(Item::Message { seq, recv_ns, stream: stream.to_string(), raw })
     }
-    fn control(&mut self, recv_ns: u64, control: Control) -> anyhow::Result<()> {
-        self.send(Item::Control { recv_ns, control })
+    fn control(&mut self, seq: u64, recv_ns: u64, control: Control) -> anyhow::Result<()> {
+        self.send(Item::Control { seq, recv_ns, control })
     }
     fn backlog(&self) -> u64 {
         self.tx.as_ref().map_or(0, |t| t.len() as u64)
