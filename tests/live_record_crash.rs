@@ -2,6 +2,8 @@
 //! exact prefix of what the local exchange sent on each stream, and lost at most about the
 //! last second. The exchange runs in this process; `record` is the real binary.
 
+#![allow(clippy::disallowed_methods)] // The crash bound is about wall time: the test reads the clock.
+
 use paper_trader::commands::args::Speed;
 use paper_trader::drivers::serve::{self, MessageSource, PlaybackOptions, SourceItem, VecSource};
 use paper_trader::drivers::ws_client::hyperliquid as hl;

@@ -234,7 +234,7 @@ pub fn serve(args: &ServeArgs) -> CmdResult {
         .name("serve-playback".into())
         .spawn(move || serve::play(&play_hub, &first, &mut open, opts))?;
     let exit_at_end = args.exit_at_end;
-    while !stop.load(Ordering::Relaxed) && !(exit_at_end && playback.is_finished()) {
+    while !(stop.load(Ordering::Relaxed) || exit_at_end && playback.is_finished()) {
         std::thread::sleep(Duration::from_millis(50));
     }
     hub.shutdown();

@@ -33,9 +33,29 @@ enum Item {
 pub struct RecorderStats {
     pub written: AtomicU64,
     pub flushes: AtomicU64,
-    /// Time spent inside the writer (compression, writes, syncs), in ns: the recorder's CPU
-    /// share is this over the wall time.
+    /// Time spent inside the writer (compression, writes, syncs), in ns.
     pub busy_ns: AtomicU64,
+    /// CPU time of the recorder thread, in ns, read when it ends (Linux; 0 elsewhere): the
+    /// recorder's CPU share is this over the wall time.
+    pub thread_cpu_ns: AtomicU64,
+}
+
+/// This thread's CPU time so far (Linux): `/proc/thread-self/schedstat` in ns where the kernel
+/// keeps scheduler statistics, else user + system ticks of `/proc/thread-self/stat` (assumed
+/// 100 Hz, the Linux default).
+fn thread_cpu_ns() -> Option<u64> {
+    let sched = std::fs::read_to_string("/proc/thread-self/schedstat").ok();
+    if let Some(ns) =
+        sched.and_then(|t| t.split_whitespace().next()?.parse::<u64>().ok()).filter(|ns| *ns > 0)
+    {
+        return Some(ns);
+    }
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start with the state (field 3).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000_000)
 }
 
 /// A [`LogWriter`] on its own thread.
@@ -112,7 +132,9 @@ fn write_loop(mut writer: LogWriter, rx: Receiver<Item>, stats: &RecorderStats) 
         }
         stats.busy_ns.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
-    writer.close().map_err(|e| anyhow::anyhow!("{e}"))
+    let closed = writer.close().map_err(|e| anyhow::anyhow!("{e}"));
+    stats.thread_cpu_ns.store(thread_cpu_ns().unwrap_or(0), Ordering::Relaxed);
+    closed
 }
 
 impl InputRecorder for RecorderThread {

@@ -368,6 +368,7 @@ fn accept_loop(listener: TcpListener, hub: Arc<Hub>) {
     }
 }
 
+#[allow(clippy::result_large_err)] // tungstenite's callback signature fixes the error type.
 fn handshake(stream: TcpStream) -> Result<WebSocket<TcpStream>, String> {
     stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
     let _ = stream.set_nodelay(true);
