@@ -2,11 +2,23 @@
 //! messages and control records. See `docs/FORMAT.md` for the byte layout.
 //!
 //! This module is the public API used by every other part (importers, synth, recorder,
-//! replay's output journal). SKELETON: signatures fixed, bodies being written.
+//! replay's output journal): [`LogWriter`] (synchronous), [`ThreadedWriter`] (a writer thread
+//! behind a bounded channel, for live capture) and [`LogReader`].
 
+pub mod format;
+pub mod import;
+pub mod reader;
 pub mod record;
+pub mod threaded;
+pub mod writer;
 
+pub use reader::{Issue, IssueKind};
 pub use record::{Body, Control, Header, Record};
+pub use threaded::{Backpressure, ThreadedWriter, WriterStats};
+pub use writer::LogWriter;
+
+use reader::FileReader;
+use std::collections::VecDeque;
 
 use std::path::{Path, PathBuf};
 
@@ -80,6 +92,10 @@ pub struct WriterOptions {
     pub zstd_level: i32,
     /// fdatasync at each flush (off only for tests and benchmarks that say so).
     pub fsync: bool,
+    /// End the current zstd frame (block) at the first flush past this many uncompressed
+    /// bytes. Larger blocks compress better; a block is the unit of seeking and the most a
+    /// single corrupted byte can make unreadable.
+    pub block_bytes: u64,
 }
 
 impl Default for WriterOptions {
@@ -90,67 +106,313 @@ impl Default for WriterOptions {
             rotate_hourly: true,
             zstd_level: 6,
             fsync: true,
+            block_bytes: 4 << 20,
         }
     }
 }
 
-/// Writes a recording directory. Synchronous; see `ThreadedWriter` for the recorder thread.
-pub struct LogWriter {
-    _dir: PathBuf,
+/// Overall integrity of what was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    Intact,
+    TornTail,
+    Corrupt,
 }
 
-impl LogWriter {
-    /// Creates the directory (which must not exist or be empty) and its first file lazily.
-    pub fn create(dir: &Path, header: Header, opts: WriterOptions) -> Result<LogWriter, LogError> {
-        let _ = (header, opts);
-        todo!("log: create {}", dir.display())
-    }
-    /// Appends one raw feed message; returns its sequence number.
-    pub fn append_message(&mut self, recv_ns: u64, stream: &str, raw: &[u8]) -> Result<u64, LogError> {
-        let _ = (recv_ns, stream, raw);
-        todo!()
-    }
-    /// Appends a control record; returns its sequence number.
-    pub fn append_control(&mut self, recv_ns: u64, control: Control) -> Result<u64, LogError> {
-        let _ = (recv_ns, control);
-        todo!()
-    }
-    /// Flushes the compressed stream and syncs it to disk now.
-    pub fn flush(&mut self) -> Result<(), LogError> {
-        todo!()
-    }
-    /// Writes the end record, index and trailer, renames the file from `.part`, syncs.
-    pub fn close(self) -> Result<(), LogError> {
-        todo!()
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Intact => "intact",
+            Status::TornTail => "torn_tail",
+            Status::Corrupt => "corrupt",
+        }
     }
 }
 
 /// Reads a recording (a directory of log files, or one file) in order, tolerating a torn tail
-/// and skipping past corruption; what it skipped is in [`LogReader::issues`].
+/// and skipping past corruption; what it skipped is in [`LogReader::issues`]. In strict mode
+/// ([`LogReader::open_strict`]) it stops at the first issue instead.
 pub struct LogReader {
-    _path: PathBuf,
+    path: PathBuf,
+    files: Vec<PathBuf>,
+    header: Header,
+    streams: Vec<String>,
+    next_file: usize,
+    cur: Option<FileReader>,
+    /// Whether the current file is read from its start (so its index can be checked).
+    cur_from_start: bool,
+    queue: VecDeque<Record>,
+    issues: Vec<Issue>,
+    strict: bool,
+    stopped: bool,
+    /// After a seek: records before this time are skipped.
+    min_ns: Option<u64>,
+    /// Per-file facts gathered while reading (for `inspect`).
+    file_stats: Vec<FileStats>,
+}
+
+/// What the reader learned about one file.
+#[derive(Clone, Debug, Default)]
+pub struct FileStats {
+    pub path: PathBuf,
+    pub compressed_bytes: u64,
+    pub blocks: u64,
+    pub closed: bool,
 }
 
 impl LogReader {
     pub fn open(path: &Path) -> Result<LogReader, LogError> {
-        todo!("log: open {}", path.display())
+        let files = reader::recording_files(path)?;
+        let mut issues = Vec::new();
+        // The header comes from the first readable file; a first file torn at creation is
+        // reported and skipped.
+        let mut first = None;
+        let mut first_err = None;
+        for (i, f) in files.iter().enumerate() {
+            match FileReader::open(f, &mut issues) {
+                Ok(r) => {
+                    first = Some((i, r));
+                    break;
+                }
+                Err(
+                    e @ (LogError::UnsupportedVersion { .. }
+                    | LogError::NotARecording { .. }
+                    | LogError::Io { .. }),
+                ) => return Err(e),
+                Err(e) => {
+                    issues.push(open_issue(f, &e, i + 1 == files.len()));
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        let Some((i, r)) = first else {
+            return Err(first_err.unwrap_or(LogError::NotARecording { path: path.to_path_buf() }));
+        };
+        Ok(LogReader {
+            path: path.to_path_buf(),
+            header: r.header.clone(),
+            files,
+            streams: vec![format::CONTROL_STREAM_NAME.to_owned()],
+            next_file: i + 1,
+            cur: Some(r),
+            cur_from_start: true,
+            queue: VecDeque::new(),
+            issues,
+            strict: false,
+            stopped: false,
+            min_ns: None,
+            file_stats: Vec::new(),
+        })
     }
+
+    /// Like [`LogReader::open`], but iteration stops at the first torn tail or corruption
+    /// (see [`LogReader::try_next`] for the error).
+    pub fn open_strict(path: &Path) -> Result<LogReader, LogError> {
+        let mut r = LogReader::open(path)?;
+        r.strict = true;
+        if !r.issues.is_empty() {
+            r.stopped = true;
+        }
+        Ok(r)
+    }
+
     /// The header of the first file.
     pub fn header(&self) -> &Header {
-        todo!()
+        &self.header
     }
+
+    /// The recording's files in order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
     /// Positions the reader at the first record with `recv_ns >= t` (via the block index).
     pub fn seek_time(&mut self, t: u64) -> Result<(), LogError> {
-        let _ = t;
-        todo!()
+        self.queue.clear();
+        self.stopped = false;
+        // Last block (across files, in order) starting strictly before t: every record of
+        // the blocks before it is older than t.
+        let mut target: Option<(usize, u64)> = None;
+        'files: for (i, path) in self.files.iter().enumerate() {
+            let mut scratch = Vec::new();
+            let Ok(mut fr) = FileReader::open(path, &mut scratch) else { continue };
+            for (off, first_ns) in fr.block_table()? {
+                if first_ns >= t {
+                    break 'files;
+                }
+                target = Some((i, off));
+            }
+        }
+        let (i, off) = target.unwrap_or((0, 0));
+        let mut scratch = Vec::new();
+        let mut fr = FileReader::open(&self.files[i], &mut scratch)?;
+        if off > 0 {
+            fr.seek_block(off)?;
+        }
+        self.cur = Some(fr);
+        self.cur_from_start = off == 0;
+        self.next_file = i + 1;
+        self.min_ns = Some(t);
+        Ok(())
     }
+
     /// The next record (message or control), `None` at the end of the recording.
     pub fn next_record(&mut self) -> Option<Record> {
-        todo!()
+        loop {
+            if let Some(r) = self.queue.pop_front() {
+                if let Some(t) = self.min_ns {
+                    if r.recv_ns < t {
+                        continue;
+                    }
+                    self.min_ns = None;
+                }
+                return Some(r);
+            }
+            // In strict mode, records decoded before an issue are handed out, then nothing.
+            if self.stopped || (self.strict && !self.issues.is_empty()) {
+                self.stopped = true;
+                return None;
+            }
+            if !self.advance() {
+                self.stopped = true;
+            }
+        }
     }
+
+    /// Strict iteration: the next record, `Ok(None)` at the end, or the first issue as an error.
+    pub fn try_next(&mut self) -> Result<Option<Record>, LogError> {
+        let r = self.next_record();
+        if r.is_none() {
+            if let Some(i) = self.issues.first() {
+                return Err(LogError::Corrupt {
+                    path: i.path.clone(),
+                    offset: i.offset,
+                    detail: i.detail.clone(),
+                });
+            }
+        }
+        Ok(r)
+    }
+
     /// The name of a record's stream.
     pub fn stream_name(&self, stream: u16) -> &str {
-        let _ = stream;
-        todo!()
+        self.streams.get(usize::from(stream)).map_or("unknown", String::as_str)
+    }
+
+    /// Every stream name defined so far, by id (id 0 is `control`).
+    pub fn stream_names(&self) -> &[String] {
+        &self.streams
+    }
+
+    /// Torn tails and corruption met so far, with file and byte offset.
+    pub fn issues(&self) -> &[Issue] {
+        &self.issues
+    }
+
+    /// The worst of the issues met so far.
+    pub fn status(&self) -> Status {
+        self.issues.iter().fold(Status::Intact, |s, i| {
+            s.max(match i.kind {
+                IssueKind::TornTail => Status::TornTail,
+                IssueKind::Corrupt => Status::Corrupt,
+            })
+        })
+    }
+
+    /// Facts about each file read to its end so far.
+    pub fn file_stats(&self) -> &[FileStats] {
+        &self.file_stats
+    }
+
+    /// The recording's path as given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Decodes more; false when the recording is exhausted.
+    fn advance(&mut self) -> bool {
+        let more = match self.cur.as_mut() {
+            Some(fr) => fr.step(&mut self.queue, &mut self.streams, &mut self.issues),
+            None => false,
+        };
+        if more {
+            return true;
+        }
+        self.finish_file();
+        self.open_next_file()
+    }
+
+    /// Checks a file read from its start against its index and records its facts.
+    fn finish_file(&mut self) {
+        let Some(fr) = self.cur.take() else { return };
+        if self.cur_from_start {
+            if let Some(ix) = &fr.index {
+                if ix != &fr.blocks_seen && !self.issues.iter().any(|i| i.path == fr.path) {
+                    let detail = format!(
+                        "index lists {} blocks of {} records, the data holds {} blocks of {} records",
+                        ix.len(),
+                        ix.iter().map(|e| e.records).sum::<u64>(),
+                        fr.blocks_seen.len(),
+                        fr.blocks_seen.iter().map(|e| e.records).sum::<u64>()
+                    );
+                    let offset = fr.trailer.map_or(0, |t| t.index_offset);
+                    self.issues.push(Issue {
+                        path: fr.path.clone(),
+                        offset,
+                        kind: IssueKind::Corrupt,
+                        detail,
+                    });
+                }
+            }
+            self.file_stats.push(FileStats {
+                path: fr.path.clone(),
+                compressed_bytes: fr.compressed_bytes,
+                blocks: fr.blocks_seen.len() as u64,
+                closed: fr.trailer.is_some(),
+            });
+        }
+    }
+
+    fn open_next_file(&mut self) -> bool {
+        while self.next_file < self.files.len() {
+            let i = self.next_file;
+            self.next_file += 1;
+            let path = self.files[i].clone();
+            match FileReader::open(&path, &mut self.issues) {
+                Ok(fr) => {
+                    self.cur = Some(fr);
+                    self.cur_from_start = true;
+                    return true;
+                }
+                Err(e) => {
+                    let last = i + 1 == self.files.len();
+                    self.issues.push(open_issue(&path, &e, last));
+                }
+            }
+        }
+        false
+    }
+}
+
+/// A file that cannot be opened, as an issue: a last file cut inside its header is a torn
+/// tail (a crash right after creation); anything else is corruption.
+fn open_issue(path: &Path, e: &LogError, last: bool) -> Issue {
+    let torn = last && matches!(e, LogError::Corrupt { detail, .. } if detail.contains("torn at creation"));
+    let offset = match e {
+        LogError::Corrupt { offset, .. } => *offset,
+        _ => 0,
+    };
+    Issue {
+        path: path.to_path_buf(),
+        offset,
+        kind: if torn { IssueKind::TornTail } else { IssueKind::Corrupt },
+        detail: e.to_string(),
+    }
+}
+
+impl Iterator for LogReader {
+    type Item = Record;
+    fn next(&mut self) -> Option<Record> {
+        self.next_record()
     }
 }

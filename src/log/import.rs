@@ -1,0 +1,324 @@
+//! Importers: existing captures into recordings, raw message bytes kept exactly.
+//!
+//! - `hftbacktest`: the collector's text form, `<recv_ns> <json>` a line, gzip or plain. Lines
+//!   that are not in that form are kept verbatim in the stream `unparsed`; a missing final
+//!   newline is marked by an empty message in the stream [`NO_FINAL_NEWLINE`], so `cat`
+//!   reproduces the input byte for byte.
+//! - `hl-archive`: Hyperliquid's archive, lz4 frames of `{"time":..,"ver_num":1,"raw":{..}}`
+//!   lines; the record is the `raw` object's bytes as they appear in the line.
+
+use super::{Header, LogError, LogWriter, WriterOptions};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Stream of lines that are not `<recv_ns> <message>`.
+pub const UNPARSED: &str = "unparsed";
+/// Stream whose (empty) message says: the line before had no newline after it.
+pub const NO_FINAL_NEWLINE: &str = "import:no-final-newline";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportFormat {
+    Hftbacktest,
+    HlArchive,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Venue {
+    Hyperliquid,
+    BinanceUsdm,
+}
+
+impl Venue {
+    pub fn parse(s: &str) -> Option<Venue> {
+        match s {
+            "hyperliquid" => Some(Venue::Hyperliquid),
+            "binance-usdm" => Some(Venue::BinanceUsdm),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Venue::Hyperliquid => "hyperliquid",
+            Venue::BinanceUsdm => "binance-usdm",
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default)]
+pub struct ImportStats {
+    pub lines: u64,
+    pub messages: u64,
+    pub unparsed: u64,
+    pub streams: BTreeMap<String, u64>,
+    pub first_ns: Option<u64>,
+    pub last_ns: u64,
+}
+
+/// The value of `"key":"value"` within the first `within` bytes of a JSON message (a cheap
+/// scan for routing; values with escapes are not names and give `None`).
+pub fn json_str_field<'a>(msg: &'a [u8], key: &str, within: usize) -> Option<&'a str> {
+    let hay = &msg[..msg.len().min(within)];
+    let pat = format!("\"{key}\":");
+    let at = find(hay, pat.as_bytes())? + pat.len();
+    let rest = &msg[at..];
+    let skip = rest.iter().take_while(|b| **b == b' ').count();
+    let rest = rest.get(skip..)?.strip_prefix(b"\"")?;
+    let end = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
+    if rest[end] != b'"' {
+        return None;
+    }
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Hyperliquid stream name: `<channel>:<coin>` for per-coin channels, `allMids`, or `ws`.
+pub fn hyperliquid_stream(msg: &[u8]) -> (String, Option<String>) {
+    let Some(channel) = json_str_field(msg, "channel", 64) else { return ("ws".into(), None) };
+    match channel {
+        "allMids" => ("allMids".into(), None),
+        "l2Book" | "trades" | "bbo" | "activeAssetCtx" | "candle" => match json_str_field(msg, "coin", 512) {
+            Some(coin) => (format!("{channel}:{coin}"), Some(coin.to_owned())),
+            None => ("ws".into(), None),
+        },
+        _ => ("ws".into(), None),
+    }
+}
+
+/// Binance combined-stream name (`btcusdt@depth@0ms`), `Snapshot` for a REST depth snapshot
+/// (named once the symbol is known), or `ws`.
+enum BinanceKind {
+    Stream(String),
+    Snapshot,
+    Other,
+}
+
+fn binance_kind(msg: &[u8]) -> BinanceKind {
+    if let Some(s) = json_str_field(msg, "stream", 64) {
+        return BinanceKind::Stream(s.to_owned());
+    }
+    if msg.starts_with(b"{\"lastUpdateId\"") {
+        return BinanceKind::Snapshot;
+    }
+    BinanceKind::Other
+}
+
+/// Splits `<digits> <message>`; the digits must print back identically (no leading zeros).
+fn split_line(line: &[u8]) -> Option<(u64, &[u8])> {
+    let sp = line.iter().position(|&b| b == b' ')?;
+    let digits = &line[..sp];
+    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if digits.len() > 1 && digits[0] == b'0' {
+        return None;
+    }
+    let ns: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some((ns, &line[sp + 1..]))
+}
+
+fn open_input(path: &Path) -> Result<Box<dyn BufRead>, LogError> {
+    let io = |source| LogError::Io { path: path.to_path_buf(), source };
+    let mut f = BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io)?);
+    let head = f.fill_buf().map_err(io)?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(f))))
+    } else if head.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
+        Ok(Box::new(BufReader::with_capacity(1 << 20, lz4_flex::frame::FrameDecoder::new(f))))
+    } else {
+        Ok(Box::new(f))
+    }
+}
+
+/// Calls `f(line, had_newline)` for each line of each input.
+fn for_each_line(
+    inputs: &[PathBuf],
+    mut f: impl FnMut(&[u8], bool) -> Result<(), LogError>,
+) -> Result<(), LogError> {
+    let mut line = Vec::new();
+    for path in inputs {
+        let mut r = open_input(path)?;
+        loop {
+            line.clear();
+            let n = r
+                .read_until(b'\n', &mut line)
+                .map_err(|source| LogError::Io { path: path.clone(), source })?;
+            if n == 0 {
+                break;
+            }
+            let nl = line.last() == Some(&b'\n');
+            let body = if nl { &line[..line.len() - 1] } else { &line[..] };
+            f(body, nl)?;
+        }
+    }
+    Ok(())
+}
+
+/// Collects the coins named in the inputs (first pass: the header names them).
+fn discover_coins(format: ImportFormat, venue: Venue, inputs: &[PathBuf]) -> Result<Vec<String>, LogError> {
+    let mut coins = BTreeSet::new();
+    for_each_line(inputs, |line, _| {
+        let msg = match format {
+            ImportFormat::Hftbacktest => match split_line(line) {
+                Some((_, m)) => m,
+                None => return Ok(()),
+            },
+            ImportFormat::HlArchive => match archive_parts(line) {
+                Some((_, raw)) => raw,
+                None => return Ok(()),
+            },
+        };
+        match venue {
+            Venue::Hyperliquid => {
+                if let (_, Some(c)) = hyperliquid_stream(msg) {
+                    coins.insert(c);
+                }
+            }
+            Venue::BinanceUsdm => {
+                if let BinanceKind::Stream(s) = binance_kind(msg) {
+                    if let Some(sym) = s.split('@').next() {
+                        coins.insert(sym.to_ascii_uppercase());
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(coins.into_iter().collect())
+}
+
+/// The byte range of the JSON object starting at `b[start]` (`{`), strings and escapes
+/// respected.
+fn object_end(b: &[u8], start: usize) -> Option<usize> {
+    if b.get(start) != Some(&b'{') {
+        return None;
+    }
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    for (i, &c) in b.iter().enumerate().skip(start) {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `(recv_ns, raw bytes)` of an archive line.
+fn archive_parts(line: &[u8]) -> Option<(u64, &[u8])> {
+    let time = json_str_field(line, "time", 64)?;
+    let ns = match crate::commands::args::parse_time(&format!("{time}Z")).ok()? {
+        crate::commands::args::TimeArg::Absolute(ns) => ns,
+        crate::commands::args::TimeArg::FromStart(_) => return None,
+    };
+    let key = find(line, b"\"raw\":")? + 6;
+    let start = key + line[key..].iter().take_while(|b| **b == b' ').count();
+    let end = object_end(line, start)?;
+    Some((ns, &line[start..end]))
+}
+
+/// Imports `inputs` into a new recording directory `out`.
+pub fn import(
+    format: ImportFormat,
+    venue: Venue,
+    inputs: &[PathBuf],
+    out: &Path,
+    opts: WriterOptions,
+) -> Result<ImportStats, LogError> {
+    let coins = discover_coins(format, venue, inputs)?;
+    let header = Header {
+        venue: venue.as_str().to_owned(),
+        coins,
+        program_version: crate::PROGRAM_VERSION.to_owned(),
+        created_by: "import".to_owned(),
+        ..Header::default()
+    };
+    let first_symbol = header.coins.first().map_or_else(|| "unknown".to_owned(), |c| c.to_ascii_lowercase());
+    let mut w = LogWriter::create(out, header, opts)?;
+    let mut stats = ImportStats::default();
+    let mut symbol: Option<String> = None;
+    let mut last_ns = 0u64;
+
+    let put = |w: &mut LogWriter, stats: &mut ImportStats, ns: u64, stream: &str, raw: &[u8]| {
+        *stats.streams.entry(stream.to_owned()).or_default() += 1;
+        stats.first_ns.get_or_insert(ns);
+        stats.last_ns = ns;
+        w.append_message(ns, stream, raw).map(|_| ())
+    };
+
+    for_each_line(inputs, |line, nl| {
+        stats.lines += 1;
+        let parsed = match format {
+            ImportFormat::Hftbacktest => split_line(line),
+            ImportFormat::HlArchive => archive_parts(line),
+        };
+        match parsed {
+            None => {
+                stats.unparsed += 1;
+                put(&mut w, &mut stats, last_ns, UNPARSED, line)?;
+            }
+            Some((ns, msg)) => {
+                last_ns = ns;
+                stats.messages += 1;
+                match venue {
+                    Venue::Hyperliquid => {
+                        let (stream, _) = hyperliquid_stream(msg);
+                        put(&mut w, &mut stats, ns, &stream, msg)?;
+                    }
+                    Venue::BinanceUsdm => match binance_kind(msg) {
+                        BinanceKind::Stream(s) => {
+                            if let Some(sym) = s.split('@').next() {
+                                if symbol.as_deref() != Some(sym) {
+                                    symbol = Some(sym.to_owned());
+                                }
+                            }
+                            put(&mut w, &mut stats, ns, &s, msg)?;
+                        }
+                        BinanceKind::Snapshot => {
+                            // A snapshot names no symbol: take the latest stream's, else the
+                            // first pass's (a snapshot may precede every stream message).
+                            let name =
+                                format!("{}@depthSnapshot", symbol.as_deref().unwrap_or(&first_symbol));
+                            put(&mut w, &mut stats, ns, &name, msg)?;
+                        }
+                        BinanceKind::Other => put(&mut w, &mut stats, ns, "ws", msg)?,
+                    },
+                }
+            }
+        }
+        if !nl {
+            put(&mut w, &mut stats, last_ns, NO_FINAL_NEWLINE, b"")?;
+        }
+        Ok(())
+    })?;
+    w.close()?;
+    Ok(stats)
+}
+
+/// Reads a whole input (gzip, lz4 frame or plain), for tests and benchmarks.
+pub fn read_input(path: &Path) -> Result<Vec<u8>, LogError> {
+    let mut r = open_input(path)?;
+    let mut v = Vec::new();
+    r.read_to_end(&mut v).map_err(|source| LogError::Io { path: path.to_path_buf(), source })?;
+    Ok(v)
+}

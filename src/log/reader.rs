@@ -1,0 +1,707 @@
+//! Reading log files: one file at a time, tolerant of torn tails and corruption, never
+//! allocating more than a capped, checked length.
+
+use super::format::{self, BlockHeader, IndexEntry, Payload, Trailer};
+use super::{Body, Header, LogError, Record};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
+
+const CHUNK: usize = 256 << 10;
+
+/// What went wrong where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IssueKind {
+    /// The file ends in the middle of something: a crash while writing. What precedes it is
+    /// intact.
+    TornTail,
+    /// Bytes that fail their checksum or do not parse.
+    Corrupt,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    pub path: PathBuf,
+    pub offset: u64,
+    pub kind: IssueKind,
+    pub detail: String,
+}
+
+impl std::fmt::Display for Issue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.kind {
+            IssueKind::TornTail => "torn tail",
+            IssueKind::Corrupt => "corruption",
+        };
+        write!(f, "{} at byte {}: {what}: {}", self.path.display(), self.offset, self.detail)
+    }
+}
+
+/// A buffered window over a file with absolute offsets.
+struct Input {
+    file: File,
+    buf: Vec<u8>,
+    start: usize,
+    base: u64,
+    len: u64,
+}
+
+impl Input {
+    fn offset(&self) -> u64 {
+        self.base + self.start as u64
+    }
+    fn avail(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+    /// Makes at least `want` bytes available if the file has them; returns what is available.
+    fn fill(&mut self, want: usize) -> std::io::Result<usize> {
+        if self.avail().len() >= want {
+            return Ok(self.avail().len());
+        }
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.base += self.start as u64;
+            self.start = 0;
+        }
+        let remaining_in_file = self.len.saturating_sub(self.base + self.buf.len() as u64);
+        let target = want.max(CHUNK) as u64;
+        let to_read = remaining_in_file.min(target.saturating_sub(self.buf.len() as u64)) as usize;
+        if to_read > 0 {
+            let old = self.buf.len();
+            self.buf.resize(old + to_read, 0);
+            let mut got = 0;
+            let at = self.base + old as u64;
+            while got < to_read {
+                match self.file.read_at(&mut self.buf[old + got..], at + got as u64) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        self.buf.truncate(old + got);
+                        return Err(e);
+                    }
+                }
+            }
+            self.buf.truncate(old + got);
+        }
+        Ok(self.avail().len())
+    }
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+    fn seek(&mut self, offset: u64) -> std::io::Result<()> {
+        self.buf.clear();
+        self.start = 0;
+        self.base = offset;
+        Ok(())
+    }
+    fn at_eof(&self) -> bool {
+        self.offset() >= self.len
+    }
+}
+
+struct FrameState {
+    decoder: Decoder<'static>,
+    pending: Vec<u8>,
+    pending_start: usize,
+    block: BlockHeader,
+    block_offset: u64,
+    next_seq: u64,
+    prev_ns: u64,
+    records: u64,
+}
+
+/// Reads the blocks of one file in order.
+pub(crate) struct FileReader {
+    pub path: PathBuf,
+    input: Input,
+    pub header: Header,
+    pub file_header: format::FileHeader,
+    /// Valid trailer and index at the end: the file was closed cleanly.
+    pub trailer: Option<Trailer>,
+    pub index: Option<Vec<IndexEntry>>,
+    /// Where the data region ends (the index offset of a closed file, else the file length).
+    data_end: u64,
+    pending_block: Option<(BlockHeader, u64)>,
+    frame: Option<FrameState>,
+    out: Vec<u8>,
+    pub done: bool,
+    pub blocks_seen: Vec<IndexEntry>,
+    pub compressed_bytes: u64,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
+    move |source| LogError::Io { path: path.to_path_buf(), source }
+}
+
+impl FileReader {
+    /// Opens a file and reads its header; issues with its trailer or index are pushed to
+    /// `issues` (the data is still readable by scanning).
+    pub fn open(path: &Path, issues: &mut Vec<Issue>) -> Result<FileReader, LogError> {
+        let file = File::open(path).map_err(io(path))?;
+        let len = file.metadata().map_err(io(path))?.len();
+        let mut input = Input { file, buf: Vec::new(), start: 0, base: 0, len };
+        let n = input.fill(8).map_err(io(path))?;
+        let a = input.avail();
+        if n < 8 || format::le_u32(a, 0) != format::MAGIC_FILE_HEADER {
+            if n == 0 || (n < 8 && a == &format::MAGIC_FILE_HEADER.to_le_bytes()[..n]) {
+                // An empty or barely started file: a crash right after it was created.
+                return Err(LogError::Corrupt {
+                    path: path.to_path_buf(),
+                    offset: 0,
+                    detail: "file ends before its header (torn at creation)".into(),
+                });
+            }
+            return Err(LogError::NotARecording { path: path.to_path_buf() });
+        }
+        let size = format::le_u32(a, 4);
+        if size > format::MAX_HEADER_CONTENT {
+            return Err(LogError::Corrupt {
+                path: path.to_path_buf(),
+                offset: 4,
+                detail: "header size out of range".into(),
+            });
+        }
+        let size = size as usize;
+        if input.fill(8 + size).map_err(io(path))? < 8 + size {
+            return Err(LogError::Corrupt {
+                path: path.to_path_buf(),
+                offset: len,
+                detail: "file ends inside its header (torn at creation)".into(),
+            });
+        }
+        let fh = match format::decode_file_header(&input.avail()[8..8 + size]) {
+            Ok(fh) => fh,
+            Err(format::FileHeaderError::NotARecording) => {
+                return Err(LogError::NotARecording { path: path.to_path_buf() })
+            }
+            Err(format::FileHeaderError::Version(major, minor)) => {
+                return Err(LogError::UnsupportedVersion { path: path.to_path_buf(), major, minor })
+            }
+            Err(format::FileHeaderError::Corrupt(d)) => {
+                return Err(LogError::Corrupt { path: path.to_path_buf(), offset: 0, detail: d.into() })
+            }
+        };
+        let header: Header = rmp_serde::from_slice(&fh.header_msgpack).map_err(|e| LogError::Corrupt {
+            path: path.to_path_buf(),
+            offset: 8,
+            detail: format!("header does not decode: {e}"),
+        })?;
+        input.consume(8 + size);
+        let mut r = FileReader {
+            path: path.to_path_buf(),
+            input,
+            header,
+            file_header: fh,
+            trailer: None,
+            index: None,
+            data_end: len,
+            pending_block: None,
+            frame: None,
+            out: vec![0u8; CHUNK],
+            done: false,
+            blocks_seen: Vec::new(),
+            compressed_bytes: len,
+        };
+        r.read_trailer(issues)?;
+        Ok(r)
+    }
+
+    fn read_trailer(&mut self, issues: &mut Vec<Issue>) -> Result<(), LogError> {
+        let len = self.input.len;
+        let header_end = self.input.offset();
+        if len < header_end + format::TRAILER_FRAME as u64 {
+            return Ok(());
+        }
+        let f = &self.input.file;
+        let mut tail = [0u8; format::TRAILER_FRAME];
+        f.read_exact_at(&mut tail, len - format::TRAILER_FRAME as u64).map_err(io(&self.path))?;
+        let Some(t) = format::decode_trailer(&tail) else { return Ok(()) };
+        let trailer_off = len - tail.len() as u64;
+        if t.index_offset < header_end || t.index_offset + 8 > trailer_off {
+            issues.push(self.issue(
+                trailer_off,
+                IssueKind::Corrupt,
+                "trailer points outside the file".into(),
+            ));
+            return Ok(());
+        }
+        let mut idx = vec![0u8; 8];
+        f.read_exact_at(&mut idx, t.index_offset).map_err(io(&self.path))?;
+        let size = format::le_u32(&idx, 4) as u64;
+        let ok_frame = format::le_u32(&idx, 0) == format::MAGIC_INDEX
+            && size <= u64::from(format::MAX_INDEX_CONTENT)
+            && t.index_offset + 8 + size == trailer_off;
+        self.trailer = Some(t);
+        self.data_end = t.index_offset;
+        if !ok_frame {
+            issues.push(self.issue(
+                t.index_offset,
+                IssueKind::Corrupt,
+                "index frame damaged; scanning blocks instead".into(),
+            ));
+            return Ok(());
+        }
+        let mut content = vec![0u8; size as usize];
+        f.read_exact_at(&mut content, t.index_offset + 8).map_err(io(&self.path))?;
+        match format::decode_index(&content) {
+            Some(ix) => self.index = Some(ix),
+            None => issues.push(self.issue(
+                t.index_offset,
+                IssueKind::Corrupt,
+                "index checksum mismatch; scanning blocks instead".into(),
+            )),
+        }
+        Ok(())
+    }
+
+    fn issue(&self, offset: u64, kind: IssueKind, detail: String) -> Issue {
+        Issue { path: self.path.clone(), offset, kind, detail }
+    }
+
+    /// Whether an early end of data is a torn tail (unfinished file) or corruption (a closed
+    /// file cannot be torn).
+    fn end_kind(&self) -> IssueKind {
+        if self.trailer.is_some() {
+            IssueKind::Corrupt
+        } else {
+            IssueKind::TornTail
+        }
+    }
+
+    /// Positions at a block header offset (from an index or a scan).
+    pub fn seek_block(&mut self, offset: u64) -> Result<(), LogError> {
+        self.frame = None;
+        self.pending_block = None;
+        self.done = false;
+        self.input.seek(offset).map_err(io(&self.path))
+    }
+
+    /// Decodes more records into `out`; returns false when the file is exhausted.
+    pub fn step(
+        &mut self,
+        out: &mut VecDeque<Record>,
+        streams: &mut Vec<String>,
+        issues: &mut Vec<Issue>,
+    ) -> bool {
+        if self.done {
+            return false;
+        }
+        let r =
+            if self.frame.is_some() { self.step_frame(out, streams, issues) } else { self.step_top(issues) };
+        if let Err(e) = r {
+            issues.push(self.issue(self.input.offset(), IssueKind::Corrupt, format!("read error: {e}")));
+            self.done = true;
+        }
+        !self.done
+    }
+
+    fn step_top(&mut self, issues: &mut Vec<Issue>) -> std::io::Result<()> {
+        let off = self.input.offset();
+        if off >= self.data_end {
+            // A closed file's data ends at its index; beyond it lie the index and trailer,
+            // already checked at open.
+            if let Some((_, bo)) = self.pending_block.take() {
+                issues.push(self.issue(bo, IssueKind::Corrupt, "block header without a block".into()));
+            }
+            self.done = true;
+            return Ok(());
+        }
+        let n = self.input.fill(8)?;
+        if n < 8 {
+            let kind = if self.trailer.is_some() { IssueKind::Corrupt } else { IssueKind::TornTail };
+            if n > 0 || self.pending_block.is_some() {
+                issues.push(self.issue(off, kind, "file ends inside a frame header".into()));
+            }
+            self.done = true;
+            return Ok(());
+        }
+        let a = self.input.avail();
+        let magic = format::le_u32(a, 0);
+        if magic == format::ZSTD_MAGIC {
+            let Some((block, block_offset)) = self.pending_block.take() else {
+                issues.push(self.issue(off, IssueKind::Corrupt, "zstd frame without a block header".into()));
+                return self.resync(off + 1, issues);
+            };
+            let mut decoder = Decoder::new()?;
+            decoder
+                .set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(format::DECODER_WINDOW_LOG_MAX))?;
+            self.frame = Some(FrameState {
+                decoder,
+                pending: Vec::new(),
+                pending_start: 0,
+                block,
+                block_offset,
+                next_seq: block.first_seq,
+                prev_ns: block.first_ns,
+                records: 0,
+            });
+            return Ok(());
+        }
+        if magic & 0xFFFF_FFF0 != format::MAGIC_FILE_HEADER {
+            issues.push(self.issue(
+                off,
+                IssueKind::Corrupt,
+                format!("unexpected bytes (0x{magic:08x}) where a frame should start"),
+            ));
+            return self.resync(off + 1, issues);
+        }
+        let size = format::le_u32(a, 4) as u64;
+        let ours = magic <= format::MAGIC_TRAILER;
+        let cap = if ours { u64::from(format::MAX_INDEX_CONTENT) } else { u64::from(u32::MAX) };
+        if size > cap || off + 8 + size > self.input.len {
+            if off + 8 + size > self.input.len && size <= cap {
+                issues.push(self.issue(off, self.end_kind(), "file ends inside a frame".into()));
+                self.done = true;
+                return Ok(());
+            }
+            issues.push(self.issue(off, IssueKind::Corrupt, "frame size out of range".into()));
+            return self.resync(off + 1, issues);
+        }
+        if magic == format::MAGIC_BLOCK_HEADER {
+            self.input.fill(8 + size as usize)?;
+            match format::decode_block_header(&self.input.avail()[8..8 + size as usize]) {
+                Some(bh) => {
+                    if let Some((_, bo)) = self.pending_block {
+                        issues.push(self.issue(
+                            bo,
+                            IssueKind::Corrupt,
+                            "block header without a block".into(),
+                        ));
+                    }
+                    self.pending_block = Some((bh, off));
+                    self.input.consume(8 + size as usize);
+                    Ok(())
+                }
+                None => {
+                    issues.push(self.issue(off, IssueKind::Corrupt, "block header checksum mismatch".into()));
+                    self.resync(off + 1, issues)
+                }
+            }
+        } else if ours {
+            // A header, index or trailer frame in the data region: only a scan of an unclosed
+            // file meets the index and trailer (of a file whose trailer was damaged).
+            if magic == format::MAGIC_FILE_HEADER {
+                issues.push(self.issue(off, IssueKind::Corrupt, "second file header inside the file".into()));
+            } else if self.trailer.is_none() {
+                issues.push(self.issue(
+                    off,
+                    IssueKind::Corrupt,
+                    "index or trailer found but the trailer is damaged".into(),
+                ));
+            }
+            self.skip(off + 8 + size)
+        } else {
+            // A skippable frame of a later minor version: ignorable by design.
+            self.skip(off + 8 + size)
+        }
+    }
+
+    fn skip(&mut self, to: u64) -> std::io::Result<()> {
+        let have = self.input.avail().len() as u64;
+        let off = self.input.offset();
+        if to - off <= have {
+            self.input.consume((to - off) as usize);
+            Ok(())
+        } else {
+            self.input.seek(to)
+        }
+    }
+
+    /// After corruption at `from`: finds the next valid block header and continues there.
+    fn resync(&mut self, from: u64, issues: &mut Vec<Issue>) -> std::io::Result<()> {
+        let _ = issues;
+        self.frame = None;
+        self.pending_block = None;
+        self.input.seek(from)?;
+        let magic = format::MAGIC_BLOCK_HEADER.to_le_bytes();
+        let need = 8 + format::BLOCK_HEADER_CONTENT;
+        loop {
+            if self.input.offset() >= self.data_end {
+                self.done = true;
+                return Ok(());
+            }
+            let n = self.input.fill(CHUNK)?;
+            if n < need {
+                self.done = true;
+                return Ok(());
+            }
+            let a = self.input.avail();
+            let limit = n - need + 1;
+            let mut found = None;
+            let mut i = 0;
+            while i < limit {
+                if a[i..i + 4] == magic
+                    && format::le_u32(a, i + 4) as usize == format::BLOCK_HEADER_CONTENT
+                    && format::decode_block_header(&a[i + 8..i + need]).is_some()
+                {
+                    found = Some(i);
+                    break;
+                }
+                i += 1;
+            }
+            match found {
+                Some(i) => {
+                    self.input.consume(i);
+                    return Ok(());
+                }
+                None => self.input.consume(limit),
+            }
+        }
+    }
+
+    fn step_frame(
+        &mut self,
+        out: &mut VecDeque<Record>,
+        streams: &mut Vec<String>,
+        issues: &mut Vec<Issue>,
+    ) -> std::io::Result<()> {
+        let limit = self.data_end.saturating_sub(self.input.offset()) as usize;
+        let n = self.input.fill(CHUNK)?.min(limit);
+        let fs = self.frame.as_mut().expect("in a frame");
+        let avail = &self.input.avail()[..n];
+        let mut inb = InBuffer::around(avail);
+        let mut outb = OutBuffer::around(&mut self.out[..]);
+        let res = fs.decoder.run(&mut inb, &mut outb);
+        let consumed = inb.pos();
+        let produced = outb.pos();
+        let block_offset = fs.block_offset;
+        fs.pending.extend_from_slice(&self.out[..produced]);
+        self.input.consume(consumed);
+        let bad = self.parse_records(out, streams);
+        let fs = self.frame.as_mut().expect("in a frame");
+        if let Some((detail, rec_no)) = bad {
+            let off = self.input.offset();
+            issues.push(self.issue(
+                off,
+                IssueKind::Corrupt,
+                format!("{detail} (record {rec_no} of the block at byte {block_offset})"),
+            ));
+            return self.resync(block_offset + 1, issues);
+        }
+        match res {
+            Err(e) => {
+                let off = self.input.offset();
+                issues.push(self.issue(
+                    off,
+                    IssueKind::Corrupt,
+                    format!("zstd: {e} (block at byte {block_offset})"),
+                ));
+                self.resync(block_offset + 1, issues)
+            }
+            Ok(0) if produced < self.out.len() => {
+                // The frame is complete.
+                let leftover = fs.pending.len() - fs.pending_start;
+                let entry = IndexEntry {
+                    offset: block_offset,
+                    first_ns: fs.block.first_ns,
+                    last_ns: fs.prev_ns,
+                    records: fs.records,
+                    first_seq: fs.block.first_seq,
+                };
+                self.frame = None;
+                if leftover > 0 {
+                    issues.push(self.issue(
+                        self.input.offset(),
+                        IssueKind::Corrupt,
+                        "block ends inside a record".into(),
+                    ));
+                }
+                self.blocks_seen.push(entry);
+                Ok(())
+            }
+            Ok(_) => {
+                if consumed == 0 && produced == 0 && (n == 0 || self.input.at_eof()) {
+                    let kind = self.end_kind();
+                    let detail = if kind == IssueKind::TornTail {
+                        format!("file ends inside the block at byte {block_offset}; records up to its last flush were kept")
+                    } else {
+                        format!("block at byte {block_offset} is cut short")
+                    };
+                    let off = self.input.offset();
+                    issues.push(self.issue(off, kind, detail));
+                    self.frame = None;
+                    self.done = true;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Parses complete records out of the decompressed bytes; `Some((why, record number))` on
+    /// the first bad one.
+    fn parse_records(
+        &mut self,
+        out: &mut VecDeque<Record>,
+        streams: &mut Vec<String>,
+    ) -> Option<(String, u64)> {
+        let fs = self.frame.as_mut().expect("in a frame");
+        let mut p = fs.pending_start;
+        let buf = &fs.pending;
+        let mut bad = None;
+        let mut count = 0u64;
+        while buf.len() - p >= 8 {
+            let len = format::le_u32(buf, p);
+            if len > format::MAX_PAYLOAD {
+                bad = Some(("record length out of range".to_string(), count));
+                break;
+            }
+            let len = len as usize;
+            if buf.len() - p - 8 < len {
+                break;
+            }
+            let want = format::le_u32(buf, p + 4);
+            let payload = &buf[p + 8..p + 8 + len];
+            let got = crc32c::crc32c_append(crc32c::crc32c(&buf[p..p + 4]), payload);
+            if got != want {
+                bad = Some(("record checksum mismatch".to_string(), fs.records));
+                break;
+            }
+            match format::decode_payload(payload) {
+                None => {
+                    bad = Some(("record does not decode".to_string(), fs.records));
+                    break;
+                }
+                Some(Payload::StreamDef { id, name }) => {
+                    let i = usize::from(id);
+                    if streams.len() <= i {
+                        streams.resize(i + 1, String::new());
+                    }
+                    streams[i] = name;
+                }
+                Some(Payload::Message { delta_ns, stream, raw }) => {
+                    fs.prev_ns = fs.prev_ns.wrapping_add(delta_ns as u64);
+                    out.push_back(Record {
+                        seq: fs.next_seq,
+                        recv_ns: fs.prev_ns,
+                        stream,
+                        body: Body::Message(raw.to_vec()),
+                    });
+                    fs.next_seq += 1;
+                    fs.records += 1;
+                }
+                Some(Payload::Control { delta_ns, control }) => {
+                    fs.prev_ns = fs.prev_ns.wrapping_add(delta_ns as u64);
+                    out.push_back(Record {
+                        seq: fs.next_seq,
+                        recv_ns: fs.prev_ns,
+                        stream: format::CONTROL_STREAM,
+                        body: Body::Control(control),
+                    });
+                    fs.next_seq += 1;
+                    fs.records += 1;
+                }
+                Some(Payload::Unknown) => {}
+            }
+            p += 8 + len;
+            count += 1;
+        }
+        fs.pending_start = p;
+        // Keep the buffer small: drop consumed bytes once they dominate.
+        if fs.pending_start > CHUNK && fs.pending_start * 2 > fs.pending.len() {
+            fs.pending.drain(..fs.pending_start);
+            fs.pending_start = 0;
+        }
+        bad
+    }
+
+    /// Block table for seeking: the index when valid, else a scan of block headers that skips
+    /// each zstd frame by walking its block headers (no decompression).
+    pub fn block_table(&mut self) -> Result<Vec<(u64, u64)>, LogError> {
+        if let Some(ix) = &self.index {
+            return Ok(ix.iter().map(|e| (e.offset, e.first_ns)).collect());
+        }
+        let mut table = Vec::new();
+        let f = &self.input.file;
+        let len = self.input.len;
+        let mut off = 8 + self.file_header_size();
+        let mut head = [0u8; 8 + format::BLOCK_HEADER_CONTENT];
+        while off + head.len() as u64 <= len {
+            f.read_exact_at(&mut head, off).map_err(io(&self.path))?;
+            if format::le_u32(&head, 0) != format::MAGIC_BLOCK_HEADER {
+                break;
+            }
+            let Some(bh) = format::decode_block_header(&head[8..]) else { break };
+            table.push((off, bh.first_ns));
+            // Walk the zstd frame block by block.
+            let mut pos = off + head.len() as u64;
+            let mut fh = [0u8; 18];
+            let got = read_at_most(f, pos, &mut fh).map_err(io(&self.path))?;
+            let Some(hdr_len) = zstd_frame_header_len(&fh[..got]) else { break };
+            let checksum = fh[4] & 4 != 0;
+            pos += hdr_len as u64;
+            loop {
+                let mut bhd = [0u8; 3];
+                if read_at_most(f, pos, &mut bhd).map_err(io(&self.path))? < 3 {
+                    return Ok(table);
+                }
+                let h = u32::from(bhd[0]) | u32::from(bhd[1]) << 8 | u32::from(bhd[2]) << 16;
+                let size = if (h >> 1) & 3 == 1 { 1 } else { u64::from(h >> 3) };
+                pos += 3 + size;
+                if h & 1 == 1 {
+                    break;
+                }
+            }
+            off = pos + if checksum { 4 } else { 0 };
+        }
+        Ok(table)
+    }
+
+    fn file_header_size(&self) -> u64 {
+        // content = 24 fixed bytes + header msgpack + crc
+        24 + self.file_header.header_msgpack.len() as u64 + 4
+    }
+}
+
+fn read_at_most(f: &File, at: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match f.read_at(&mut buf[got..], at + got as u64)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(got)
+}
+
+/// Length of a zstd frame header (magic through frame content size).
+fn zstd_frame_header_len(b: &[u8]) -> Option<usize> {
+    if b.len() < 5 || format::le_u32(b, 0) != format::ZSTD_MAGIC {
+        return None;
+    }
+    let fhd = b[4];
+    let single = (fhd >> 5) & 1 == 1;
+    let dict_len = [0usize, 1, 2, 4][usize::from(fhd & 3)];
+    let fcs_len = match fhd >> 6 {
+        0 => usize::from(single),
+        1 => 2,
+        2 => 4,
+        _ => 8,
+    };
+    Some(5 + usize::from(!single) + dict_len + fcs_len)
+}
+
+/// The log files of a recording in time order: a directory's `*.ptlog` and `*.ptlog.part`
+/// files sorted by name, or a single file.
+pub fn recording_files(path: &Path) -> Result<Vec<PathBuf>, LogError> {
+    let meta = std::fs::metadata(path).map_err(io(path))?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(path).map_err(io(path))? {
+        let e = e.map_err(io(path))?;
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if (name.ends_with(".ptlog") || name.ends_with(".ptlog.part")) && e.path().is_file() {
+            files.push(e.path());
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(LogError::NotARecording { path: path.to_path_buf() });
+    }
+    Ok(files)
+}
