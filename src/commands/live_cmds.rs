@@ -184,6 +184,9 @@ pub struct ServeArgs {
     /// Serve the synthetic venue with this seed instead of a recording.
     #[arg(long)]
     pub synth: Option<u64>,
+    /// Configuration of the synthetic venue (TOML); default: the built-in one.
+    #[arg(long, requires = "synth")]
+    pub synth_config: Option<PathBuf>,
     /// Coins of the synthetic venue.
     #[arg(long, value_delimiter = ',', default_value = "BTC")]
     pub coins: Vec<String>,
@@ -213,7 +216,18 @@ pub fn serve(args: &ServeArgs) -> CmdResult {
                 serve::open_path(&rec).map_err(|e| anyhow::anyhow!("{e}"))?;
                 Box::new(move || serve::open_path(&rec))
             }
-            (None, Some(seed)) => serve::synth_opener(seed, &args.coins)?,
+            (None, Some(seed)) => {
+                let config = match &args.synth_config {
+                    Some(p) => {
+                        let text = std::fs::read_to_string(p)
+                            .map_err(|e| anyhow::anyhow!("reading --synth-config {}: {e}", p.display()))?;
+                        crate::synth::SynthConfig::from_toml(&text)
+                            .map_err(|e| anyhow::anyhow!("--synth-config {}: {e}", p.display()))?
+                    }
+                    None => crate::synth::SynthConfig::default(),
+                };
+                serve::synth_opener(config, seed, &args.coins)?
+            }
             (None, None) => anyhow::bail!("give a recording or --synth SEED"),
         };
     let stop = stop_on_signal();

@@ -172,11 +172,37 @@ pub fn open_path(path: &Path) -> Result<Box<dyn MessageSource>, String> {
     }
 }
 
-/// The opener of the synthetic venue's feed (PENDING the synthetic venue).
+/// Opens a fresh message source (the playback opens one for its history read-ahead, one to
+/// play, and one per loop).
 pub type Opener = Box<dyn FnMut() -> Result<Box<dyn MessageSource>, String> + Send>;
 
-pub fn synth_opener(seed: u64, coins: &[String]) -> anyhow::Result<Opener> {
-    anyhow::bail!("serve --synth {seed} ({coins:?}): the synthetic venue is not merged into this build yet")
+/// The synthetic venue, live: an endless feed in Hyperliquid's wire format.
+pub struct SynthSource {
+    venue: crate::synth::SynthVenue,
+}
+
+impl MessageSource for SynthSource {
+    fn next_item(&mut self) -> Result<Option<SourceItem>, String> {
+        let m = self.venue.next_message();
+        Ok(Some(SourceItem::Message { recv_ns: m.recv_ns, stream: m.stream, raw: m.raw }))
+    }
+}
+
+/// Opens the synthetic venue for `coins` with `config` and `seed` (checked once here, so a bad
+/// configuration fails before the server starts).
+pub fn synth_opener(
+    config: crate::synth::SynthConfig,
+    seed: u64,
+    coins: &[String],
+) -> anyhow::Result<Opener> {
+    let coins = coins.to_vec();
+    crate::synth::SynthVenue::new(config.clone(), seed, &coins)
+        .map_err(|e| anyhow::anyhow!("synthetic venue: {e}"))?;
+    Ok(Box::new(move || {
+        crate::synth::SynthVenue::new(config.clone(), seed, &coins)
+            .map(|venue| Box::new(SynthSource { venue }) as Box<dyn MessageSource>)
+            .map_err(|e| e.to_string())
+    }))
 }
 
 /// How the playback runs.
