@@ -219,17 +219,8 @@ pub fn table(axes: &[GridAxis], outcomes: &[RunOutcome]) -> String {
     }
     let _ = writeln!(
         s,
-        " {:>7} {:>11} {:>8} {:>10} {:>8} {:>9} {:>8} {:>7} {:>9}  {}",
-        "fills",
-        "pnl_net",
-        "kappa",
-        "kappa_conf",
-        "cal_prog",
-        "cal_gamma",
-        "as_rate",
-        "regimes",
-        "checklist",
-        "digest"
+        " {:>7} {:>11} {:>8} {:>10} {:>8} {:>9} {:>8} {:>7} {:>9}  digest",
+        "fills", "pnl_net", "kappa", "kappa_conf", "cal_prog", "cal_gamma", "as_rate", "regimes", "checklist",
     );
     for o in outcomes {
         let _ = write!(s, "{:<8}", o.spec.dir_name());
