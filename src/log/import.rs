@@ -245,6 +245,7 @@ pub fn import(
     out: &Path,
     opts: WriterOptions,
 ) -> Result<ImportStats, LogError> {
+    let sync_each_flush = opts.fsync;
     let coins = discover_coins(format, venue, inputs)?;
     let header = Header {
         venue: venue.as_str().to_owned(),
@@ -312,6 +313,15 @@ pub fn import(
         Ok(())
     })?;
     w.close()?;
+    if !sync_each_flush {
+        // The inputs still exist while importing, so one sync of the finished files suffices.
+        for f in super::reader::recording_files(out)? {
+            std::fs::File::open(&f)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| LogError::Io { path: f.clone(), source })?;
+        }
+        super::writer::sync_dir(out)?;
+    }
     Ok(stats)
 }
 
