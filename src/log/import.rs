@@ -224,8 +224,8 @@ fn object_end(b: &[u8], start: usize) -> Option<usize> {
     None
 }
 
-/// `(recv_ns, raw bytes)` of an archive line.
-fn archive_parts(line: &[u8]) -> Option<(u64, &[u8])> {
+/// `(recv_ns, raw bytes)` of an archive line (`raw` exactly as it appears in the line).
+pub fn archive_parts(line: &[u8]) -> Option<(u64, &[u8])> {
     let time = json_str_field(line, "time", 64)?;
     let ns = match crate::commands::args::parse_time(&format!("{time}Z")).ok()? {
         crate::commands::args::TimeArg::Absolute(ns) => ns,
