@@ -15,6 +15,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size difference between the commands' argument structs costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Turn existing captures into a recording (raw bytes kept exactly).

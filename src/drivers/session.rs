@@ -1,1 +1,310 @@
-//! (being written)
+//! The session runner that both `replay` and `live` drive, so that a live session and the
+//! replay of what it recorded go through the same code and produce the same journal.
+//!
+//! A session directory holds `session.toml` (resolved configuration, seed, program version,
+//! input), `outputs/` (the output journal: one log record per [`Output`], rmp-serde, stream
+//! `outputs`, receive time = the input's time), `checkpoints/` (engine state, the running
+//! output digest and the input position, zstd-compressed, on every [`Output::Checkpoint`]) and
+//! `summary.json` (written by [`SessionRunner::finish`]).
+//!
+//! The output digest is a SHA-256 chain: `state' = SHA-256(state || recv_ns (u64 LE) || len
+//! (u32 LE) || record bytes)`, starting from 32 zero bytes. Its 32-byte state is part of every
+//! checkpoint, so a resumed run ends with the digest of the full run.
+
+use crate::engine::{Engine, EngineConfig, EngineSummary, Input, Output};
+use crate::log::{Header, LogWriter, WriterOptions};
+use crate::types::Timestamp;
+use crate::venue::Venue;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// The stream name of the output journal's records.
+pub const OUTPUT_STREAM: &str = "outputs";
+/// Version of the checkpoint file layout.
+const CHECKPOINT_VERSION: u32 = 1;
+/// zstd level for checkpoints: they are written every 5 minutes of event time, so a
+/// moderate level costs little and keeps them small.
+const CHECKPOINT_ZSTD_LEVEL: i32 = 3;
+
+/// What a checkpoint file holds.
+#[derive(Serialize, Deserialize)]
+pub struct CheckpointFile {
+    pub version: u32,
+    pub index: u64,
+    /// The input after which the state was taken: resume feeds inputs after it.
+    pub input_seq: u64,
+    pub input_recv_ns: u64,
+    pub digest: [u8; 32],
+    pub venue: String,
+    pub coins: Vec<String>,
+    #[serde(with = "serde_bytes")]
+    pub engine_state: Vec<u8>,
+}
+
+impl CheckpointFile {
+    pub fn read(path: &Path) -> Result<CheckpointFile> {
+        let compressed =
+            std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
+        let bytes = zstd::decode_all(&compressed[..])
+            .with_context(|| format!("{}: not a zstd checkpoint file", path.display()))?;
+        let ck: CheckpointFile = rmp_serde::from_slice(&bytes)
+            .with_context(|| format!("{}: not a paper_trader checkpoint", path.display()))?;
+        if ck.version != CHECKPOINT_VERSION {
+            bail!(
+                "{}: checkpoint version {} is not readable by this build (expects {CHECKPOINT_VERSION})",
+                path.display(),
+                ck.version
+            );
+        }
+        Ok(ck)
+    }
+}
+
+/// Where the session's input came from (for `session.toml`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InputDesc {
+    /// The recording path, or `live:<url>`.
+    pub source: String,
+    /// The checkpoint this run resumed from, if any.
+    pub resumed_from: Option<String>,
+}
+
+/// `summary.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Summary {
+    pub output_digest: String,
+    /// Inputs this run consumed (a resumed run counts only those after its checkpoint).
+    pub input_messages: u64,
+    pub venue: String,
+    pub seed: u64,
+    pub program_version: String,
+    pub output_records: u64,
+    /// Receive times that went backwards and were clamped (driver contract).
+    pub clamped_times: u64,
+    #[serde(flatten)]
+    pub engine: EngineSummary,
+}
+
+#[derive(Serialize)]
+struct SessionToml<'a> {
+    program_version: &'a str,
+    venue: &'a str,
+    seed: u64,
+    coins: &'a [String],
+    input: &'a InputDesc,
+    config: &'a EngineConfig,
+}
+
+pub struct SessionRunner {
+    dir: PathBuf,
+    engine: Engine,
+    journal: Option<LogWriter>,
+    digest: [u8; 32],
+    out: Vec<Output>,
+    input_messages: u64,
+    output_records: u64,
+    clamped_times: u64,
+    last_now: Timestamp,
+    venue: Venue,
+    coins: Vec<String>,
+    /// Reused buffer for one serialized output.
+    record: Vec<u8>,
+}
+
+impl SessionRunner {
+    /// Creates `out/` (which must not exist, or be empty) and a fresh engine.
+    pub fn create(
+        out: &Path,
+        config: EngineConfig,
+        seed: u64,
+        venue: Venue,
+        coins: &[String],
+        input: InputDesc,
+    ) -> Result<SessionRunner> {
+        let engine = Engine::new(config, venue, seed, coins)?;
+        Self::start(out, engine, [0; 32], venue, coins, input, Timestamp::ZERO)
+    }
+
+    /// Resumes from a checkpoint into a new session directory `out/`. Returns the runner and
+    /// the input position (sequence number, receive time) after which to continue.
+    pub fn resume(checkpoint: &Path, out: &Path, source: &str) -> Result<(SessionRunner, u64, u64)> {
+        let ck = CheckpointFile::read(checkpoint)?;
+        let engine = Engine::from_checkpoint(&ck.engine_state).with_context(|| {
+            format!("{}: engine state does not decode with this build", checkpoint.display())
+        })?;
+        let venue = Venue::from_name(&ck.venue)
+            .with_context(|| format!("checkpoint names unknown venue {}", ck.venue))?;
+        let input =
+            InputDesc { source: source.to_string(), resumed_from: Some(checkpoint.display().to_string()) };
+        let runner =
+            Self::start(out, engine, ck.digest, venue, &ck.coins, input, Timestamp(ck.input_recv_ns))?;
+        Ok((runner, ck.input_seq, ck.input_recv_ns))
+    }
+
+    fn start(
+        out: &Path,
+        engine: Engine,
+        digest: [u8; 32],
+        venue: Venue,
+        coins: &[String],
+        input: InputDesc,
+        last_now: Timestamp,
+    ) -> Result<SessionRunner> {
+        // A live session's directory may already hold its inputs/; what a run writes must not exist.
+        if let Some(part) = ["outputs", "checkpoints", "summary.json", "session.toml"]
+            .into_iter()
+            .find(|p| out.join(p).exists())
+        {
+            bail!(
+                "{} already holds a session ({part} exists): sessions are never overwritten; choose another --out",
+                out.display()
+            );
+        }
+        std::fs::create_dir_all(out.join("checkpoints"))
+            .with_context(|| format!("creating {}", out.display()))?;
+        let cfg_toml = engine.config().to_toml();
+        let session = SessionToml {
+            program_version: crate::PROGRAM_VERSION,
+            venue: venue.name(),
+            seed: engine.seed(),
+            coins,
+            input: &input,
+            config: engine.config(),
+        };
+        let text = toml::to_string(&session).context("serializing session.toml")?;
+        std::fs::write(out.join("session.toml"), text)
+            .with_context(|| format!("writing {}/session.toml", out.display()))?;
+        let header = Header {
+            venue: venue.name().to_string(),
+            coins: coins.to_vec(),
+            program_version: crate::PROGRAM_VERSION.to_string(),
+            created_by: if input.source.starts_with("live") { "live" } else { "replay" }.to_string(),
+            engine_config: Some(cfg_toml),
+            seed: Some(engine.seed()),
+            synth: None,
+        };
+        // The journal is rebuilt from the inputs at will, so it is synced once at the end, not
+        // at every flush: a long replay would otherwise spend its time in fsync.
+        let opts = WriterOptions { fsync: false, ..WriterOptions::default() };
+        let journal = LogWriter::create(&out.join("outputs"), header, opts)
+            .with_context(|| format!("creating the output journal in {}", out.display()))?;
+        Ok(SessionRunner {
+            dir: out.to_path_buf(),
+            engine,
+            journal: Some(journal),
+            digest,
+            out: Vec::with_capacity(64),
+            input_messages: 0,
+            output_records: 0,
+            clamped_times: 0,
+            last_now,
+            venue,
+            coins: coins.to_vec(),
+            record: Vec::with_capacity(256),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn input_messages(&self) -> u64 {
+        self.input_messages
+    }
+
+    /// Feeds one input: runs the engine, journals and digests its outputs, writes a
+    /// checkpoint when the engine asks for one. Returns the outputs of this input.
+    pub fn feed(&mut self, now: Timestamp, seq: u64, input: Input<'_>) -> Result<&[Output]> {
+        // Driver contract: time never goes backwards. A recording whose receive clock stepped
+        // back is replayed at the last time seen, and counted.
+        let now = if now < self.last_now {
+            self.clamped_times += 1;
+            self.last_now
+        } else {
+            now
+        };
+        self.last_now = now;
+        self.input_messages += 1;
+        self.out.clear();
+        self.engine.on_input(now, seq, input, &mut self.out);
+        let journal = self.journal.as_mut().context("session already finished")?;
+        let mut checkpoint = None;
+        for o in &self.out {
+            self.record.clear();
+            rmp_serde::encode::write(&mut self.record, o).context("serializing an output")?;
+            journal.append_message(now.0, OUTPUT_STREAM, &self.record)?;
+            self.digest = chain(&self.digest, now.0, &self.record);
+            self.output_records += 1;
+            if let Output::Checkpoint { index } = o {
+                checkpoint = Some(*index);
+            }
+        }
+        if let Some(index) = checkpoint {
+            self.write_checkpoint(index, seq, now)?;
+        }
+        Ok(&self.out)
+    }
+
+    fn write_checkpoint(&self, index: u64, seq: u64, now: Timestamp) -> Result<()> {
+        let ck = CheckpointFile {
+            version: CHECKPOINT_VERSION,
+            index,
+            input_seq: seq,
+            input_recv_ns: now.0,
+            digest: self.digest,
+            venue: self.venue.name().to_string(),
+            coins: self.coins.clone(),
+            engine_state: self.engine.checkpoint().context("serializing the engine state")?,
+        };
+        let bytes = rmp_serde::to_vec(&ck).context("serializing a checkpoint")?;
+        let compressed =
+            zstd::encode_all(&bytes[..], CHECKPOINT_ZSTD_LEVEL).context("compressing a checkpoint")?;
+        let path = self.dir.join("checkpoints").join(format!("ckpt-{index:06}.bin"));
+        let tmp = path.with_extension("part");
+        std::fs::write(&tmp, compressed).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("renaming {}", tmp.display()))?;
+        Ok(())
+    }
+
+    /// The summary as it stands (without closing the journal).
+    pub fn summary(&self) -> Summary {
+        Summary {
+            output_digest: hex::encode(self.digest),
+            input_messages: self.input_messages,
+            venue: self.venue.name().to_string(),
+            seed: self.engine.seed(),
+            program_version: crate::PROGRAM_VERSION.to_string(),
+            output_records: self.output_records,
+            clamped_times: self.clamped_times,
+            engine: self.engine.summary(),
+        }
+    }
+
+    /// Closes the journal and writes `summary.json`.
+    pub fn finish(mut self) -> Result<Summary> {
+        if let Some(j) = self.journal.take() {
+            j.close()?;
+        }
+        let summary = self.summary();
+        let json = serde_json::to_string_pretty(&summary).context("serializing summary.json")?;
+        std::fs::write(self.dir.join("summary.json"), json + "\n")
+            .with_context(|| format!("writing {}/summary.json", self.dir.display()))?;
+        Ok(summary)
+    }
+}
+
+/// One link of the output digest chain.
+pub fn chain(state: &[u8; 32], recv_ns: u64, record: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(state);
+    h.update(recv_ns.to_le_bytes());
+    h.update((record.len() as u32).to_le_bytes());
+    h.update(record);
+    h.finalize().into()
+}

@@ -1,4 +1,588 @@
-//! The engine: one pure state machine. `inputs (with their timestamps) -> outputs`.
-//! (Being written: see io.rs for the contract of inputs and outputs.)
+//! The engine: one pure state machine, `inputs (with their timestamps) -> outputs`.
+//!
+//! # Driver contract
+//!
+//! 1. Build with [`Engine::new`] (or deserialize a checkpoint's state with
+//!    [`Engine::from_checkpoint`]).
+//! 2. Feed every input of the recording, in recording order, with
+//!    [`Engine::on_input`]`(now, seq, input, &mut out)`: `now` is the input's receive time and
+//!    never goes backwards (asserted, in release builds too: a driver clamps a backwards
+//!    receive time and reports it); `seq` is its sequence number, which breaks ties and keys
+//!    the random draws. The engine appends its outputs to `out`; the driver drains them.
+//! 3. When `out` ends with [`Output::Checkpoint`], the driver saves [`Engine::checkpoint`]
+//!    right then (after this input, before the next): resuming from it and feeding the inputs
+//!    after `seq` gives exactly the outputs of the full run.
+//! 4. A live driver that wants time-driven work done without market data injects
+//!    [`Input::Tick`] at [`Engine::next_deadline`] and records the tick, so a replay sees it.
+//!    Time-driven work is also done lazily at the next input, so replays without ticks and live
+//!    runs with them resolve the same outcomes with the same mids.
+//!
+//! No I/O, no clock, no threads, no entropy: randomness is keyed by (seed, order id, seq).
 
+pub mod checklist;
+pub mod coin;
+pub mod config;
 pub mod io;
+pub mod market;
+
+pub use config::{ConfigError, EngineConfig};
+pub use io::{Input, ModelSnapshot, Output};
+
+use crate::market_maker::margin::MarginTracker;
+use crate::types::{Price, Qty, Timestamp, SCALE};
+use crate::venue::event::MarketEvent;
+use crate::venue::{Adapter, Books, Instrument, Venue};
+use checklist::{ChecklistInputs, ChecklistItem};
+use coin::{CoinState, Ctx, Ids, Stats};
+use io::CancelReason;
+use serde::{Deserialize, Serialize};
+
+const MINUTE_NS: u64 = 60_000_000_000;
+
+/// The whole engine state; `Serialize` is the checkpoint.
+#[derive(Serialize, Deserialize)]
+pub struct Engine {
+    config: EngineConfig,
+    venue_name: String,
+    seed: u64,
+    adapter: Adapter,
+    books: Books,
+    coins: Vec<CoinState>,
+    margin: MarginTracker,
+    ids: Ids,
+    stats: Stats,
+    maker_fee_milli_bp: i64,
+    last_now: Timestamp,
+    first_ns: Option<Timestamp>,
+    inputs: u64,
+    next_checkpoint_ns: u64,
+    checkpoints: u64,
+    next_snapshot_ns: u64,
+    checklist: ChecklistInputs,
+    /// Scratch buffers reused across inputs (not state).
+    #[serde(skip)]
+    events: Vec<MarketEvent>,
+    #[serde(skip)]
+    anomalies: Vec<MarketEvent>,
+}
+
+/// What `summary.json` reports from the engine (the session adds digest and input counts).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EngineSummary {
+    pub first_ns: u64,
+    pub last_ns: u64,
+    pub fills: u64,
+    pub markouts: u64,
+    pub adverse_markouts: u64,
+    pub markouts_dropped: u64,
+    pub pnl: PnlSummary,
+    pub kappa: f64,
+    pub kappa_confidence: f64,
+    pub calibration_progress: f64,
+    pub cal_gamma: f64,
+    pub regime_changes: u64,
+    pub checkpoints: u64,
+    pub margin_rejects: u64,
+    pub orders_placed: u64,
+    pub anomalies: u64,
+    pub gaps: u64,
+    pub coins: std::collections::BTreeMap<String, CoinSummary>,
+    pub checklist: Vec<ChecklistItem>,
+}
+
+/// Quote-currency amounts (decimal units, for JSON).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PnlSummary {
+    pub realized: f64,
+    pub unrealized: f64,
+    pub fees: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CoinSummary {
+    pub fills: u64,
+    pub own_fills: u64,
+    pub probe_fills: u64,
+    pub markouts: u64,
+    pub adverse_markouts: u64,
+    pub pnl: PnlSummary,
+    pub position: f64,
+    pub kappa: f64,
+    pub a: f64,
+    pub kappa_confidence: f64,
+    pub sigma_bp: f64,
+    pub as_progress: f64,
+    pub brier_skill: f64,
+    /// Share of 5 s markouts that were adverse, its 95% Wilson interval, and the rate a
+    /// fill with no information would see from volatility alone: Phi(-1 / (sigma_1s sqrt(5))).
+    pub as_rate: f64,
+    pub as_rate_wilson_low: f64,
+    pub as_rate_wilson_high: f64,
+    pub as_no_skill_baseline: f64,
+    pub calibration_progress: f64,
+    pub cal_gamma: f64,
+    pub regime: io::Regime,
+    pub regime_changes: u64,
+    pub margin_rejects: u64,
+}
+
+impl Engine {
+    /// An engine trading `coins` on `venue` with `config`, its random draws keyed by `seed`.
+    pub fn new(
+        mut config: EngineConfig,
+        venue: Venue,
+        seed: u64,
+        coins: &[String],
+    ) -> Result<Engine, ConfigError> {
+        config.validate()?;
+        if coins.is_empty() {
+            return Err(ConfigError {
+                key: "engine.coins".into(),
+                line: None,
+                message: "no coin to trade: name one with --coins or engine.coins".into(),
+            });
+        }
+        let venue_name = venue.name().to_string();
+        let mut states = Vec::with_capacity(coins.len());
+        for c in coins {
+            let instrument = instrument_of(&config, venue, c)?;
+            states.push(CoinState::new(c, instrument, &config, seed));
+        }
+        // The configuration kept (and written to session.toml) is the resolved one: the venue's
+        // fees filled in and the traded coins named, so a replay of it needs nothing else.
+        let (maker_bp, taker_bp) = config.fees_bp(&venue_name);
+        config.account.maker_fee_bp = maker_bp;
+        config.account.taker_fee_bp = taker_bp;
+        config.engine.coins = coins.to_vec();
+        let equity = (config.account.starting_equity_usd * SCALE as f64) as i64;
+        let margin = MarginTracker::new(config.account.leverage, equity, coins.len());
+        Ok(Engine {
+            maker_fee_milli_bp: (maker_bp * 1000.0).round() as i64,
+            venue_name,
+            seed,
+            adapter: Adapter::new(venue),
+            books: Books::new(venue),
+            coins: states,
+            margin,
+            ids: Ids::default(),
+            stats: Stats { pnl_identity_held: true, ..Stats::default() },
+            last_now: Timestamp::ZERO,
+            first_ns: None,
+            inputs: 0,
+            next_checkpoint_ns: 0,
+            checkpoints: 0,
+            next_snapshot_ns: 0,
+            checklist: ChecklistInputs {
+                checkpoint_interval_ns: config.engine.checkpoint_interval_s * 1_000_000_000,
+                ..Default::default()
+            },
+            config,
+            events: Vec::new(),
+            anomalies: Vec::new(),
+        })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn coins(&self) -> impl Iterator<Item = &CoinState> {
+        self.coins.iter()
+    }
+
+    /// Inputs consumed since the engine was created (checkpoints carry it).
+    pub fn inputs(&self) -> u64 {
+        self.inputs
+    }
+
+    /// The engine state, serialized (rmp-serde; the driver compresses it).
+    pub fn checkpoint(&self) -> Result<Vec<u8>, rmp_serde::encode::Error> {
+        rmp_serde::to_vec(self)
+    }
+
+    pub fn from_checkpoint(bytes: &[u8]) -> Result<Engine, rmp_serde::decode::Error> {
+        rmp_serde::from_slice(bytes)
+    }
+
+    /// The single entry point: one input at time `now` with sequence number `seq`.
+    pub fn on_input(&mut self, now: Timestamp, seq: u64, input: Input<'_>, out: &mut Vec<Output>) {
+        assert!(now >= self.last_now, "time went backwards: {now} after {} (driver contract)", self.last_now);
+        self.last_now = now;
+        self.inputs += 1;
+        if self.first_ns.is_none() {
+            self.start(now);
+        }
+        self.advance(now, seq, out);
+        match input {
+            Input::Message { stream, raw } => self.on_message(now, seq, stream, raw, out),
+            Input::Connect => {
+                self.adapter.on_connect();
+                self.invalidate(now, seq, CancelReason::Disconnect, out);
+            }
+            Input::Disconnect => self.invalidate(now, seq, CancelReason::Disconnect, out),
+            Input::Gap => self.invalidate(now, seq, CancelReason::Gap, out),
+            Input::Tick => {}
+        }
+        self.record_checklist(now);
+        if now.0 >= self.next_checkpoint_ns {
+            let interval = self.config.engine.checkpoint_interval_s * 1_000_000_000;
+            while self.next_checkpoint_ns <= now.0 {
+                self.next_checkpoint_ns += interval;
+            }
+            self.checkpoints += 1;
+            // Last output of this input: the state saved now is the state after it.
+            out.push(Output::Checkpoint { index: self.checkpoints });
+        }
+    }
+
+    fn start(&mut self, now: Timestamp) {
+        self.first_ns = Some(now);
+        self.checklist.first_ns = now.0;
+        self.next_checkpoint_ns = now.0 + self.config.engine.checkpoint_interval_s * 1_000_000_000;
+        self.next_snapshot_ns = now.0 + self.config.engine.snapshot_interval_s * 1_000_000_000;
+    }
+
+    fn window_open(&self, now: Timestamp) -> bool {
+        self.first_ns.is_some_and(|f| now.since(f) < checklist::WINDOW_NS)
+    }
+
+    fn ctx<'a>(
+        config: &'a EngineConfig,
+        ids: &'a mut Ids,
+        margin: &'a mut MarginTracker,
+        stats: &'a mut Stats,
+        out: &'a mut Vec<Output>,
+        (now, seq, index, fee, window_open): (Timestamp, u64, usize, i64, bool),
+    ) -> Ctx<'a> {
+        Ctx { cfg: config, now, seq, index, ids, margin, stats, out, maker_fee_milli_bp: fee, window_open }
+    }
+
+    /// Time-driven work up to `now`, for every coin, then the periodic model snapshots.
+    fn advance(&mut self, now: Timestamp, seq: u64, out: &mut Vec<Output>) {
+        let window = self.window_open(now);
+        for (i, c) in self.coins.iter_mut().enumerate() {
+            let book = self
+                .books
+                .book(&c.coin)
+                .map(|b| b as &dyn crate::market_maker::simulation::fill_sim::BookView);
+            let mut ctx = Self::ctx(
+                &self.config,
+                &mut self.ids,
+                &mut self.margin,
+                &mut self.stats,
+                out,
+                (now, seq, i, self.maker_fee_milli_bp, window),
+            );
+            c.advance(&mut ctx, book);
+        }
+        if now.0 >= self.next_snapshot_ns {
+            let interval = self.config.engine.snapshot_interval_s * 1_000_000_000;
+            while self.next_snapshot_ns <= now.0 {
+                self.next_snapshot_ns += interval;
+            }
+            for c in &self.coins {
+                out.push(Output::Model(c.snapshot(&self.margin)));
+            }
+            if window {
+                if let Some(c) = self.coins.first() {
+                    let k = c.estimator.kappa_confidence();
+                    self.checklist.kappa_confidence_first.get_or_insert(k);
+                    self.checklist.kappa_confidence_last = Some(k);
+                }
+            }
+        }
+    }
+
+    fn coin_index(&self, coin: &str) -> Option<usize> {
+        self.coins.iter().position(|c| c.coin == coin)
+    }
+
+    fn on_message(&mut self, now: Timestamp, seq: u64, stream: &str, raw: &[u8], out: &mut Vec<Output>) {
+        let mut events = std::mem::take(&mut self.events);
+        events.clear();
+        self.adapter.on_message(seq, now, stream, raw, &mut events);
+        for e in &events {
+            self.on_event(now, seq, e, out);
+        }
+        self.events = events;
+    }
+
+    fn on_event(&mut self, now: Timestamp, seq: u64, event: &MarketEvent, out: &mut Vec<Output>) {
+        let window = self.window_open(now);
+        match event {
+            MarketEvent::Anomaly { coin, kind, detail } => {
+                self.stats.anomalies += 1;
+                out.push(Output::Anomaly { coin: coin.clone(), kind: *kind, detail: detail.clone(), seq });
+            }
+            MarketEvent::Protocol { .. } | MarketEvent::Mids { .. } => {}
+            MarketEvent::Trade { coin, side, px, sz, history, .. } => {
+                if *history {
+                    return;
+                }
+                let Some(i) = self.coin_index(coin) else { return };
+                if window {
+                    let minute = (now.since(self.first_ns.unwrap_or(now)) / MINUTE_NS) as usize;
+                    bump(&mut self.checklist.trades_per_minute, minute);
+                }
+                let fills_before = self.stats.fills;
+                let mut ctx = Self::ctx(
+                    &self.config,
+                    &mut self.ids,
+                    &mut self.margin,
+                    &mut self.stats,
+                    out,
+                    (now, seq, i, self.maker_fee_milli_bp, window),
+                );
+                self.coins[i].on_trade(&mut ctx, *side, *px, *sz);
+                self.count_window_fills(now, fills_before);
+            }
+            MarketEvent::BookSnapshot { coin, .. }
+            | MarketEvent::BookDiff { coin, .. }
+            | MarketEvent::Bbo { coin, .. } => {
+                let mut anomalies = std::mem::take(&mut self.anomalies);
+                anomalies.clear();
+                self.books.apply(event, &mut anomalies);
+                for a in &anomalies {
+                    if let MarketEvent::Anomaly { coin, kind, detail } = a {
+                        self.stats.anomalies += 1;
+                        out.push(Output::Anomaly {
+                            coin: coin.clone(),
+                            kind: *kind,
+                            detail: detail.clone(),
+                            seq,
+                        });
+                    }
+                }
+                self.anomalies = anomalies;
+                let Some(i) = self.coin_index(coin) else { return };
+                let fills_before = self.stats.fills;
+                let book = self.books.book(coin);
+                let valid = book.is_some_and(|b| b.is_valid());
+                let mid = book.and_then(|b| b.mid());
+                let imbalance = book.map_or(0.0, |b| market::imbalance(b, 5));
+                let mut ctx = Self::ctx(
+                    &self.config,
+                    &mut self.ids,
+                    &mut self.margin,
+                    &mut self.stats,
+                    out,
+                    (now, seq, i, self.maker_fee_milli_bp, window),
+                );
+                match book {
+                    Some(b) => self.coins[i].on_book(&mut ctx, b, valid, mid, imbalance),
+                    None => {
+                        if self.coins[i].book_valid {
+                            ctx.out.push(Output::BookValidity { coin: coin.clone(), valid: false });
+                            self.coins[i].invalidate(&mut ctx, CancelReason::BookInvalid);
+                        }
+                    }
+                }
+                self.count_window_fills(now, fills_before);
+            }
+        }
+    }
+
+    fn count_window_fills(&mut self, now: Timestamp, fills_before: u64) {
+        let new = self.stats.fills - fills_before;
+        if new > 0 && self.window_open(now) {
+            let minute = (now.since(self.first_ns.unwrap_or(now)) / MINUTE_NS) as usize;
+            for _ in 0..new {
+                bump(&mut self.checklist.fills_per_minute, minute);
+            }
+        }
+    }
+
+    /// A gap, connect or disconnect: every book is invalid, every paper order cancelled, every
+    /// pending outcome dropped.
+    fn invalidate(&mut self, now: Timestamp, seq: u64, reason: CancelReason, out: &mut Vec<Output>) {
+        self.stats.gaps += 1;
+        self.books.invalidate_all();
+        let window = self.window_open(now);
+        for (i, c) in self.coins.iter_mut().enumerate() {
+            let was_valid = c.book_valid;
+            let mut ctx = Self::ctx(
+                &self.config,
+                &mut self.ids,
+                &mut self.margin,
+                &mut self.stats,
+                out,
+                (now, seq, i, self.maker_fee_milli_bp, window),
+            );
+            if was_valid {
+                ctx.out.push(Output::BookValidity { coin: c.coin.clone(), valid: false });
+            }
+            c.invalidate(&mut ctx, reason);
+        }
+    }
+
+    fn record_checklist(&mut self, now: Timestamp) {
+        self.checklist.last_ns = now.0;
+        if self.window_open(now) {
+            if let Some(c) = self.coins.first() {
+                let p = c.calibration.cal_progress();
+                if p > self.checklist.calibration_progress {
+                    self.checklist.calibration_progress = p;
+                }
+            }
+        }
+    }
+
+    /// The earliest time at which the engine has time-driven work (an order going live or
+    /// dying, an outcome falling due, a snapshot or a checkpoint); `None` before the first input.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.first_ns?;
+        let own = [Timestamp(self.next_checkpoint_ns), Timestamp(self.next_snapshot_ns)];
+        self.coins.iter().filter_map(|c| c.next_deadline()).chain(own).filter(|t| *t > self.last_now).min()
+    }
+
+    /// The figures of `summary.json` (first traded coin at the top level, per coin below).
+    pub fn summary(&self) -> EngineSummary {
+        let usd = |v: i64| v as f64 / SCALE as f64;
+        let mut coins = std::collections::BTreeMap::new();
+        let mut total = (0i64, 0i64, 0i64);
+        for c in &self.coins {
+            let (r, u, f) = c.pnl();
+            total = (total.0 + r, total.1 + u, total.2 + f);
+            coins.insert(
+                c.coin.clone(),
+                CoinSummary {
+                    fills: c.fills,
+                    own_fills: c.estimator.own_fills,
+                    probe_fills: c.estimator.probe_fills,
+                    markouts: c.markouts,
+                    adverse_markouts: c.adverse_markouts,
+                    pnl: PnlSummary { realized: usd(r), unrealized: usd(u), fees: usd(f) },
+                    position: Qty(c.position.qty.0).to_f64(),
+                    kappa: c.estimator.kappa(),
+                    a: c.estimator.a(),
+                    kappa_confidence: c.estimator.kappa_confidence(),
+                    sigma_bp: c.vol.sigma_bp(),
+                    as_progress: c.pre_fill_classifier.as_progress(),
+                    brier_skill: c.pre_fill_classifier.brier_skill(),
+                    as_rate: wilson(c.adverse_markouts, c.markouts).0,
+                    as_rate_wilson_low: wilson(c.adverse_markouts, c.markouts).1,
+                    as_rate_wilson_high: wilson(c.adverse_markouts, c.markouts).2,
+                    as_no_skill_baseline: no_skill_as_rate(
+                        c.vol.sigma_bp(),
+                        self.config.outcome.adverse_threshold_bp,
+                        self.config.outcome.markout_horizon_s,
+                    ),
+                    calibration_progress: c.calibration.cal_progress(),
+                    cal_gamma: c.calibration.cal_gamma(),
+                    regime: c.regime.regime(),
+                    regime_changes: c.regime.changes,
+                    margin_rejects: c.margin_rejects,
+                },
+            );
+        }
+        let first = &self.coins[0];
+        let mut inputs = self.checklist.clone();
+        inputs.checkpoints = self.checkpoints;
+        inputs.pnl_total = total.0 + total.1;
+        inputs.pnl_identity_held =
+            self.stats.pnl_identity_held && self.coins.iter().all(|c| c.position.identity_holds(c.mark));
+        inputs.window_fills = self.stats.window_fills;
+        inputs.window_resolved = self.stats.window_resolved;
+        inputs.regime_changes = self.stats.regime_changes;
+        inputs.vol_ratio_range = first.regime.ratio_range();
+        EngineSummary {
+            first_ns: self.first_ns.map_or(0, |t| t.0),
+            last_ns: self.last_now.0,
+            fills: self.stats.fills,
+            markouts: self.stats.markouts,
+            adverse_markouts: self.stats.adverse_markouts,
+            markouts_dropped: self.stats.markouts_dropped,
+            pnl: PnlSummary { realized: usd(total.0), unrealized: usd(total.1), fees: usd(total.2) },
+            kappa: first.estimator.kappa(),
+            kappa_confidence: first.estimator.kappa_confidence(),
+            calibration_progress: first.calibration.cal_progress(),
+            cal_gamma: first.calibration.cal_gamma(),
+            regime_changes: self.stats.regime_changes,
+            checkpoints: self.checkpoints,
+            margin_rejects: self.margin.margin_rejects,
+            orders_placed: self.stats.orders_placed,
+            anomalies: self.stats.anomalies,
+            gaps: self.stats.gaps,
+            coins,
+            checklist: checklist::evaluate(&inputs),
+        }
+    }
+
+    /// The inputs of the checklist as they stand (for `validate` and tests).
+    pub fn margin(&self) -> &MarginTracker {
+        &self.margin
+    }
+}
+
+/// Rate k/n with its 95% Wilson score interval (0, 0, 1 when n = 0).
+pub fn wilson(k: u64, n: u64) -> (f64, f64, f64) {
+    if n == 0 {
+        return (0.0, 0.0, 1.0);
+    }
+    let (n, p, z) = (n as f64, k as f64 / n as f64, 1.96f64);
+    let denom = 1.0 + z * z / n;
+    let center = (p + z * z / (2.0 * n)) / denom;
+    let half = z * libm::sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom;
+    (p, (center - half).max(0.0), (center + half).min(1.0))
+}
+
+/// The adverse rate of a fill that carries no information: the chance that a driftless mid
+/// with volatility `sigma_1s_bp` moves more than `threshold_bp` against it over the horizon,
+/// `Phi(-threshold / (sigma sqrt(horizon)))`.
+pub fn no_skill_as_rate(sigma_1s_bp: f64, threshold_bp: f64, horizon_s: u32) -> f64 {
+    let s = sigma_1s_bp * libm::sqrt(f64::from(horizon_s));
+    if s <= 0.0 {
+        return 0.0;
+    }
+    0.5 * libm::erfc(threshold_bp / s / core::f64::consts::SQRT_2)
+}
+
+fn bump(v: &mut Vec<u64>, i: usize) {
+    if i < (checklist::WINDOW_NS / MINUTE_NS) as usize {
+        if v.len() <= i {
+            v.resize(i + 1, 0);
+        }
+        v[i] += 1;
+    }
+}
+
+/// Tick and lot of a coin: the configuration's override, else the venue's table.
+fn instrument_of(config: &EngineConfig, venue: Venue, coin: &str) -> Result<Instrument, ConfigError> {
+    if let Some(o) = config.instruments.get(coin) {
+        let tick = Price::parse(&o.tick).map_err(|e| ConfigError {
+            key: format!("instruments.{coin}.tick"),
+            line: None,
+            message: e.to_string(),
+        })?;
+        let lot = Qty::parse(&o.lot).map_err(|e| ConfigError {
+            key: format!("instruments.{coin}.lot"),
+            line: None,
+            message: e.to_string(),
+        })?;
+        return Ok(Instrument::fixed(venue, tick, lot));
+    }
+    Ok(crate::venue::instrument(venue, coin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_skill_baseline_matches_models_md() {
+        // "about 37% at sigma = 1.4 bp/sqrt(s)"
+        let p = no_skill_as_rate(1.4, 1.0, 5);
+        assert!((p - 0.37).abs() < 0.01, "{p}");
+    }
+
+    #[test]
+    fn wilson_interval_brackets_the_rate() {
+        let (p, lo, hi) = wilson(40, 100);
+        assert_eq!(p, 0.4);
+        assert!((lo - 0.309).abs() < 0.002 && (hi - 0.498).abs() < 0.002, "{lo} {hi}");
+    }
+}

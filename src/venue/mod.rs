@@ -1,4 +1,293 @@
 //! Venue adapters: pure functions from raw message bytes to normalized [`event::MarketEvent`]s,
 //! and the order book rebuilt from them. No I/O.
+//!
+//! - [`Adapter`]: one per venue and connection history; `on_message` parses one raw message
+//!   (any key order, numbers straight into fixed point) and appends events, anomalies included.
+//! - [`Books`]: every coin's [`OrderBook`], with Binance's snapshot/diff synchronisation.
+//! - [`instrument`] / [`Instruments`]: tick and lot rules, and the rounding the quoting needs.
 
+mod binance;
+pub mod book;
 pub mod event;
+mod hyperliquid;
+pub mod instrument;
+pub mod json;
+
+pub use book::{BookUpdate, Books, OrderBook, MAX_BUFFERED_DIFFS};
+pub use event::{AnomalyKind, Level, MarketEvent, ProtocolKind};
+pub use instrument::{instrument, Instrument, Instruments};
+
+use crate::types::Timestamp;
+use json::JsonError;
+use serde::{Deserialize, Serialize};
+
+/// A venue whose wire format we speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Venue {
+    Hyperliquid,
+    BinanceUsdm,
+}
+
+impl Venue {
+    /// `hyperliquid` or `binance-usdm` (the names of the CLI and of recording headers).
+    pub fn from_name(name: &str) -> Option<Venue> {
+        match name {
+            "hyperliquid" => Some(Venue::Hyperliquid),
+            "binance-usdm" => Some(Venue::BinanceUsdm),
+            _ => None,
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Venue::Hyperliquid => "hyperliquid",
+            Venue::BinanceUsdm => "binance-usdm",
+        }
+    }
+}
+
+impl std::fmt::Display for Venue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Which of a coin's streams an exchange time belongs to: time may only go backwards
+/// between streams, never within one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum StreamKind {
+    HlBook,
+    HlTrades,
+    HlBbo,
+    BnDepth,
+    BnTrade,
+    BnAggTrade,
+    BnBookTicker,
+    BnSnapshot,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct StreamClock {
+    kind: StreamKind,
+    coin: String,
+    last_ns: Timestamp,
+}
+
+/// Why a message was rejected; becomes a [`MarketEvent::Anomaly`].
+#[derive(Debug)]
+struct Bad {
+    kind: AnomalyKind,
+    detail: String,
+}
+
+impl From<JsonError> for Bad {
+    fn from(e: JsonError) -> Self {
+        Bad { kind: AnomalyKind::Malformed, detail: e.to_string() }
+    }
+}
+
+fn malformed(detail: impl Into<String>) -> Bad {
+    Bad { kind: AnomalyKind::Malformed, detail: detail.into() }
+}
+
+/// Lossy text of raw bytes for details, cut to a readable length.
+fn excerpt(raw: &[u8]) -> String {
+    const MAX: usize = 120;
+    let s = String::from_utf8_lossy(&raw[..raw.len().min(MAX)]);
+    if raw.len() > MAX {
+        format!("{s}...")
+    } else {
+        s.into_owned()
+    }
+}
+
+fn text(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+/// Parses a decimal string field into fixed point.
+fn decimal(raw: &[u8], what: &str) -> Result<i64, Bad> {
+    crate::types::parse_fixed(raw).map_err(|e| Bad {
+        kind: match e {
+            crate::types::DecimalError::TooManyDecimals | crate::types::DecimalError::Overflow => {
+                AnomalyKind::BadNumber
+            }
+            _ => AnomalyKind::Malformed,
+        },
+        detail: format!("{what} {:?}: {e}", excerpt(raw)),
+    })
+}
+
+/// False when the level is impossible; an anomaly for it, or for an off-grid one, in `out`.
+fn check_level(
+    inst: &Instrument,
+    coin: &str,
+    l: &Level,
+    zero_size_ok: bool,
+    out: &mut Vec<MarketEvent>,
+) -> bool {
+    let impossible = l.px.0 <= 0 || l.sz.0 < 0 || (!zero_size_ok && l.sz.0 == 0);
+    let what = if impossible {
+        "impossible level"
+    } else if inst.known && !inst.is_valid_px(l.px) {
+        "price off the tick grid"
+    } else if inst.known && !inst.is_valid_sz(l.sz) {
+        "size off the lot grid"
+    } else {
+        return true;
+    };
+    out.push(MarketEvent::Anomaly {
+        coin: Some(coin.to_string()),
+        kind: AnomalyKind::BadNumber,
+        detail: format!("{what}: px {} sz {}", l.px, l.sz),
+    });
+    !impossible
+}
+
+/// Turns raw messages of one venue into normalized events. Stateful (which coins' first
+/// trade batch was seen, the last exchange time of each stream, the anomaly count) but pure:
+/// no I/O, no clock. `Serialize` so that it is part of an engine checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Adapter {
+    venue: Venue,
+    instruments: Instruments,
+    /// Hyperliquid: coins whose first `trades` message since the last connect was seen (the
+    /// first one is the pre-subscription history batch).
+    trades_seen: Vec<String>,
+    clocks: Vec<StreamClock>,
+    anomalies: u64,
+}
+
+impl Adapter {
+    pub fn new(venue: Venue) -> Adapter {
+        Self::with_instruments(venue, Instruments::new())
+    }
+
+    /// An adapter checking prices and sizes against `instruments` (defaults plus overrides).
+    pub fn with_instruments(venue: Venue, instruments: Instruments) -> Adapter {
+        Adapter { venue, instruments, trades_seen: Vec::new(), clocks: Vec::new(), anomalies: 0 }
+    }
+
+    pub fn venue(&self) -> Venue {
+        self.venue
+    }
+
+    pub fn instruments(&self) -> &Instruments {
+        &self.instruments
+    }
+
+    /// Parses one raw message. `stream` is the record's stream name (Binance REST snapshots
+    /// have stream `<symbol lowercase>@depthSnapshot`, whose prefix names their symbol).
+    /// Appends 0..n events; anomalies among them are counted. `seq` and `recv_ns` travel
+    /// beside the events (the caller pairs them); they are taken here so that a future check
+    /// can use them without changing every caller.
+    pub fn on_message(
+        &mut self,
+        seq: u64,
+        recv_ns: Timestamp,
+        stream: &str,
+        raw: &[u8],
+        out: &mut Vec<MarketEvent>,
+    ) {
+        let _ = (seq, recv_ns);
+        let start = out.len();
+        let result = match self.venue {
+            Venue::Hyperliquid => hyperliquid::parse(self, raw, out),
+            Venue::BinanceUsdm => binance::parse(self, stream, raw, out),
+        };
+        if let Err(b) = result {
+            // Events of a message rejected half-way are dropped: none of it can be trusted.
+            out.truncate(start);
+            out.push(MarketEvent::Anomaly { coin: None, kind: b.kind, detail: b.detail });
+        }
+        self.anomalies +=
+            out[start..].iter().filter(|e| matches!(e, MarketEvent::Anomaly { .. })).count() as u64;
+    }
+
+    /// A (re)connect: the next Hyperliquid `trades` message of each coin is history again.
+    pub fn on_connect(&mut self) {
+        self.trades_seen.clear();
+    }
+
+    /// Anomalies the adapter produced so far (book anomalies are counted by the caller).
+    pub fn anomaly_count(&self) -> u64 {
+        self.anomalies
+    }
+
+    fn instrument(&self, coin: &str) -> Instrument {
+        self.instruments.get(self.venue, coin)
+    }
+
+    /// Records the exchange time of one stream; an anomaly when it went backwards.
+    fn check_time(&mut self, kind: StreamKind, coin: &str, t: Timestamp, out: &mut Vec<MarketEvent>) {
+        match self.clocks.iter_mut().find(|c| c.kind == kind && c.coin == coin) {
+            Some(c) => {
+                if t < c.last_ns {
+                    out.push(MarketEvent::Anomaly {
+                        coin: Some(coin.to_string()),
+                        kind: AnomalyKind::TimeBackwards,
+                        detail: format!(
+                            "{kind:?} time {} ms after {} ms",
+                            t.0 / 1_000_000,
+                            c.last_ns.0 / 1_000_000
+                        ),
+                    });
+                }
+                c.last_ns = c.last_ns.max(t);
+            }
+            None => self.clocks.push(StreamClock { kind, coin: coin.to_string(), last_ns: t }),
+        }
+    }
+
+    /// Drops levels that cannot be in a book (price <= 0, size < 0, or 0 where a size 0 does
+    /// not mean "delete") and flags off-grid ones, which stay (they are what the venue published).
+    fn check_levels(
+        &self,
+        coin: &str,
+        levels: &mut Vec<Level>,
+        zero_size_ok: bool,
+        out: &mut Vec<MarketEvent>,
+    ) {
+        let inst = self.instrument(coin);
+        levels.retain(|l| check_level(&inst, coin, l, zero_size_ok, out));
+    }
+
+    /// Flags a trade price/size that is impossible or off the grid; false when it is unusable.
+    fn check_trade(
+        &self,
+        coin: &str,
+        px: crate::types::Price,
+        sz: crate::types::Qty,
+        out: &mut Vec<MarketEvent>,
+    ) -> bool {
+        let inst = self.instrument(coin);
+        let bad = if px.0 <= 0 || sz.0 <= 0 {
+            Some("impossible trade")
+        } else if inst.known && !(inst.is_valid_px(px) && inst.is_valid_sz(sz)) {
+            Some("trade off the tick/lot grid")
+        } else {
+            None
+        };
+        if let Some(what) = bad {
+            out.push(MarketEvent::Anomaly {
+                coin: Some(coin.to_string()),
+                kind: AnomalyKind::BadNumber,
+                detail: format!("{what}: px {px} sz {sz}"),
+            });
+        }
+        bad != Some("impossible trade")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn venue_names_round_trip() {
+        for v in [Venue::Hyperliquid, Venue::BinanceUsdm] {
+            assert_eq!(Venue::from_name(v.name()), Some(v));
+        }
+        assert_eq!(Venue::from_name("kraken"), None);
+    }
+}

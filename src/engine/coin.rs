@@ -1,0 +1,808 @@
+//! The state of one traded coin: its models, its paper orders and its position, and what the
+//! engine does to them on each event. The account-wide parts (margin, ids, outputs) come in
+//! through [`Ctx`].
+
+use super::config::EngineConfig;
+use super::io::{CancelReason, ModelSnapshot, Output, Regime, RejectReason};
+use crate::market_maker::classifier::{FillFeatures, PreFillClassifier};
+use crate::market_maker::estimator::{depth_bp, ParameterEstimator, VolatilityEstimator};
+use crate::market_maker::margin::{CoinExposure, MarginTracker};
+use crate::market_maker::position::Position;
+use crate::market_maker::regime::RegimeDetector;
+use crate::market_maker::simulation::fill_sim::{BookView, FillOpportunity, OrderRole, PostOnlyReject};
+use crate::market_maker::simulation::outcome::{FillAt, OutcomeEvent};
+use crate::market_maker::simulation::{CalibrationController, FillSimulator, OutcomeTracker};
+use crate::market_maker::strategy::{glft_quote, GlftInputs};
+use crate::types::{notional, Price, Qty, Side, Timestamp, SCALE};
+use crate::venue::Instrument;
+use serde::{Deserialize, Serialize};
+
+const NS_PER_S: u64 = 1_000_000_000;
+
+/// What every per-coin step needs from the account and the engine.
+pub(crate) struct Ctx<'a> {
+    pub cfg: &'a EngineConfig,
+    pub now: Timestamp,
+    pub seq: u64,
+    pub index: usize,
+    pub ids: &'a mut Ids,
+    pub margin: &'a mut MarginTracker,
+    pub stats: &'a mut Stats,
+    pub out: &'a mut Vec<Output>,
+    /// Maker fee in thousandths of a bp (our paper orders are post-only: always maker).
+    pub maker_fee_milli_bp: i64,
+    /// Inside the checklist's window (the first 30 minutes of event time).
+    pub window_open: bool,
+}
+
+/// Order and fill ids: one sequence each for the whole account.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Ids {
+    pub next_order: u64,
+    pub next_fill: u64,
+}
+
+impl Ids {
+    fn order(&mut self) -> u64 {
+        self.next_order += 1;
+        self.next_order
+    }
+    fn fill(&mut self) -> u64 {
+        self.next_fill += 1;
+        self.next_fill
+    }
+}
+
+/// Account-wide counters for the summary.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub fills: u64,
+    pub markouts: u64,
+    pub adverse_markouts: u64,
+    pub markouts_dropped: u64,
+    pub regime_changes: u64,
+    pub orders_placed: u64,
+    pub post_only_rejects: u64,
+    pub max_position_blocks: u64,
+    pub anomalies: u64,
+    pub gaps: u64,
+    /// Whether `cash + position value = starting equity + realized + unrealized - fees` held at
+    /// every check.
+    pub pnl_identity_held: bool,
+    /// Fill id of the last fill in the checklist window, and resolved 5 s outcomes of fills up
+    /// to it.
+    pub window_last_fill_id: u64,
+    pub window_fills: u64,
+    pub window_resolved: u64,
+}
+
+/// A fill opportunity held by `adverse_fill_ratio` until the next mid change.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct HeldFill {
+    opp: FillOpportunity,
+    at: Timestamp,
+    mid: Price,
+    features: FillFeatures,
+    toxicity: f64,
+}
+
+/// The last quote the strategy sent, for the refresh rule.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct QuoteState {
+    at: Timestamp,
+    mid: Price,
+    bid: Option<Price>,
+    ask: Option<Price>,
+}
+
+/// EWMA of buy and sell market volume: the trade-flow imbalance feature.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct FlowImbalance {
+    buy: f64,
+    sell: f64,
+    last: Timestamp,
+}
+
+impl FlowImbalance {
+    fn decay_to(&mut self, now: Timestamp, half_life_s: f64) {
+        let dt = now.since(self.last) as f64 / 1e9;
+        if dt > 0.0 {
+            let f = libm::exp2(-dt / half_life_s);
+            self.buy *= f;
+            self.sell *= f;
+            self.last = now;
+        }
+    }
+    fn on_trade(&mut self, side: Side, sz: Qty) {
+        match side {
+            Side::Buy => self.buy += sz.to_f64(),
+            Side::Sell => self.sell += sz.to_f64(),
+        }
+    }
+    /// (buy - sell) / (buy + sell), 0 with no flow.
+    fn value(&self) -> f64 {
+        let t = self.buy + self.sell;
+        if t > 0.0 {
+            (self.buy - self.sell) / t
+        } else {
+            0.0
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CoinState {
+    pub coin: String,
+    /// Price and size grid: quotes are rounded onto it (Hyperliquid's grid depends on price).
+    pub instrument: Instrument,
+    /// Order size and inventory limit in base units, fixed from the first valid mid so that
+    /// inventory in units of the order size means the same all session.
+    order_size: Option<Qty>,
+    max_position: Option<Qty>,
+    pub mid: Option<Price>,
+    best_bid: Option<Price>,
+    best_ask: Option<Price>,
+    imbalance: f64,
+    pub book_valid: bool,
+    pub vol: VolatilityEstimator,
+    pub regime: RegimeDetector,
+    pub estimator: ParameterEstimator,
+    pub pre_fill_classifier: PreFillClassifier,
+    pub outcomes: OutcomeTracker,
+    pub calibration: CalibrationController,
+    pub position: Position,
+    pub sim: FillSimulator,
+    bid_order: Option<u64>,
+    ask_order: Option<u64>,
+    last_quote: Option<QuoteState>,
+    /// Probe order ids of the shadow ladder: rung-major, bid then ask.
+    probes: Vec<Option<u64>>,
+    ladder_bp: Vec<f64>,
+    probe_seq: u64,
+    /// The last valid mid: positions are marked at it while the book is invalid.
+    pub mark: Price,
+    flow: FlowImbalance,
+    held: Vec<HeldFill>,
+    exposure_from: Option<Timestamp>,
+    last_second: u64,
+    pub fills: u64,
+    pub markouts: u64,
+    pub adverse_markouts: u64,
+    pub margin_rejects: u64,
+    /// New market trades of this coin (history batches excluded), for the checklist's active
+    /// minutes as `validate` recomputes them from the snapshots.
+    #[serde(default)]
+    pub market_trades: u64,
+}
+
+/// Bound on held fills per coin (`adverse_fill_ratio`): at most one per order, and a coin has
+/// two quotes and their cancelling predecessors.
+const MAX_HELD: usize = 64;
+
+impl CoinState {
+    pub fn new(coin: &str, instrument: Instrument, cfg: &EngineConfig, seed: u64) -> Self {
+        let rungs = if cfg.engine.shadow_ladder { cfg.estimator.shadow_ladder_bp.len() } else { 0 };
+        CoinState {
+            coin: coin.to_string(),
+            instrument,
+            order_size: None,
+            max_position: None,
+            mid: None,
+            best_bid: None,
+            best_ask: None,
+            imbalance: 0.0,
+            book_valid: false,
+            vol: VolatilityEstimator::new(cfg.strategy.sigma_half_life_s, cfg.strategy.sigma_prior_bp),
+            regime: RegimeDetector::new(&cfg.regime),
+            estimator: ParameterEstimator::new(&cfg.estimator),
+            pre_fill_classifier: PreFillClassifier::new(&cfg.classifier),
+            outcomes: OutcomeTracker::new(&cfg.outcome),
+            calibration: CalibrationController::new(&cfg.calibration),
+            position: Position::default(),
+            sim: FillSimulator::new(&cfg.fill_sim, seed),
+            bid_order: None,
+            ask_order: None,
+            last_quote: None,
+            probes: vec![None; rungs * 2],
+            ladder_bp: if cfg.engine.shadow_ladder { cfg.estimator.shadow_ladder_bp.clone() } else { vec![] },
+            probe_seq: 0,
+            mark: Price(0),
+            flow: FlowImbalance::default(),
+            held: Vec::new(),
+            exposure_from: None,
+            last_second: 0,
+            fills: 0,
+            markouts: 0,
+            adverse_markouts: 0,
+            margin_rejects: 0,
+            market_trades: 0,
+        }
+    }
+
+    /// Time passed up to `now` (before the input at `now` is applied): exposure, the 1 s
+    /// volatility grid, regime, calibration, due outcomes, order activation.
+    pub(crate) fn advance(&mut self, ctx: &mut Ctx<'_>, book: Option<&dyn BookView>) {
+        let now = ctx.now;
+        if let (Some(mid), Some(from)) = (self.mid, self.exposure_from) {
+            let dt_s = now.since(from) as f64 / 1e9;
+            if dt_s > 0.0 {
+                for o in self.sim.orders().iter().filter(|o| o.fillable(from)) {
+                    self.estimator.on_exposure(depth_bp(o.px, mid), dt_s);
+                }
+            }
+        }
+        self.exposure_from = self.mid.map(|_| now);
+        let second = now.0 / NS_PER_S;
+        if second > self.last_second {
+            let elapsed = if self.last_second == 0 { 0 } else { second - self.last_second };
+            self.last_second = second;
+            self.estimator.decay(elapsed as f64);
+            if let Some(mid) = self.mid {
+                if let Some((r, k)) = self.vol.on_mid(second, mid) {
+                    if let Some((from, to)) = self.regime.on_return(r, k) {
+                        ctx.stats.regime_changes += 1;
+                        ctx.out.push(Output::RegimeChange {
+                            coin: self.coin.clone(),
+                            from,
+                            to,
+                            vol_ratio: self.regime.ratio(),
+                        });
+                    }
+                }
+            }
+            self.calibration.update(
+                now.0,
+                self.estimator.kappa_confidence(),
+                self.pre_fill_classifier.as_progress(),
+                self.regime.regime() == Regime::Volatile,
+            );
+        }
+        let mut events = Vec::new();
+        self.outcomes.update_mid(now, None, &mut events);
+        self.apply_outcomes(ctx, events);
+        self.sim.purge(now);
+        if let Some(book) = book.filter(|_| self.book_valid) {
+            self.activate(ctx, book);
+        }
+    }
+
+    fn activate(&mut self, ctx: &mut Ctx<'_>, book: &dyn BookView) {
+        let mut rejects: Vec<PostOnlyReject> = Vec::new();
+        self.sim.activate(ctx.now, book, &mut rejects);
+        for r in rejects {
+            if let Some(rung) = self.probe_slot(r.order_id) {
+                self.probes[rung] = None;
+                continue;
+            }
+            ctx.stats.post_only_rejects += 1;
+            self.forget_quote(r.order_id);
+            ctx.out.push(Output::OrderRejected {
+                coin: self.coin.clone(),
+                side: r.side,
+                px: r.px,
+                sz: r.sz,
+                reason: RejectReason::PostOnly,
+            });
+        }
+    }
+
+    fn probe_slot(&self, id: u64) -> Option<usize> {
+        self.probes.iter().position(|p| *p == Some(id))
+    }
+
+    fn forget_quote(&mut self, id: u64) {
+        if self.bid_order == Some(id) {
+            self.bid_order = None;
+        }
+        if self.ask_order == Some(id) {
+            self.ask_order = None;
+        }
+    }
+
+    /// A book event was applied for this coin: validity, crossing fills, mid, requote.
+    pub(crate) fn on_book(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        book: &dyn BookView,
+        valid: bool,
+        mid: Option<Price>,
+        imbalance: f64,
+    ) {
+        if valid != self.book_valid {
+            ctx.out.push(Output::BookValidity { coin: self.coin.clone(), valid });
+            if !valid {
+                self.invalidate(ctx, CancelReason::BookInvalid);
+                return;
+            }
+            self.book_valid = true;
+        }
+        if !valid {
+            return;
+        }
+        let Some(mid) = mid else { return };
+        self.best_bid = book.best_bid();
+        self.best_ask = book.best_ask();
+        self.imbalance = imbalance;
+        self.activate(ctx, book);
+        let mut opps = Vec::new();
+        self.sim.on_book(ctx.now, ctx.seq, book, &mut opps);
+        let old_mid = self.mid;
+        self.set_mid(ctx, mid);
+        for opp in opps {
+            self.on_opportunity(ctx, opp, mid);
+        }
+        if old_mid != Some(mid) {
+            if let Some(old) = old_mid {
+                self.decide_held(ctx, old, mid);
+            }
+            self.rearm_probes(ctx.now, mid);
+        }
+        self.maybe_requote(ctx);
+    }
+
+    fn set_mid(&mut self, ctx: &mut Ctx<'_>, mid: Price) {
+        if self.order_size.is_none() {
+            self.fix_sizes(ctx.cfg, mid);
+        }
+        let mut events = Vec::new();
+        self.outcomes.update_mid(ctx.now, Some(mid), &mut events);
+        self.apply_outcomes(ctx, events);
+        if self.mid.is_none() {
+            self.exposure_from = Some(ctx.now);
+        }
+        self.mid = Some(mid);
+        self.mark = mid;
+        self.update_margin(ctx);
+    }
+
+    fn fix_sizes(&mut self, cfg: &EngineConfig, mid: Price) {
+        let lots = |usd: f64| -> Qty {
+            let base_units = usd * SCALE as f64 / mid.to_f64();
+            let lot = self.instrument.lot.0.max(1);
+            Qty(((base_units as i64) / lot).max(1) * lot)
+        };
+        let size = lots(cfg.strategy.order_notional_usd.min(cfg.strategy.max_order_notional_usd));
+        let max = lots(cfg.strategy.max_position_usd);
+        self.order_size = Some(size);
+        self.max_position = Some(Qty(max.0.max(size.0)));
+    }
+
+    /// A market trade of this coin (not history).
+    pub(crate) fn on_trade(&mut self, ctx: &mut Ctx<'_>, side: Side, px: Price, sz: Qty) {
+        self.market_trades += 1;
+        self.flow.decay_to(ctx.now, ctx.cfg.strategy.flow_half_life_s);
+        self.flow.on_trade(side, sz);
+        let Some(mid) = self.mid.filter(|_| self.book_valid) else { return };
+        let mut opps = Vec::new();
+        self.sim.on_trade(ctx.now, ctx.seq, side, px, sz, &mut opps);
+        let had_fill = !opps.is_empty();
+        for opp in opps {
+            self.on_opportunity(ctx, opp, mid);
+        }
+        if had_fill {
+            self.maybe_requote(ctx);
+        }
+    }
+
+    fn features(&self, ctx: &Ctx<'_>, side: Side, px: Price, mid: Price) -> FillFeatures {
+        let against = -(side.sign() as f64);
+        let spread_bp = match (self.best_bid, self.best_ask) {
+            (Some(b), Some(a)) if mid.0 > 0 => (a.0 - b.0) as f64 / mid.0 as f64 * 1e4,
+            _ => 0.0,
+        };
+        let mut flow = self.flow.clone();
+        flow.decay_to(ctx.now, ctx.cfg.strategy.flow_half_life_s);
+        FillFeatures {
+            book_imbalance: against * self.imbalance,
+            flow_imbalance: against * flow.value(),
+            spread_bp,
+            sigma_bp: self.vol.sigma_bp(),
+            quote_depth_bp: depth_bp(px, mid),
+        }
+    }
+
+    fn on_opportunity(&mut self, ctx: &mut Ctx<'_>, opp: FillOpportunity, mid: Price) {
+        if opp.probe {
+            // Loop 1's shadow ladder: a zero-size fill, then the probe is re-armed after the
+            // entry latency so one sweep of the book counts once.
+            self.estimator.on_own_fill(opp.side, opp.px, Qty(0), mid);
+            if let Some(slot) = self.probe_slot(opp.order_id) {
+                self.sim.remove(opp.order_id);
+                self.probes[slot] = None;
+            }
+            return;
+        }
+        let features = self.features(ctx, opp.side, opp.px, mid);
+        let toxicity = self.pre_fill_classifier.toxicity(&features);
+        if opp.held {
+            if self.held.len() >= MAX_HELD {
+                self.sim.release_hold(opp.order_id, opp.sz, false);
+                return;
+            }
+            self.held.push(HeldFill { opp, at: ctx.now, mid, features, toxicity });
+            return;
+        }
+        self.on_simulated_fill(ctx, &opp, ctx.now, mid, features, toxicity);
+    }
+
+    /// `adverse_fill_ratio`: held opportunities are decided at the first mid change after
+    /// them, from data already seen: dropped if the mid moved in the order's favour.
+    fn decide_held(&mut self, ctx: &mut Ctx<'_>, old_mid: Price, new_mid: Price) {
+        if self.held.is_empty() {
+            return;
+        }
+        let up = new_mid > old_mid;
+        for h in std::mem::take(&mut self.held) {
+            let favourable = match h.opp.side {
+                Side::Buy => up,
+                Side::Sell => !up,
+            };
+            self.sim.release_hold(h.opp.order_id, h.opp.sz, !favourable);
+            if !favourable {
+                self.on_simulated_fill(ctx, &h.opp, h.at, h.mid, h.features, h.toxicity);
+            }
+        }
+    }
+
+    /// The seed's `on_simulated_fill()`: position, fees, margin, loop 1 (kappa) and loop 2
+    /// (the pending outcome) for one fill of a quote.
+    fn on_simulated_fill(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        opp: &FillOpportunity,
+        at: Timestamp,
+        mid: Price,
+        features: FillFeatures,
+        toxicity: f64,
+    ) {
+        let fee = (notional(opp.px, opp.sz) * i128::from(ctx.maker_fee_milli_bp) / 10_000_000) as i64;
+        self.position.apply_fill(opp.side, opp.px, opp.sz, fee);
+        self.estimator.on_own_fill(opp.side, opp.px, opp.sz, mid);
+        let fill_id = ctx.ids.fill();
+        let mut events = Vec::new();
+        let fill = FillAt { fill_id, side: opp.side, price: opp.px, mid_at_fill: mid, at, features };
+        self.outcomes.on_fill(&fill, &mut events);
+        self.apply_outcomes(ctx, events);
+        self.fills += 1;
+        ctx.stats.fills += 1;
+        if ctx.window_open {
+            ctx.stats.window_fills += 1;
+            ctx.stats.window_last_fill_id = fill_id;
+        }
+        if self.sim.order(opp.order_id).is_some_and(|o| o.remaining.0 == 0) {
+            self.forget_quote(opp.order_id);
+        }
+        self.update_margin(ctx);
+        self.check_invariants(ctx);
+        ctx.out.push(Output::Fill {
+            coin: self.coin.clone(),
+            fill_id,
+            order_id: opp.order_id,
+            side: opp.side,
+            px: opp.px,
+            sz: opp.sz,
+            fee,
+            mid,
+            kind: opp.kind,
+            toxicity,
+            position_after: self.position.qty,
+        });
+        let snap = self.snapshot(ctx.margin);
+        ctx.out.push(Output::Model(snap));
+    }
+
+    fn check_invariants(&self, ctx: &mut Ctx<'_>) {
+        assert_eq!(
+            self.position.qty.0, self.position.fills_qty_sum,
+            "{}: position != sum of fills",
+            self.coin
+        );
+        if let Some(max) = self.max_position {
+            assert!(self.position.qty.0.abs() <= max.0, "{}: inventory beyond its limit", self.coin);
+        }
+        if !self.position.identity_holds(self.mark) {
+            ctx.stats.pnl_identity_held = false;
+        }
+    }
+
+    fn apply_outcomes(&mut self, ctx: &mut Ctx<'_>, events: Vec<OutcomeEvent>) {
+        for e in events {
+            match e {
+                OutcomeEvent::Resolved { fill_id, horizon_s, move_bp, was_adverse, features } => {
+                    if let Some(adverse) = was_adverse {
+                        // Loop 2: the classifier learns from the features seen at fill time.
+                        self.pre_fill_classifier.record_outcome(adverse, &features);
+                        self.markouts += 1;
+                        ctx.stats.markouts += 1;
+                        if adverse {
+                            self.adverse_markouts += 1;
+                            ctx.stats.adverse_markouts += 1;
+                        }
+                        if fill_id <= ctx.stats.window_last_fill_id {
+                            ctx.stats.window_resolved += 1;
+                        }
+                    }
+                    ctx.out.push(Output::Markout {
+                        coin: self.coin.clone(),
+                        fill_id,
+                        horizon_s,
+                        move_bp,
+                        was_adverse,
+                    });
+                }
+                OutcomeEvent::Dropped { fill_id, horizon_s } => {
+                    ctx.stats.markouts_dropped += 1;
+                    ctx.out.push(Output::MarkoutDropped { coin: self.coin.clone(), fill_id, horizon_s });
+                }
+            }
+        }
+    }
+
+    /// The margin tracker's `update_state()`: on every position change and mark update.
+    fn update_margin(&mut self, ctx: &mut Ctx<'_>) {
+        let mark = self.mark;
+        let pnl = self.position.realized + self.position.unrealized_at(mark) - self.position.fees;
+        ctx.margin.update_state(
+            ctx.index,
+            CoinExposure {
+                position: self.position.qty,
+                mark,
+                open_bids: self.sim.outstanding(Side::Buy),
+                open_asks: self.sim.outstanding(Side::Sell),
+                pnl,
+            },
+        );
+    }
+
+    /// A gap, disconnect or invalid book: cancel everything at once (the venue would cancel
+    /// nothing, but we can no longer tell what filled), drop what is pending.
+    pub(crate) fn invalidate(&mut self, ctx: &mut Ctx<'_>, reason: CancelReason) {
+        self.book_valid = false;
+        for o in self.sim.remove_all() {
+            if !o.is_probe() {
+                ctx.out.push(Output::OrderCancelled { coin: self.coin.clone(), order_id: o.id, reason });
+            }
+        }
+        self.held.clear();
+        self.probes.iter_mut().for_each(|p| *p = None);
+        self.bid_order = None;
+        self.ask_order = None;
+        self.last_quote = None;
+        let mut events = Vec::new();
+        self.outcomes.on_gap(&mut events);
+        self.apply_outcomes(ctx, events);
+        self.vol.reset_anchor();
+        self.mid = None;
+        self.exposure_from = None;
+        self.best_bid = None;
+        self.best_ask = None;
+        self.update_margin(ctx);
+    }
+
+    /// Keeps a probe at each rung of the shadow ladder, re-anchored to the mid. A moved probe
+    /// is live at once (probes are virtual: the estimator measures the market's intensity at a
+    /// depth, not our latency); a filled one comes back after the entry latency.
+    fn rearm_probes(&mut self, now: Timestamp, mid: Price) {
+        let rungs = self.probes.len() / 2;
+        let entry = self.sim.entry_latency_ns();
+        for r in 0..rungs {
+            let Some(&d) = self.probes_depths().get(r) else { break };
+            for (k, side) in [(0usize, Side::Buy), (1, Side::Sell)] {
+                let slot = r * 2 + k;
+                let target = self.price_at_depth(mid, d, side);
+                let live_at = match self.probes[slot] {
+                    Some(id) => match self.sim.order(id) {
+                        Some(o) if o.px == target => continue,
+                        Some(o) => {
+                            let at = if o.active { now } else { o.live_at };
+                            self.sim.remove(id);
+                            at
+                        }
+                        None => now.plus_ns(entry),
+                    },
+                    None => now.plus_ns(entry),
+                };
+                let id = self.next_probe_id();
+                self.sim.place(id, side, target, Qty(0), OrderRole::Probe { rung: r as u8 }, live_at);
+                self.probes[slot] = Some(id);
+            }
+        }
+    }
+
+    fn probes_depths(&self) -> &[f64] {
+        &self.ladder_bp
+    }
+
+    /// Probes take ids from their own space (high bit set) so they never consume the
+    /// account's order ids, which appear in the output journal.
+    fn next_probe_id(&mut self) -> u64 {
+        self.probe_seq += 1;
+        (1u64 << 63) | self.probe_seq
+    }
+
+    /// The price `depth_bp` from the mid on `side`, rounded away from the mid onto the grid.
+    fn price_at_depth(&self, mid: Price, depth_bp: f64, side: Side) -> Price {
+        let offset = (mid.0 as f64 * depth_bp * 1e-4) as i64;
+        match side {
+            Side::Buy => self.round_down(Price(mid.0 - offset)),
+            Side::Sell => self.round_up(Price(mid.0 + offset)),
+        }
+    }
+
+    fn round_down(&self, px: Price) -> Price {
+        self.instrument.round_px_down(px).unwrap_or(Price(1))
+    }
+
+    fn round_up(&self, px: Price) -> Price {
+        self.instrument.round_px_up(px).unwrap_or(px)
+    }
+
+    /// The GLFT quotes and the refresh rule of `MODELS.md`.
+    fn maybe_requote(&mut self, ctx: &mut Ctx<'_>) {
+        let (Some(mid), Some(size), Some(max)) = (self.mid, self.order_size, self.max_position) else {
+            return;
+        };
+        if !self.book_valid {
+            return;
+        }
+        let s = &ctx.cfg.strategy;
+        if let Some(last) = self.last_quote {
+            if ctx.now.since(last.at) < s.requote_min_interval_ms * 1_000_000 {
+                return;
+            }
+        }
+        let inputs = GlftInputs {
+            gamma: self.calibration.cal_gamma(),
+            kappa: self.estimator.kappa(),
+            a: self.estimator.a(),
+            sigma_bp: self.vol.sigma_bp(),
+            q: self.position.qty.0 as f64 / size.0 as f64,
+        };
+        let q = glft_quote(&inputs);
+        let mut bid = self.price_at_depth(mid, q.delta_bid_bp, Side::Buy);
+        let mut ask = self.price_at_depth(mid, q.delta_ask_bp, Side::Sell);
+        // Post-only: never cross the touch (improving it is allowed).
+        if let Some(a) = self.best_ask {
+            bid = bid.min(self.round_down(Price(a.0 - 1)));
+        }
+        if let Some(b) = self.best_bid {
+            ask = ask.max(self.round_up(Price(b.0 + 1)));
+        }
+        if bid >= ask {
+            ask = self.round_up(Price(bid.0 + 1));
+        }
+        let tick = self.instrument.tick_at(mid);
+        let moved_mid = self.last_quote.map_or(true, |l| {
+            (mid.0 - l.mid.0).unsigned_abs() as f64 / mid.0 as f64 * 1e4 > s.requote_mid_bp
+        });
+        let tick_move = |cur: Option<Price>, new: Price| {
+            cur.map_or(true, |c| (c.0 - new.0).unsigned_abs() >= s.requote_ticks * tick.0.unsigned_abs())
+        };
+        let cur_bid = self.bid_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
+        let cur_ask = self.ask_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
+        if !(moved_mid || tick_move(cur_bid, bid) || tick_move(cur_ask, ask)) {
+            return;
+        }
+        self.last_quote = Some(QuoteState { at: ctx.now, mid, bid: Some(bid), ask: Some(ask) });
+        if cur_bid != Some(bid) {
+            self.replace_quote(ctx, Side::Buy, bid, size, max);
+        }
+        if cur_ask != Some(ask) {
+            self.replace_quote(ctx, Side::Sell, ask, size, max);
+        }
+        self.update_margin(ctx);
+        debug_assert!(self.quotes_not_crossed());
+    }
+
+    fn quotes_not_crossed(&self) -> bool {
+        let b = self.bid_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
+        let a = self.ask_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
+        match (b, a) {
+            (Some(b), Some(a)) => b < a,
+            _ => true,
+        }
+    }
+
+    fn replace_quote(&mut self, ctx: &mut Ctx<'_>, side: Side, px: Price, size: Qty, max: Qty) {
+        let slot = match side {
+            Side::Buy => &mut self.bid_order,
+            Side::Sell => &mut self.ask_order,
+        };
+        if let Some(old) = slot.take() {
+            self.sim.cancel(old, ctx.now);
+            ctx.out.push(Output::OrderCancelled {
+                coin: self.coin.clone(),
+                order_id: old,
+                reason: CancelReason::Requote,
+            });
+        }
+        // Inventory limit: the position plus everything on this side that could still fill.
+        let worst = self.position.qty.0 + side.sign() * (self.sim.outstanding(side).0 + size.0);
+        if worst.abs() > max.0 {
+            ctx.stats.max_position_blocks += 1;
+            return;
+        }
+        self.update_margin(ctx);
+        if !ctx.margin.check_order(ctx.index, side, size) {
+            self.margin_rejects += 1;
+            ctx.out.push(Output::OrderRejected {
+                coin: self.coin.clone(),
+                side,
+                px,
+                sz: size,
+                reason: RejectReason::Margin,
+            });
+            return;
+        }
+        let id = ctx.ids.order();
+        let live_at = ctx.now.plus_ns(self.sim.entry_latency_ns());
+        self.sim.place(id, side, px, size, OrderRole::Quote, live_at);
+        ctx.stats.orders_placed += 1;
+        match side {
+            Side::Buy => self.bid_order = Some(id),
+            Side::Sell => self.ask_order = Some(id),
+        }
+        ctx.out.push(Output::OrderPlaced {
+            coin: self.coin.clone(),
+            order_id: id,
+            side,
+            px,
+            sz: size,
+            live_at,
+        });
+    }
+
+    pub fn snapshot(&self, margin: &MarginTracker) -> ModelSnapshot {
+        let mark = self.mark;
+        let q = |v: i64| v as f64 / SCALE as f64;
+        let bid_quote = self.bid_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
+        let ask_quote = self.ask_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
+        let features = FillFeatures {
+            book_imbalance: 0.0,
+            flow_imbalance: self.flow.value(),
+            spread_bp: 0.0,
+            sigma_bp: self.vol.sigma_bp(),
+            quote_depth_bp: 0.0,
+        };
+        ModelSnapshot {
+            coin: self.coin.clone(),
+            mid: self.mid,
+            bid_quote,
+            ask_quote,
+            position: self.position.qty,
+            pnl_realized: q(self.position.realized),
+            pnl_unrealized: q(self.position.unrealized_at(mark)),
+            pnl_fees: q(self.position.fees),
+            kappa: self.estimator.kappa(),
+            kappa_confidence: self.estimator.kappa_confidence(),
+            own_fills: self.estimator.own_fills,
+            sigma_bp: self.vol.sigma_bp(),
+            toxicity: self.pre_fill_classifier.toxicity(&features),
+            as_progress: self.pre_fill_classifier.as_progress(),
+            as_resolved: self.pre_fill_classifier.resolved,
+            as_adverse: self.pre_fill_classifier.adverse,
+            brier_skill: self.pre_fill_classifier.brier_skill(),
+            calibration_progress: self.calibration.cal_progress(),
+            cal_gamma: self.calibration.cal_gamma(),
+            regime: self.regime.regime(),
+            vol_ratio: self.regime.ratio(),
+            available_margin: q(margin.available()),
+            margin_rejects: self.margin_rejects,
+            market_trades: self.market_trades,
+        }
+    }
+
+    /// Earliest time at which something happens without a new input.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        let orders = self.sim.orders().iter().flat_map(|o| {
+            let pending = (!o.active).then_some(o.live_at);
+            [pending, o.dead_at]
+        });
+        orders.flatten().chain(self.outcomes.next_due()).min()
+    }
+
+    pub fn pnl(&self) -> (i64, i64, i64) {
+        let mark = self.mark;
+        (self.position.realized, self.position.unrealized_at(mark), self.position.fees)
+    }
+}

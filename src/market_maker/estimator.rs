@@ -1,0 +1,356 @@
+//! Loop 1 of the seed: kappa from own fills (`estimator.on_own_fill(side, price, size, mid)`),
+//! and the volatility estimator (EWMA of 1 s log mid returns) the strategy and regime use.
+//!
+//! The kappa fit is the Poisson likelihood of `MODELS.md`: per depth bin j (distance of a
+//! resting quote from mid, in bp), exposure time `T_j` while a quote rested there and fill
+//! count `N_j`; both decay with a forgetting horizon. With A profiled out,
+//! `A(kappa) = sum N / sum exp(-kappa d_j) T_j`, and the score in kappa is
+//! `N * (m1(kappa) - mean fill depth)` where m1 is the mean depth under weights
+//! `exp(-kappa d_j) T_j`; Newton steps on that are warm-started from the last estimate.
+
+use crate::types::{Price, Qty, Side};
+use serde::{Deserialize, Serialize};
+
+/// Settings of the kappa estimator (section `[estimator]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EstimatorConfig {
+    /// Prior kappa (per bp) used until enough fills arrived.
+    pub kappa_prior: f64,
+    /// Prior fill intensity at the mid (per second).
+    pub a_prior: f64,
+    /// Width of a depth bin in bp.
+    pub bin_width_bp: f64,
+    /// Depths beyond this (bp) are not binned.
+    pub max_depth_bp: f64,
+    /// Exposure and fills decay with this e-folding horizon.
+    pub forgetting_horizon_s: f64,
+    /// Below this many fills (quotes and probes) `kappa_confidence` is 0 and kappa the prior.
+    pub min_fills: u64,
+    /// Zero-size probes at these depths (bp) feed the estimator beside the real quotes.
+    pub shadow_ladder_bp: Vec<f64>,
+}
+
+impl Default for EstimatorConfig {
+    fn default() -> Self {
+        EstimatorConfig {
+            kappa_prior: 2.0,
+            a_prior: 0.5,
+            bin_width_bp: 0.25,
+            max_depth_bp: 10.0,
+            forgetting_horizon_s: 1800.0,
+            min_fills: 20,
+            shadow_ladder_bp: vec![0.5, 1.0, 2.0, 3.0, 5.0, 8.0],
+        }
+    }
+}
+
+/// Bounds kappa to a range where the fit is meaningful (per bp).
+const KAPPA_MIN: f64 = 0.01;
+const KAPPA_MAX: f64 = 100.0;
+/// Newton steps per refit: warm-started, the estimate moves little between fills.
+const NEWTON_STEPS: usize = 4;
+
+/// The kappa estimator of one coin, both sides pooled (per-side counts kept for reporting).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ParameterEstimator {
+    bin_width_bp: f64,
+    forgetting_horizon_s: f64,
+    min_fills: u64,
+    kappa_prior: f64,
+    a_prior: f64,
+    /// Exposure seconds per depth bin.
+    exposure_s: Vec<f64>,
+    /// Decayed fill counts per depth bin.
+    fills: Vec<f64>,
+    /// Fills of real quotes (size > 0): the seed's `own_fills`.
+    pub own_fills: u64,
+    /// Probe fills of the shadow ladder.
+    pub probe_fills: u64,
+    pub own_fills_by_side: [u64; 2],
+    kappa: f64,
+    a: f64,
+    se: f64,
+}
+
+impl ParameterEstimator {
+    pub fn new(cfg: &EstimatorConfig) -> Self {
+        let bins = (cfg.max_depth_bp / cfg.bin_width_bp).ceil() as usize;
+        ParameterEstimator {
+            bin_width_bp: cfg.bin_width_bp,
+            forgetting_horizon_s: cfg.forgetting_horizon_s,
+            min_fills: cfg.min_fills,
+            kappa_prior: cfg.kappa_prior,
+            a_prior: cfg.a_prior,
+            exposure_s: vec![0.0; bins],
+            fills: vec![0.0; bins],
+            own_fills: 0,
+            probe_fills: 0,
+            own_fills_by_side: [0, 0],
+            kappa: cfg.kappa_prior,
+            a: cfg.a_prior,
+            se: f64::INFINITY,
+        }
+    }
+
+    fn bin(&self, depth_bp: f64) -> Option<usize> {
+        if depth_bp.is_nan() || depth_bp < 0.0 {
+            return None;
+        }
+        let j = (depth_bp / self.bin_width_bp) as usize;
+        (j < self.fills.len()).then_some(j)
+    }
+
+    fn bin_center(&self, j: usize) -> f64 {
+        (j as f64 + 0.5) * self.bin_width_bp
+    }
+
+    /// Decays exposure and fills by `dt_s` of elapsed event time.
+    pub fn decay(&mut self, dt_s: f64) {
+        if dt_s <= 0.0 {
+            return;
+        }
+        let f = libm::exp(-dt_s / self.forgetting_horizon_s);
+        for v in self.exposure_s.iter_mut().chain(self.fills.iter_mut()) {
+            *v *= f;
+        }
+    }
+
+    /// A quote (or probe) rested `dt_s` seconds at `depth_bp` from the mid.
+    pub fn on_exposure(&mut self, depth_bp: f64, dt_s: f64) {
+        if let Some(j) = self.bin(depth_bp) {
+            self.exposure_s[j] += dt_s;
+        }
+    }
+
+    /// The seed's loop 1: every simulated fill, real (size > 0) or a shadow probe (size 0).
+    pub fn on_own_fill(&mut self, side: Side, price: Price, size: Qty, mid: Price) {
+        if mid.0 <= 0 {
+            return;
+        }
+        if size.0 > 0 {
+            self.own_fills += 1;
+            self.own_fills_by_side[(side == Side::Sell) as usize] += 1;
+        } else {
+            self.probe_fills += 1;
+        }
+        let depth_bp = depth_bp(price, mid);
+        if let Some(j) = self.bin(depth_bp) {
+            self.fills[j] += 1.0;
+            self.refit();
+        }
+    }
+
+    /// Fills counted by the fit (real quotes and probes).
+    pub fn fit_fills(&self) -> u64 {
+        self.own_fills + self.probe_fills
+    }
+
+    fn weighted_moments(&self, kappa: f64) -> (f64, f64, f64) {
+        let (mut w, mut m1, mut m2) = (0.0, 0.0, 0.0);
+        for (j, &t) in self.exposure_s.iter().enumerate() {
+            if t <= 0.0 {
+                continue;
+            }
+            let d = self.bin_center(j);
+            let wt = libm::exp(-kappa * d) * t;
+            w += wt;
+            m1 += wt * d;
+            m2 += wt * d * d;
+        }
+        if w <= 0.0 {
+            return (0.0, 0.0, 0.0);
+        }
+        (w, m1 / w, m2 / w)
+    }
+
+    fn refit(&mut self) {
+        let n: f64 = self.fills.iter().sum();
+        if n <= 0.0 {
+            return;
+        }
+        let dbar = self.fills.iter().enumerate().map(|(j, &c)| c * self.bin_center(j)).sum::<f64>() / n;
+        let mut k = self.kappa.clamp(KAPPA_MIN, KAPPA_MAX);
+        for _ in 0..NEWTON_STEPS {
+            let (w, m1, m2) = self.weighted_moments(k);
+            let var = m2 - m1 * m1;
+            if w <= 0.0 || var <= 1e-12 {
+                break;
+            }
+            // Newton on the profile score N (m1 - dbar); its slope is -N var. Steps are capped
+            // so that one odd fill cannot throw the estimate across the range.
+            let step = ((m1 - dbar) / var).clamp(-0.5 * k, k);
+            k = (k + step).clamp(KAPPA_MIN, KAPPA_MAX);
+        }
+        let (w, _, _) = self.weighted_moments(k);
+        if w > 0.0 {
+            self.kappa = k;
+            self.a = n / w;
+        }
+        let ss: f64 = self
+            .fills
+            .iter()
+            .enumerate()
+            .map(|(j, &c)| {
+                let d = self.bin_center(j) - dbar;
+                c * d * d
+            })
+            .sum();
+        self.se = if ss > 0.0 { 1.0 / libm::sqrt(ss) } else { f64::INFINITY };
+    }
+
+    fn enough_fills(&self) -> bool {
+        self.fit_fills() >= self.min_fills
+    }
+
+    /// Kappa per bp: the fit once enough fills arrived, the prior before.
+    pub fn kappa(&self) -> f64 {
+        if self.enough_fills() {
+            self.kappa
+        } else {
+            self.kappa_prior
+        }
+    }
+
+    /// Fill intensity at the mid, per second.
+    pub fn a(&self) -> f64 {
+        if self.enough_fills() {
+            self.a
+        } else {
+            self.a_prior
+        }
+    }
+
+    /// `clamp(1 - (SE/kappa)/0.5, 0, 1)`, 0 below `min_fills`.
+    pub fn kappa_confidence(&self) -> f64 {
+        if !self.enough_fills() || !self.se.is_finite() {
+            return 0.0;
+        }
+        (1.0 - (self.se / self.kappa) / 0.5).clamp(0.0, 1.0)
+    }
+}
+
+/// |price - mid| in bp of mid.
+pub fn depth_bp(price: Price, mid: Price) -> f64 {
+    if mid.0 <= 0 {
+        return 0.0;
+    }
+    (price.0 - mid.0).unsigned_abs() as f64 / mid.0 as f64 * 1e4
+}
+
+/// EWMA variance of 1 s log mid returns in bp^2, sampled on a 1 s grid of event time.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VolatilityEstimator {
+    /// Per-second decay factor `2^(-1/half_life)`.
+    decay: f64,
+    var_bp2: f64,
+    samples: u64,
+    last_second: Option<u64>,
+    last_mid: f64,
+}
+
+impl VolatilityEstimator {
+    pub fn new(half_life_s: f64, initial_sigma_bp: f64) -> Self {
+        VolatilityEstimator {
+            decay: libm::exp2(-1.0 / half_life_s),
+            var_bp2: initial_sigma_bp * initial_sigma_bp,
+            samples: 0,
+            last_second: None,
+            last_mid: 0.0,
+        }
+    }
+
+    /// Feeds the mid in effect at the start of second `second`; returns the return (bp) and
+    /// the seconds it spans when a new second began.
+    pub fn on_mid(&mut self, second: u64, mid: Price) -> Option<(f64, u64)> {
+        let m = mid.0 as f64;
+        match self.last_second {
+            None => {
+                self.last_second = Some(second);
+                self.last_mid = m;
+                None
+            }
+            Some(s) if second > s => {
+                let k = second - s;
+                let r = libm::log(m / self.last_mid) * 1e4;
+                self.update(r, k);
+                self.last_second = Some(second);
+                self.last_mid = m;
+                Some((r, k))
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// One return spanning `k` seconds: its per-second variance enters with weight of k samples.
+    pub fn update(&mut self, r_bp: f64, k: u64) {
+        let dk = libm::pow(self.decay, k as f64);
+        self.var_bp2 = self.var_bp2 * dk + (1.0 - dk) * (r_bp * r_bp / k as f64);
+        self.samples += k;
+    }
+
+    /// Forgets the last sample (after a gap: the first return across it is not a return).
+    pub fn reset_anchor(&mut self) {
+        self.last_second = None;
+    }
+
+    pub fn sigma_bp(&self) -> f64 {
+        libm::sqrt(self.var_bp2)
+    }
+
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds exposure and the fills a Poisson process with intensity A exp(-kappa d) would give.
+    fn fit(kappa_true: f64, a_true: f64) -> ParameterEstimator {
+        let cfg = EstimatorConfig { forgetting_horizon_s: 1e12, ..Default::default() };
+        let mut e = ParameterEstimator::new(&cfg);
+        let mid = Price(100_000 * 100_000_000);
+        for &d in &cfg.shadow_ladder_bp {
+            let t = 2000.0;
+            e.on_exposure(d + 0.01, t);
+            let expected = (a_true * libm::exp(-kappa_true * (d + 0.01)) * t).round() as u64;
+            let px = Price(mid.0 - (mid.0 as f64 * (d + 0.01) * 1e-4) as i64);
+            for _ in 0..expected {
+                e.on_own_fill(Side::Buy, px, Qty(0), mid);
+            }
+        }
+        e
+    }
+
+    #[test]
+    fn recovers_kappa_and_a_from_expected_counts() {
+        let e = fit(0.8, 2.0);
+        // Bin centres are 0.125 bp from the true depths' grid: within a few percent.
+        assert!((e.kappa() - 0.8).abs() / 0.8 < 0.05, "kappa {}", e.kappa());
+        assert!(e.kappa_confidence() > 0.5, "confidence {}", e.kappa_confidence());
+        assert_eq!(e.own_fills, 0);
+    }
+
+    #[test]
+    fn confidence_is_zero_below_min_fills_and_kappa_is_the_prior() {
+        let mut e = ParameterEstimator::new(&EstimatorConfig::default());
+        e.on_exposure(1.0, 10.0);
+        e.on_own_fill(Side::Sell, Price(100_010_000_000), Qty(1), Price(100_000_000_000));
+        assert_eq!(e.kappa_confidence(), 0.0);
+        assert_eq!(e.kappa(), 2.0);
+        assert_eq!(e.own_fills, 1);
+    }
+
+    #[test]
+    fn volatility_of_a_constant_walk() {
+        let mut v = VolatilityEstimator::new(60.0, 1.0);
+        let mut mid = 100_000.0f64;
+        for s in 0..2000u64 {
+            mid *= if s % 2 == 0 { 1.0002 } else { 1.0 / 1.0002 };
+            v.on_mid(s, Price((mid * 1e8) as i64));
+        }
+        assert!((v.sigma_bp() - 2.0).abs() < 0.05, "sigma {}", v.sigma_bp());
+    }
+}

@@ -1,0 +1,169 @@
+//! Regime detection: the ratio R = sigma_fast / sigma_slow of EWMA volatilities of 1 s log mid
+//! returns, with hysteresis bands, a minimum dwell and a jump override (`MODELS.md`).
+
+use crate::engine::io::Regime;
+use serde::{Deserialize, Serialize};
+
+/// Settings (section `[regime]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegimeConfig {
+    pub fast_half_life_s: f64,
+    pub slow_half_life_s: f64,
+    pub enter_volatile: f64,
+    pub leave_volatile: f64,
+    pub enter_quiet: f64,
+    pub leave_quiet: f64,
+    pub min_dwell_s: f64,
+    /// A single 1 s return beyond this many slow sigmas switches to volatile at once.
+    pub jump_sigmas: f64,
+    /// Seconds of returns before the slow estimate is trusted and regimes may change.
+    pub warmup_s: f64,
+}
+
+impl Default for RegimeConfig {
+    fn default() -> Self {
+        RegimeConfig {
+            fast_half_life_s: 45.0,
+            slow_half_life_s: 2700.0,
+            enter_volatile: 2.0,
+            leave_volatile: 1.4,
+            enter_quiet: 0.6,
+            leave_quiet: 0.8,
+            min_dwell_s: 60.0,
+            jump_sigmas: 8.0,
+            warmup_s: 120.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RegimeDetector {
+    cfg: RegimeConfig,
+    fast_decay: f64,
+    slow_decay: f64,
+    var_fast: f64,
+    var_slow: f64,
+    seconds: u64,
+    regime: Regime,
+    /// Seconds of returns seen when the regime last changed.
+    changed_at_s: u64,
+    pub changes: u64,
+    ratio_min: f64,
+    ratio_max: f64,
+}
+
+impl RegimeDetector {
+    pub fn new(cfg: &RegimeConfig) -> Self {
+        RegimeDetector {
+            cfg: cfg.clone(),
+            fast_decay: libm::exp2(-1.0 / cfg.fast_half_life_s),
+            slow_decay: libm::exp2(-1.0 / cfg.slow_half_life_s),
+            var_fast: 0.0,
+            var_slow: 0.0,
+            seconds: 0,
+            regime: Regime::Normal,
+            changed_at_s: 0,
+            changes: 0,
+            ratio_min: f64::INFINITY,
+            ratio_max: 0.0,
+        }
+    }
+
+    pub fn regime(&self) -> Regime {
+        self.regime
+    }
+
+    /// sigma_fast / sigma_slow (1 before any variance).
+    pub fn ratio(&self) -> f64 {
+        if self.var_slow > 0.0 {
+            libm::sqrt(self.var_fast / self.var_slow)
+        } else {
+            1.0
+        }
+    }
+
+    /// The range of the ratio seen after warm-up, for the checklist's diagnosis.
+    pub fn ratio_range(&self) -> Option<(f64, f64)> {
+        (self.ratio_max > 0.0).then_some((self.ratio_min, self.ratio_max))
+    }
+
+    /// One return of `r_bp` spanning `k` seconds. Returns the new regime when it changed.
+    pub fn on_return(&mut self, r_bp: f64, k: u64) -> Option<(Regime, Regime)> {
+        let k = k.max(1);
+        let per_s = r_bp * r_bp / k as f64;
+        let jump = self.seconds as f64 >= self.cfg.warmup_s
+            && self.var_slow > 0.0
+            && r_bp * r_bp > self.cfg.jump_sigmas * self.cfg.jump_sigmas * self.var_slow * k as f64;
+        let (df, ds) = (libm::pow(self.fast_decay, k as f64), libm::pow(self.slow_decay, k as f64));
+        if self.seconds == 0 {
+            self.var_fast = per_s;
+            self.var_slow = per_s;
+        } else {
+            self.var_fast = self.var_fast * df + (1.0 - df) * per_s;
+            self.var_slow = self.var_slow * ds + (1.0 - ds) * per_s;
+        }
+        self.seconds += k;
+        if (self.seconds as f64) < self.cfg.warmup_s {
+            return None;
+        }
+        let r = self.ratio();
+        self.ratio_min = self.ratio_min.min(r);
+        self.ratio_max = self.ratio_max.max(r);
+        let dwell_ok = (self.seconds - self.changed_at_s) as f64 >= self.cfg.min_dwell_s;
+        let c = &self.cfg;
+        let next = match self.regime {
+            _ if jump && self.regime != Regime::Volatile => Regime::Volatile,
+            Regime::Normal if r > c.enter_volatile => Regime::Volatile,
+            Regime::Normal if r < c.enter_quiet => Regime::Quiet,
+            Regime::Volatile if r < c.leave_volatile => Regime::Normal,
+            Regime::Quiet if r > c.enter_volatile => Regime::Volatile,
+            Regime::Quiet if r > c.leave_quiet => Regime::Normal,
+            other => other,
+        };
+        if next != self.regime && (dwell_ok || jump) {
+            let from = self.regime;
+            self.regime = next;
+            self.changed_at_s = self.seconds;
+            self.changes += 1;
+            return Some((from, next));
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volatility_burst_enters_and_leaves_volatile_with_hysteresis() {
+        let mut d = RegimeDetector::new(&RegimeConfig::default());
+        let mut seen = vec![];
+        let mut feed = |d: &mut RegimeDetector, sigma: f64, n: u64| {
+            for i in 0..n {
+                let r = if i % 2 == 0 { sigma } else { -sigma };
+                if let Some((_, to)) = d.on_return(r, 1) {
+                    seen.push(to);
+                }
+            }
+        };
+        feed(&mut d, 1.0, 900);
+        feed(&mut d, 4.0, 300);
+        feed(&mut d, 1.0, 900);
+        feed(&mut d, 0.2, 900);
+        assert_eq!(seen.first(), Some(&Regime::Volatile), "{seen:?}");
+        assert!(seen.contains(&Regime::Normal), "{seen:?}");
+        assert!(seen.contains(&Regime::Quiet), "{seen:?}");
+        assert_eq!(d.changes as usize, seen.len());
+    }
+
+    #[test]
+    fn a_steady_market_stays_normal() {
+        let mut d = RegimeDetector::new(&RegimeConfig::default());
+        for i in 0..3600 {
+            assert!(d.on_return(if i % 2 == 0 { 1.0 } else { -1.0 }, 1).is_none());
+        }
+        assert_eq!(d.regime(), Regime::Normal);
+    }
+}

@@ -1,0 +1,429 @@
+//! Hyperliquid websocket messages `{"channel":..,"data":..}` (and the archive's
+//! `{"time":..,"ver_num":..,"raw":{..}}` lines) to events, in one pass over the bytes.
+//!
+//! The data object is read without knowing the channel first (captures re-serialize keys, so
+//! `data` may precede `channel`): the keys of the documented shapes do not collide, so one
+//! reader fills whatever the message holds and the channel then picks the event.
+
+use super::event::{Level, MarketEvent, ProtocolKind};
+use super::json::Scanner;
+use super::{decimal, excerpt, malformed, text, Adapter, Bad, StreamKind};
+use crate::types::{Price, Qty, Side, Timestamp};
+
+const GREETING: &[u8] = b"Websocket connection established.";
+
+struct Trade<'a> {
+    coin: &'a [u8],
+    side: Side,
+    px: Price,
+    sz: Qty,
+    time_ms: u64,
+    tid: u64,
+}
+
+#[derive(Default)]
+struct Data<'a> {
+    coin: Option<&'a [u8]>,
+    time_ms: Option<u64>,
+    levels: Option<(Vec<Level>, Vec<Level>)>,
+    bbo: Option<(Option<Level>, Option<Level>)>,
+    mids: Option<Vec<(String, Price)>>,
+    trades: Option<Vec<Trade<'a>>>,
+    /// `subscriptionResponse`: the subscription's type and coin.
+    sub_type: Option<&'a [u8]>,
+    sub_coin: Option<&'a [u8]>,
+    /// The raw value, for details of protocol messages.
+    raw: &'a [u8],
+}
+
+#[derive(Default)]
+struct Message<'a> {
+    channel: Option<&'a [u8]>,
+    data: Option<Data<'a>>,
+}
+
+pub(super) fn parse(ad: &mut Adapter, raw: &[u8], out: &mut Vec<MarketEvent>) -> Result<(), Bad> {
+    let trimmed = raw.trim_ascii();
+    if trimmed.first() != Some(&b'{') {
+        if trimmed == GREETING {
+            out.push(MarketEvent::Protocol { kind: ProtocolKind::Greeting, detail: text(trimmed) });
+            return Ok(());
+        }
+        return Err(malformed(format!("not a JSON object: {:?}", excerpt(raw))));
+    }
+    let mut s = Scanner::new(raw);
+    let msg = message(&mut s, true)?;
+    if !s.at_end() {
+        return Err(malformed(format!("trailing bytes at {}", s.pos())));
+    }
+    let Some(channel) = msg.channel else {
+        return Err(malformed("no channel"));
+    };
+    let data = msg.data;
+    match channel {
+        b"l2Book" => l2_book(ad, data, out),
+        b"trades" => trades(ad, data, out),
+        b"bbo" => bbo(ad, data, out),
+        b"allMids" => {
+            let mids = data.and_then(|d| d.mids).ok_or_else(|| malformed("allMids without mids"))?;
+            out.push(MarketEvent::Mids { mids });
+            Ok(())
+        }
+        b"subscriptionResponse" => {
+            let d = data.ok_or_else(|| malformed("subscriptionResponse without data"))?;
+            // Re-subscribing to trades brings a fresh history batch first.
+            if let (Some(b"trades"), Some(coin)) = (d.sub_type, d.sub_coin) {
+                let coin = text(coin);
+                ad.trades_seen.retain(|c| *c != coin);
+            }
+            out.push(MarketEvent::Protocol { kind: ProtocolKind::SubscriptionAck, detail: text(d.raw) });
+            Ok(())
+        }
+        b"pong" => {
+            out.push(MarketEvent::Protocol { kind: ProtocolKind::Pong, detail: String::new() });
+            Ok(())
+        }
+        b"error" => {
+            let detail = data.map(|d| text(d.raw)).unwrap_or_default();
+            out.push(MarketEvent::Protocol { kind: ProtocolKind::Error, detail });
+            Ok(())
+        }
+        other => Err(Bad {
+            kind: super::AnomalyKind::UnknownChannel,
+            detail: format!("channel {:?}", excerpt(other)),
+        }),
+    }
+}
+
+/// One message object; `allow_wrapper` lets the archive's `raw` field hold the message.
+fn message<'a>(s: &mut Scanner<'a>, allow_wrapper: bool) -> Result<Message<'a>, Bad> {
+    let mut m = Message::default();
+    let mut wrapped: Option<Message<'a>> = None;
+    s.object(|s, k| -> Result<(), Bad> {
+        match k {
+            b"channel" => m.channel = Some(s.string()?),
+            b"data" => m.data = Some(data(s)?),
+            b"raw" if allow_wrapper && s.peek() == Some(b'{') => wrapped = Some(message(s, false)?),
+            _ => {
+                s.skip_value()?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(match wrapped {
+        Some(w) if m.channel.is_none() => w,
+        _ => m,
+    })
+}
+
+fn data<'a>(s: &mut Scanner<'a>) -> Result<Data<'a>, Bad> {
+    let start = {
+        s.peek();
+        s.pos()
+    };
+    let mut d = Data::default();
+    match s.peek() {
+        Some(b'{') => s.object(|s, k| -> Result<(), Bad> {
+            match k {
+                b"coin" => d.coin = Some(s.string()?),
+                b"time" => d.time_ms = Some(s.u64()?),
+                b"levels" => d.levels = Some(levels(s)?),
+                b"bbo" => d.bbo = Some(bbo_pair(s)?),
+                b"mids" => d.mids = Some(mids(s)?),
+                b"subscription" => s.object(|s, k| -> Result<(), Bad> {
+                    match k {
+                        b"type" => d.sub_type = Some(s.string()?),
+                        b"coin" if s.peek() == Some(b'"') => d.sub_coin = Some(s.string()?),
+                        _ => {
+                            s.skip_value()?;
+                        }
+                    }
+                    Ok(())
+                })?,
+                _ => {
+                    s.skip_value()?;
+                }
+            }
+            Ok(())
+        })?,
+        Some(b'[') => {
+            let mut v = Vec::new();
+            s.array(|s| -> Result<(), Bad> {
+                v.push(trade(s)?);
+                Ok(())
+            })?;
+            d.trades = Some(v);
+        }
+        _ => {
+            s.skip_value()?;
+        }
+    }
+    let end = s.pos();
+    d.raw = s.slice(start, end);
+    Ok(d)
+}
+
+/// `{px, sz, n}` in any order.
+fn level(s: &mut Scanner<'_>) -> Result<Level, Bad> {
+    let (mut px, mut sz, mut n) = (None, None, 0u32);
+    s.object(|s, k| -> Result<(), Bad> {
+        match k {
+            b"px" => px = Some(decimal(s.string()?, "px")?),
+            b"sz" => sz = Some(decimal(s.string()?, "sz")?),
+            b"n" => n = u32::try_from(s.u64()?).unwrap_or(u32::MAX),
+            _ => {
+                s.skip_value()?;
+            }
+        }
+        Ok(())
+    })?;
+    match (px, sz) {
+        (Some(px), Some(sz)) => Ok(Level { px: Price(px), sz: Qty(sz), n }),
+        _ => Err(malformed("level without px or sz")),
+    }
+}
+
+/// `[[bids..], [asks..]]`.
+fn levels(s: &mut Scanner<'_>) -> Result<(Vec<Level>, Vec<Level>), Bad> {
+    let mut sides: [Vec<Level>; 2] = [Vec::with_capacity(20), Vec::with_capacity(20)];
+    let mut i = 0;
+    s.array(|s| -> Result<(), Bad> {
+        let side = sides.get_mut(i).ok_or_else(|| malformed("levels has more than two sides"))?;
+        s.array(|s| -> Result<(), Bad> {
+            side.push(level(s)?);
+            Ok(())
+        })?;
+        i += 1;
+        Ok(())
+    })?;
+    if i != 2 {
+        return Err(malformed("levels must have two sides"));
+    }
+    let [bids, asks] = sides;
+    Ok((bids, asks))
+}
+
+/// `[level|null, level|null]`.
+fn bbo_pair(s: &mut Scanner<'_>) -> Result<(Option<Level>, Option<Level>), Bad> {
+    let mut v: Vec<Option<Level>> = Vec::with_capacity(2);
+    s.array(|s| -> Result<(), Bad> {
+        v.push(if s.null() { None } else { Some(level(s)?) });
+        Ok(())
+    })?;
+    match v.as_slice() {
+        [b, a] => Ok((*b, *a)),
+        _ => Err(malformed("bbo must have two entries")),
+    }
+}
+
+fn mids(s: &mut Scanner<'_>) -> Result<Vec<(String, Price)>, Bad> {
+    let mut v = Vec::new();
+    s.object(|s, k| -> Result<(), Bad> {
+        v.push((text(k), Price(decimal(s.string()?, "mid")?)));
+        Ok(())
+    })?;
+    Ok(v)
+}
+
+fn trade<'a>(s: &mut Scanner<'a>) -> Result<Trade<'a>, Bad> {
+    let (mut coin, mut side, mut px, mut sz, mut time_ms, mut tid) = (None, None, None, None, None, None);
+    s.object(|s, k| -> Result<(), Bad> {
+        match k {
+            b"coin" => coin = Some(s.string()?),
+            b"side" => {
+                side = Some(match s.string()? {
+                    b"B" => Side::Buy,
+                    b"A" => Side::Sell,
+                    o => return Err(malformed(format!("trade side {:?}", excerpt(o)))),
+                })
+            }
+            b"px" => px = Some(decimal(s.string()?, "px")?),
+            b"sz" => sz = Some(decimal(s.string()?, "sz")?),
+            b"time" => time_ms = Some(s.u64()?),
+            b"tid" => tid = Some(s.u64()?),
+            _ => {
+                s.skip_value()?;
+            }
+        }
+        Ok(())
+    })?;
+    match (coin, side, px, sz, time_ms) {
+        (Some(coin), Some(side), Some(px), Some(sz), Some(time_ms)) => {
+            Ok(Trade { coin, side, px: Price(px), sz: Qty(sz), time_ms, tid: tid.unwrap_or(0) })
+        }
+        _ => Err(malformed("trade without coin, side, px, sz or time")),
+    }
+}
+
+fn ms(t: u64) -> Timestamp {
+    Timestamp(t.saturating_mul(1_000_000))
+}
+
+fn coin_and_time(d: &Data<'_>, what: &str) -> Result<(String, Timestamp), Bad> {
+    match (d.coin, d.time_ms) {
+        (Some(c), Some(t)) => Ok((text(c), ms(t))),
+        _ => Err(malformed(format!("{what} without coin or time"))),
+    }
+}
+
+fn l2_book(ad: &mut Adapter, data: Option<Data<'_>>, out: &mut Vec<MarketEvent>) -> Result<(), Bad> {
+    let mut d = data.ok_or_else(|| malformed("l2Book without data"))?;
+    let (coin, exch_ns) = coin_and_time(&d, "l2Book")?;
+    let (mut bids, mut asks) = d.levels.take().ok_or_else(|| malformed("l2Book without levels"))?;
+    ad.check_time(StreamKind::HlBook, &coin, exch_ns, out);
+    ad.check_levels(&coin, &mut bids, false, out);
+    ad.check_levels(&coin, &mut asks, false, out);
+    out.push(MarketEvent::BookSnapshot { coin, exch_ns, update_id: None, bids, asks });
+    Ok(())
+}
+
+fn bbo(ad: &mut Adapter, data: Option<Data<'_>>, out: &mut Vec<MarketEvent>) -> Result<(), Bad> {
+    let d = data.ok_or_else(|| malformed("bbo without data"))?;
+    let (coin, exch_ns) = coin_and_time(&d, "bbo")?;
+    let (bid, ask) = d.bbo.ok_or_else(|| malformed("bbo without bbo"))?;
+    ad.check_time(StreamKind::HlBbo, &coin, exch_ns, out);
+    let inst = ad.instrument(&coin);
+    let ok_bid = bid.map_or(true, |l| super::check_level(&inst, &coin, &l, false, out));
+    if !(ok_bid & ask.map_or(true, |l| super::check_level(&inst, &coin, &l, false, out))) {
+        return Ok(()); // an impossible level: the anomaly says so, the bbo is unusable
+    }
+    out.push(MarketEvent::Bbo { coin, exch_ns, update_id: None, bid, ask });
+    Ok(())
+}
+
+fn trades(ad: &mut Adapter, data: Option<Data<'_>>, out: &mut Vec<MarketEvent>) -> Result<(), Bad> {
+    let list = data.and_then(|d| d.trades).ok_or_else(|| malformed("trades without a list"))?;
+    let Some(first) = list.first() else { return Ok(()) };
+    // The first message per coin after a connect (or the start of a capture) is the batch of
+    // trades from before the subscription: history, not new flow.
+    let first_coin = text(first.coin);
+    let history = !ad.trades_seen.contains(&first_coin);
+    if history {
+        ad.trades_seen.push(first_coin);
+    }
+    for t in &list {
+        let coin = text(t.coin);
+        let exch_ns = ms(t.time_ms);
+        if !history {
+            ad.check_time(StreamKind::HlTrades, &coin, exch_ns, out);
+        }
+        if ad.check_trade(&coin, t.px, t.sz, out) {
+            out.push(MarketEvent::Trade {
+                coin,
+                exch_ns,
+                side: t.side,
+                px: t.px,
+                sz: t.sz,
+                trade_id: t.tid,
+                history,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Adapter, AnomalyKind, Venue};
+    use super::*;
+
+    fn run(ad: &mut Adapter, raw: &str) -> Vec<MarketEvent> {
+        let mut out = vec![];
+        ad.on_message(1, Timestamp(0), "hl", raw.as_bytes(), &mut out);
+        out
+    }
+
+    #[test]
+    fn l2_book_in_any_key_order() {
+        let mut ad = Adapter::new(Venue::Hyperliquid);
+        let a = run(
+            &mut ad,
+            r#"{"data":{"time":1700000000123,"levels":[[{"sz":"1.5","n":2,"px":"42000.0"}],[{"px":"42001","sz":"0.00001","n":1}]],"coin":"BTC"},"channel":"l2Book"}"#,
+        );
+        let b = run(
+            &mut ad,
+            r#"{"channel":"l2Book","data":{"coin":"BTC","time":1700000000123,"levels":[[{"px":"42000","sz":"1.50","n":2}],[{"n":1,"px":"42001.0","sz":"0.00001"}]]}}"#,
+        );
+        assert_eq!(a, b);
+        let MarketEvent::BookSnapshot { coin, exch_ns, bids, asks, .. } = &a[0] else { panic!("{a:?}") };
+        assert_eq!((coin.as_str(), exch_ns.0), ("BTC", 1_700_000_000_123_000_000));
+        assert_eq!(bids[0], Level { px: Price(4_200_000_000_000), sz: Qty(150_000_000), n: 2 });
+        assert_eq!(asks[0].sz, Qty(1000));
+        assert_eq!(ad.anomaly_count(), 0);
+    }
+
+    #[test]
+    fn protocol_messages_and_anomalies() {
+        let mut ad = Adapter::new(Venue::Hyperliquid);
+        assert!(matches!(
+            run(&mut ad, "Websocket connection established.")[0],
+            MarketEvent::Protocol { kind: ProtocolKind::Greeting, .. }
+        ));
+        assert!(matches!(
+            run(&mut ad, r#"{"channel":"pong"}"#)[0],
+            MarketEvent::Protocol { kind: ProtocolKind::Pong, .. }
+        ));
+        assert!(matches!(
+            run(&mut ad, r#"{"channel":"error","data":"Invalid subscription"}"#)[0],
+            MarketEvent::Protocol { kind: ProtocolKind::Error, .. }
+        ));
+        let kind = |v: Vec<MarketEvent>| match &v[..] {
+            [MarketEvent::Anomaly { kind, .. }] => Some(*kind),
+            _ => None,
+        };
+        assert_eq!(
+            kind(run(&mut ad, r#"{"channel":"l2Book","data":{"coin":"BTC","#)),
+            Some(AnomalyKind::Malformed)
+        );
+        assert_eq!(
+            kind(run(&mut ad, r#"{"channel":"candle","data":{}}"#)),
+            Some(AnomalyKind::UnknownChannel)
+        );
+        assert_eq!(
+            kind(run(&mut ad, r#"{"channel":"l2Book","data":{"coin":"BTC","time":"x","levels":[[],[]]}}"#)),
+            Some(AnomalyKind::Malformed)
+        );
+        let v = run(
+            &mut ad,
+            r#"{"channel":"l2Book","data":{"coin":"BTC","time":1,"levels":[[{"px":"1.0","sz":"-1","n":1}],[]]}}"#,
+        );
+        assert!(matches!(v[0], MarketEvent::Anomaly { kind: AnomalyKind::BadNumber, .. }));
+        assert!(matches!(&v[1], MarketEvent::BookSnapshot { bids, .. } if bids.is_empty()));
+        let v = run(
+            &mut ad,
+            r#"{"channel":"l2Book","data":{"coin":"BTC","time":0,"levels":[[{"px":"42000.5","sz":"1","n":1}],[]]}}"#,
+        );
+        assert!(v.iter().any(|e| matches!(e, MarketEvent::Anomaly { kind: AnomalyKind::BadNumber, .. })));
+        assert!(v.iter().any(|e| matches!(e, MarketEvent::Anomaly { kind: AnomalyKind::TimeBackwards, .. })));
+        assert_eq!(ad.anomaly_count(), 6);
+    }
+
+    #[test]
+    fn first_trades_batch_per_coin_is_history_until_reconnect() {
+        let mut ad = Adapter::new(Venue::Hyperliquid);
+        let msg = r#"{"channel":"trades","data":[{"coin":"BTC","side":"A","px":"42000.0","sz":"0.1","hash":"0x00","time":1,"tid":7,"users":["a","b"]}]}"#;
+        let hist = |v: &[MarketEvent]| match v {
+            [MarketEvent::Trade { history, side, .. }] => (*history, *side),
+            _ => panic!("{v:?}"),
+        };
+        assert_eq!(hist(&run(&mut ad, msg)), (true, Side::Sell));
+        assert_eq!(hist(&run(&mut ad, msg)), (false, Side::Sell));
+        ad.on_connect();
+        assert_eq!(hist(&run(&mut ad, msg)), (true, Side::Sell));
+    }
+
+    #[test]
+    fn archive_lines_unwrap_to_the_message() {
+        let mut ad = Adapter::new(Venue::Hyperliquid);
+        let v = run(
+            &mut ad,
+            r#"{"time":"2024-01-01T12:00:01.138942031","ver_num":1,"raw":{"channel":"allMids","data":{"mids":{"BTC":"42000.5","@107":"0.00123456"}}}}"#,
+        );
+        assert_eq!(
+            v,
+            vec![MarketEvent::Mids {
+                mids: vec![("BTC".into(), Price(4_200_050_000_000)), ("@107".into(), Price(123_456))]
+            }]
+        );
+    }
+}
