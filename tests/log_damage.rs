@@ -234,6 +234,31 @@ fn a_minor_version_addition_is_ignored() {
 }
 
 #[test]
+fn strict_mode_stops_at_the_first_damage_with_its_offset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut bytes, all, _) = small_recording(&tmp.path().join("rec"));
+    let index = index_of(&bytes);
+    let hit = index[2].offset as usize + 60;
+    bytes[hit] ^= 0x10;
+    let path = tmp.path().join("strict.ptlog");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut r = LogReader::open_strict(&path).unwrap();
+    let mut n = 0u64;
+    let err = loop {
+        match r.try_next() {
+            Ok(Some(g)) => {
+                assert_eq!(g.seq, n);
+                n += 1;
+            }
+            Ok(None) => panic!("strict reading ended without reporting the damage"),
+            Err(e) => break e,
+        }
+    };
+    assert!(n >= index[2].first_seq && n < all.len() as u64, "{n} records before the error");
+    assert!(matches!(err, LogError::Corrupt { offset, .. } if offset >= index[2].offset), "{err}");
+}
+
+#[test]
 fn repair_closes_a_torn_file_and_keeps_the_cut_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("rec");
