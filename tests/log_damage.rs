@@ -323,6 +323,11 @@ proptest! {
         }
     }
 
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
     #[test]
     fn mutated_recordings_never_panic_nor_lie(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
         let tmp = tempfile::tempdir().unwrap();
