@@ -13,19 +13,21 @@ fn write_recording(dir: &Path, venue: &str, msgs: &[(u64, &str, Vec<u8>)], contr
     let header = Header { venue: venue.into(), created_by: "test".into(), ..Header::default() };
     let opts = WriterOptions { fsync: false, ..WriterOptions::default() };
     let mut w = LogWriter::create(dir, header, opts).unwrap();
-    let mut all: Vec<(u64, Option<&(u64, &str, Vec<u8>)>, Option<&Control>)> =
-        msgs.iter().map(|m| (m.0, Some(m), None)).collect();
-    all.extend(controls.iter().map(|c| (c.0, None, Some(&c.1))));
+    enum Entry<'a> {
+        Message(&'a str, &'a [u8]),
+        Control(&'a Control),
+    }
+    let mut all: Vec<(u64, Entry)> = msgs.iter().map(|(t, s, raw)| (*t, Entry::Message(s, raw))).collect();
+    all.extend(controls.iter().map(|(t, c)| (*t, Entry::Control(c))));
     all.sort_by_key(|a| a.0);
-    for (t, m, c) in all {
-        match (m, c) {
-            (Some((_, stream, raw)), _) => {
+    for (t, e) in all {
+        match e {
+            Entry::Message(stream, raw) => {
                 w.append_message(t, stream, raw).unwrap();
             }
-            (_, Some(c)) => {
+            Entry::Control(c) => {
                 w.append_control(t, c.clone()).unwrap();
             }
-            _ => unreachable!(),
         }
     }
     w.close().unwrap();
