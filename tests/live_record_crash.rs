@@ -8,7 +8,7 @@ use paper_trader::commands::args::Speed;
 use paper_trader::drivers::serve::{self, MessageSource, PlaybackOptions, SourceItem, VecSource};
 use paper_trader::drivers::ws_client::hyperliquid as hl;
 use paper_trader::drivers::ws_server::LocalExchange;
-use paper_trader::log::{Body, LogReader};
+use paper_trader::log::{Body, LogReader, Status};
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -87,14 +87,6 @@ fn record_killed_with_sigkill_keeps_an_exact_prefix_of_what_was_sent() {
     exchange.shutdown();
     playback.join().unwrap().unwrap();
 
-    let verify = Command::new(env!("CARGO_BIN_EXE_paper_trader")).arg("verify").arg(&out).output().unwrap();
-    let code = verify.status.code();
-    assert!(
-        matches!(code, Some(0) | Some(3)),
-        "verify after kill -9 exited {code:?}: {}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
-
     let mut reader = LogReader::open(&out).unwrap();
     let mut got: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
     let mut data_messages = 0u64;
@@ -107,6 +99,13 @@ fn record_killed_with_sigkill_keeps_an_exact_prefix_of_what_was_sent() {
             got.entry(stream).or_default().push(raw);
         }
     }
+    // Read to the end: a torn tail at most (the unflushed last second), never corruption.
+    assert!(
+        matches!(reader.status(), Status::Intact | Status::TornTail),
+        "after kill -9 the recording is {:?}: {:?}",
+        reader.status(),
+        reader.issues()
+    );
     let want = by_stream(&source);
     for stream in ["l2Book:BTC", "l2Book:ETH", "trades:BTC", "trades:ETH"] {
         let g = got.get(stream).cloned().unwrap_or_default();
