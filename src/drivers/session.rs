@@ -152,9 +152,13 @@ impl SessionRunner {
         input: InputDesc,
         last_now: Timestamp,
     ) -> Result<SessionRunner> {
-        if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        // A live session's directory may already hold its inputs/; what a run writes must not exist.
+        if let Some(part) = ["outputs", "checkpoints", "summary.json", "session.toml"]
+            .into_iter()
+            .find(|p| out.join(p).exists())
+        {
             bail!(
-                "{} exists and is not empty: sessions are never overwritten; choose another --out",
+                "{} already holds a session ({part} exists): sessions are never overwritten; choose another --out",
                 out.display()
             );
         }
@@ -176,7 +180,7 @@ impl SessionRunner {
             venue: venue.name().to_string(),
             coins: coins.to_vec(),
             program_version: crate::PROGRAM_VERSION.to_string(),
-            created_by: "replay".to_string(),
+            created_by: if input.source.starts_with("live") { "live" } else { "replay" }.to_string(),
             engine_config: Some(cfg_toml),
             seed: Some(engine.seed()),
             synth: None,

@@ -14,6 +14,7 @@ use crate::market_maker::simulation::outcome::{FillAt, OutcomeEvent};
 use crate::market_maker::simulation::{CalibrationController, FillSimulator, OutcomeTracker};
 use crate::market_maker::strategy::{glft_quote, GlftInputs};
 use crate::types::{notional, Price, Qty, Side, Timestamp, SCALE};
+use crate::venue::Instrument;
 use serde::{Deserialize, Serialize};
 
 const NS_PER_S: u64 = 1_000_000_000;
@@ -132,8 +133,8 @@ impl FlowImbalance {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CoinState {
     pub coin: String,
-    pub tick: Price,
-    pub lot: Qty,
+    /// Price and size grid: quotes are rounded onto it (Hyperliquid's grid depends on price).
+    pub instrument: Instrument,
     /// Order size and inventory limit in base units, fixed from the first valid mid so that
     /// inventory in units of the order size means the same all session.
     order_size: Option<Qty>,
@@ -168,6 +169,10 @@ pub struct CoinState {
     pub markouts: u64,
     pub adverse_markouts: u64,
     pub margin_rejects: u64,
+    /// New market trades of this coin (history batches excluded), for the checklist's active
+    /// minutes as `validate` recomputes them from the snapshots.
+    #[serde(default)]
+    pub market_trades: u64,
 }
 
 /// Bound on held fills per coin (`adverse_fill_ratio`): at most one per order, and a coin has
@@ -175,12 +180,11 @@ pub struct CoinState {
 const MAX_HELD: usize = 64;
 
 impl CoinState {
-    pub fn new(coin: &str, tick: Price, lot: Qty, cfg: &EngineConfig, seed: u64) -> Self {
+    pub fn new(coin: &str, instrument: Instrument, cfg: &EngineConfig, seed: u64) -> Self {
         let rungs = if cfg.engine.shadow_ladder { cfg.estimator.shadow_ladder_bp.len() } else { 0 };
         CoinState {
             coin: coin.to_string(),
-            tick,
-            lot,
+            instrument,
             order_size: None,
             max_position: None,
             mid: None,
@@ -211,6 +215,7 @@ impl CoinState {
             markouts: 0,
             adverse_markouts: 0,
             margin_rejects: 0,
+            market_trades: 0,
         }
     }
 
@@ -353,7 +358,7 @@ impl CoinState {
     fn fix_sizes(&mut self, cfg: &EngineConfig, mid: Price) {
         let lots = |usd: f64| -> Qty {
             let base_units = usd * SCALE as f64 / mid.to_f64();
-            let lot = self.lot.0.max(1);
+            let lot = self.instrument.lot.0.max(1);
             Qty(((base_units as i64) / lot).max(1) * lot)
         };
         let size = lots(cfg.strategy.order_notional_usd.min(cfg.strategy.max_order_notional_usd));
@@ -364,6 +369,7 @@ impl CoinState {
 
     /// A market trade of this coin (not history).
     pub(crate) fn on_trade(&mut self, ctx: &mut Ctx<'_>, side: Side, px: Price, sz: Qty) {
+        self.market_trades += 1;
         self.flow.decay_to(ctx.now, ctx.cfg.strategy.flow_half_life_s);
         self.flow.on_trade(side, sz);
         let Some(mid) = self.mid.filter(|_| self.book_valid) else { return };
@@ -614,13 +620,21 @@ impl CoinState {
         (1u64 << 63) | self.probe_seq
     }
 
+    /// The price `depth_bp` from the mid on `side`, rounded away from the mid onto the grid.
     fn price_at_depth(&self, mid: Price, depth_bp: f64, side: Side) -> Price {
         let offset = (mid.0 as f64 * depth_bp * 1e-4) as i64;
-        let tick = self.tick.0.max(1);
         match side {
-            Side::Buy => Price((mid.0 - offset).div_euclid(tick) * tick),
-            Side::Sell => Price(-((-(mid.0 + offset)).div_euclid(tick)) * tick),
+            Side::Buy => self.round_down(Price(mid.0 - offset)),
+            Side::Sell => self.round_up(Price(mid.0 + offset)),
         }
+    }
+
+    fn round_down(&self, px: Price) -> Price {
+        self.instrument.round_px_down(px).unwrap_or(Price(1))
+    }
+
+    fn round_up(&self, px: Price) -> Price {
+        self.instrument.round_px_up(px).unwrap_or(px)
     }
 
     /// The GLFT quotes and the refresh rule of `MODELS.md`.
@@ -649,19 +663,20 @@ impl CoinState {
         let mut ask = self.price_at_depth(mid, q.delta_ask_bp, Side::Sell);
         // Post-only: never cross the touch (improving it is allowed).
         if let Some(a) = self.best_ask {
-            bid = bid.min(Price(a.0 - self.tick.0));
+            bid = bid.min(self.round_down(Price(a.0 - 1)));
         }
         if let Some(b) = self.best_bid {
-            ask = ask.max(Price(b.0 + self.tick.0));
+            ask = ask.max(self.round_up(Price(b.0 + 1)));
         }
         if bid >= ask {
-            ask = Price(bid.0 + self.tick.0);
+            ask = self.round_up(Price(bid.0 + 1));
         }
+        let tick = self.instrument.tick_at(mid);
         let moved_mid = self.last_quote.map_or(true, |l| {
             (mid.0 - l.mid.0).unsigned_abs() as f64 / mid.0 as f64 * 1e4 > s.requote_mid_bp
         });
         let tick_move = |cur: Option<Price>, new: Price| {
-            cur.map_or(true, |c| (c.0 - new.0).unsigned_abs() >= s.requote_ticks * self.tick.0.unsigned_abs())
+            cur.map_or(true, |c| (c.0 - new.0).unsigned_abs() >= s.requote_ticks * tick.0.unsigned_abs())
         };
         let cur_bid = self.bid_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
         let cur_ask = self.ask_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
@@ -773,6 +788,7 @@ impl CoinState {
             vol_ratio: self.regime.ratio(),
             available_margin: q(margin.available()),
             margin_rejects: self.margin_rejects,
+            market_trades: self.market_trades,
         }
     }
 

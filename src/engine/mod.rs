@@ -31,7 +31,7 @@ pub use io::{Input, ModelSnapshot, Output};
 use crate::market_maker::margin::MarginTracker;
 use crate::types::{Price, Qty, Timestamp, SCALE};
 use crate::venue::event::MarketEvent;
-use crate::venue::{Adapter, Books, Venue};
+use crate::venue::{Adapter, Books, Instrument, Venue};
 use checklist::{ChecklistInputs, ChecklistItem};
 use coin::{CoinState, Ctx, Ids, Stats};
 use io::CancelReason;
@@ -113,6 +113,12 @@ pub struct CoinSummary {
     pub sigma_bp: f64,
     pub as_progress: f64,
     pub brier_skill: f64,
+    /// Share of 5 s markouts that were adverse, its 95% Wilson interval, and the rate a
+    /// fill with no information would see from volatility alone: Phi(-1 / (sigma_1s sqrt(5))).
+    pub as_rate: f64,
+    pub as_rate_wilson_low: f64,
+    pub as_rate_wilson_high: f64,
+    pub as_no_skill_baseline: f64,
     pub calibration_progress: f64,
     pub cal_gamma: f64,
     pub regime: io::Regime,
@@ -123,7 +129,7 @@ pub struct CoinSummary {
 impl Engine {
     /// An engine trading `coins` on `venue` with `config`, its random draws keyed by `seed`.
     pub fn new(
-        config: EngineConfig,
+        mut config: EngineConfig,
         venue: Venue,
         seed: u64,
         coins: &[String],
@@ -139,10 +145,15 @@ impl Engine {
         let venue_name = venue.name().to_string();
         let mut states = Vec::with_capacity(coins.len());
         for c in coins {
-            let (tick, lot) = instrument_of(&config, venue, c)?;
-            states.push(CoinState::new(c, tick, lot, &config, seed));
+            let instrument = instrument_of(&config, venue, c)?;
+            states.push(CoinState::new(c, instrument, &config, seed));
         }
-        let (maker_bp, _) = config.fees_bp(&venue_name);
+        // The configuration kept (and written to session.toml) is the resolved one: the venue's
+        // fees filled in and the traded coins named, so a replay of it needs nothing else.
+        let (maker_bp, taker_bp) = config.fees_bp(&venue_name);
+        config.account.maker_fee_bp = maker_bp;
+        config.account.taker_fee_bp = taker_bp;
+        config.engine.coins = coins.to_vec();
         let equity = (config.account.starting_equity_usd * SCALE as f64) as i64;
         let margin = MarginTracker::new(config.account.leverage, equity, coins.len());
         Ok(Engine {
@@ -452,6 +463,14 @@ impl Engine {
                     sigma_bp: c.vol.sigma_bp(),
                     as_progress: c.pre_fill_classifier.as_progress(),
                     brier_skill: c.pre_fill_classifier.brier_skill(),
+                    as_rate: wilson(c.adverse_markouts, c.markouts).0,
+                    as_rate_wilson_low: wilson(c.adverse_markouts, c.markouts).1,
+                    as_rate_wilson_high: wilson(c.adverse_markouts, c.markouts).2,
+                    as_no_skill_baseline: no_skill_as_rate(
+                        c.vol.sigma_bp(),
+                        self.config.outcome.adverse_threshold_bp,
+                        self.config.outcome.markout_horizon_s,
+                    ),
                     calibration_progress: c.calibration.cal_progress(),
                     cal_gamma: c.calibration.cal_gamma(),
                     regime: c.regime.regime(),
@@ -499,6 +518,29 @@ impl Engine {
     }
 }
 
+/// Rate k/n with its 95% Wilson score interval (0, 0, 1 when n = 0).
+pub fn wilson(k: u64, n: u64) -> (f64, f64, f64) {
+    if n == 0 {
+        return (0.0, 0.0, 1.0);
+    }
+    let (n, p, z) = (n as f64, k as f64 / n as f64, 1.96f64);
+    let denom = 1.0 + z * z / n;
+    let center = (p + z * z / (2.0 * n)) / denom;
+    let half = z * libm::sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denom;
+    (p, (center - half).max(0.0), (center + half).min(1.0))
+}
+
+/// The adverse rate of a fill that carries no information: the chance that a driftless mid
+/// with volatility `sigma_1s_bp` moves more than `threshold_bp` against it over the horizon,
+/// `Phi(-threshold / (sigma sqrt(horizon)))`.
+pub fn no_skill_as_rate(sigma_1s_bp: f64, threshold_bp: f64, horizon_s: u32) -> f64 {
+    let s = sigma_1s_bp * libm::sqrt(f64::from(horizon_s));
+    if s <= 0.0 {
+        return 0.0;
+    }
+    0.5 * libm::erfc(threshold_bp / s / core::f64::consts::SQRT_2)
+}
+
 fn bump(v: &mut Vec<u64>, i: usize) {
     if i < (checklist::WINDOW_NS / MINUTE_NS) as usize {
         if v.len() <= i {
@@ -509,7 +551,7 @@ fn bump(v: &mut Vec<u64>, i: usize) {
 }
 
 /// Tick and lot of a coin: the configuration's override, else the venue's table.
-fn instrument_of(config: &EngineConfig, venue: Venue, coin: &str) -> Result<(Price, Qty), ConfigError> {
+fn instrument_of(config: &EngineConfig, venue: Venue, coin: &str) -> Result<Instrument, ConfigError> {
     if let Some(o) = config.instruments.get(coin) {
         let tick = Price::parse(&o.tick).map_err(|e| ConfigError {
             key: format!("instruments.{coin}.tick"),
@@ -521,8 +563,26 @@ fn instrument_of(config: &EngineConfig, venue: Venue, coin: &str) -> Result<(Pri
             line: None,
             message: e.to_string(),
         })?;
-        return Ok((tick, lot));
+        return Ok(Instrument::fixed(venue, tick, lot));
     }
-    let inst = crate::venue::instrument(venue, coin);
-    Ok((inst.tick, inst.lot))
+    Ok(crate::venue::instrument(venue, coin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_skill_baseline_matches_models_md() {
+        // "about 37% at sigma = 1.4 bp/sqrt(s)"
+        let p = no_skill_as_rate(1.4, 1.0, 5);
+        assert!((p - 0.37).abs() < 0.01, "{p}");
+    }
+
+    #[test]
+    fn wilson_interval_brackets_the_rate() {
+        let (p, lo, hi) = wilson(40, 100);
+        assert_eq!(p, 0.4);
+        assert!((lo - 0.309).abs() < 0.002 && (hi - 0.498).abs() < 0.002, "{lo} {hi}");
+    }
 }

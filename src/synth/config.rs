@@ -83,8 +83,10 @@ impl Regime {
 pub struct RegimeConfig {
     /// Volatility of the mid, bp per sqrt(second), informed moves included.
     pub sigma_bp: f64,
-    /// Mean time spent in the regime once entered (exponential dwell), seconds.
+    /// Mean time spent in the regime once entered, seconds: the minimum plus an exponential.
     pub mean_dwell_s: f64,
+    /// Shortest stay in the regime, seconds (a volatile spell a detector can see).
+    pub min_dwell_s: f64,
     /// Multiplier of the median spread while in the regime.
     pub spread_factor: f64,
     /// Probabilities of the next regime when leaving this one (the own one must be 0; the
@@ -109,6 +111,7 @@ impl Default for RegimesConfig {
             quiet: RegimeConfig {
                 sigma_bp: 0.35,
                 mean_dwell_s: 900.0,
+                min_dwell_s: 60.0,
                 spread_factor: 0.8,
                 to_quiet: 0.0,
                 to_normal: 0.75,
@@ -117,6 +120,7 @@ impl Default for RegimesConfig {
             normal: RegimeConfig {
                 sigma_bp: 1.0,
                 mean_dwell_s: 900.0,
+                min_dwell_s: 60.0,
                 spread_factor: 1.0,
                 to_quiet: 0.4,
                 to_normal: 0.0,
@@ -125,7 +129,8 @@ impl Default for RegimesConfig {
             // Three times normal, so a detector with `enter volatile at R > 2` sees it.
             volatile: RegimeConfig {
                 sigma_bp: 3.0,
-                mean_dwell_s: 300.0,
+                mean_dwell_s: 360.0,
+                min_dwell_s: 180.0,
                 spread_factor: 2.0,
                 to_quiet: 0.2,
                 to_normal: 0.8,
@@ -407,6 +412,7 @@ impl SynthConfig {
         let key = |k: &str| format!("regimes.{}.{k}", r.name());
         check_range(&key("sigma_bp"), c.sigma_bp, 0.0, 1000.0)?;
         check_range(&key("mean_dwell_s"), c.mean_dwell_s, 1.0, 1e7)?;
+        check_range(&key("min_dwell_s"), c.min_dwell_s, 0.0, c.mean_dwell_s)?;
         check_range(&key("spread_factor"), c.spread_factor, 0.01, 100.0)?;
         let to = [c.to_quiet, c.to_normal, c.to_volatile];
         for (t, v) in Regime::ALL.iter().zip(to) {

@@ -118,6 +118,32 @@ fn decimal(raw: &[u8], what: &str) -> Result<i64, Bad> {
     })
 }
 
+/// False when the level is impossible; an anomaly for it, or for an off-grid one, in `out`.
+fn check_level(
+    inst: &Instrument,
+    coin: &str,
+    l: &Level,
+    zero_size_ok: bool,
+    out: &mut Vec<MarketEvent>,
+) -> bool {
+    let impossible = l.px.0 <= 0 || l.sz.0 < 0 || (!zero_size_ok && l.sz.0 == 0);
+    let what = if impossible {
+        "impossible level"
+    } else if inst.known && !inst.is_valid_px(l.px) {
+        "price off the tick grid"
+    } else if inst.known && !inst.is_valid_sz(l.sz) {
+        "size off the lot grid"
+    } else {
+        return true;
+    };
+    out.push(MarketEvent::Anomaly {
+        coin: Some(coin.to_string()),
+        kind: AnomalyKind::BadNumber,
+        detail: format!("{what}: px {} sz {}", l.px, l.sz),
+    });
+    !impossible
+}
+
 /// Turns raw messages of one venue into normalized events. Stateful (which coins' first
 /// trade batch was seen, the last exchange time of each stream, the anomaly count) but pure:
 /// no I/O, no clock. `Serialize` so that it is part of an engine checkpoint.
@@ -213,8 +239,8 @@ impl Adapter {
         }
     }
 
-    /// Drops levels that cannot be in a book (price <= 0, size < 0) and flags off-grid ones,
-    /// which stay (they are what the venue published).
+    /// Drops levels that cannot be in a book (price <= 0, size < 0, or 0 where a size 0 does
+    /// not mean "delete") and flags off-grid ones, which stay (they are what the venue published).
     fn check_levels(
         &self,
         coin: &str,
@@ -223,25 +249,7 @@ impl Adapter {
         out: &mut Vec<MarketEvent>,
     ) {
         let inst = self.instrument(coin);
-        levels.retain(|l| {
-            let bad = if l.px.0 <= 0 || l.sz.0 < 0 || (!zero_size_ok && l.sz.0 == 0) {
-                Some("impossible level")
-            } else if inst.known && !inst.is_valid_px(l.px) {
-                Some("price off the tick grid")
-            } else if inst.known && !inst.is_valid_sz(l.sz) {
-                Some("size off the lot grid")
-            } else {
-                None
-            };
-            if let Some(what) = bad {
-                out.push(MarketEvent::Anomaly {
-                    coin: Some(coin.to_string()),
-                    kind: AnomalyKind::BadNumber,
-                    detail: format!("{what}: px {} sz {}", l.px, l.sz),
-                });
-            }
-            !(bad == Some("impossible level"))
-        });
+        levels.retain(|l| check_level(&inst, coin, l, zero_size_ok, out));
     }
 
     /// Flags a trade price/size that is impossible or off the grid; false when it is unusable.
