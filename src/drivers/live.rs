@@ -169,6 +169,9 @@ pub struct LiveReport {
     pub recorder_backlog_high_water: u64,
     /// Receive stamp (socket thread) to the engine's return, per message.
     pub latency: LatencyHistogram,
+    /// The part of it inside the engine thread: taken off the queue to the engine's return
+    /// (the rest is the hand-over between threads, a wake-up of the engine thread).
+    pub engine_latency: LatencyHistogram,
     pub elapsed: Duration,
     pub engine_status: String,
 }
@@ -278,9 +281,12 @@ impl Pipeline<'_> {
         let seq = self.next_seq();
         match ev {
             FeedEvent::Message { recv_ns, stream, raw } => {
+                let dequeued_ns = self.clock.now_ns();
                 self.engine.feed(Timestamp(now), seq, Input::Message { stream: &stream, raw: &raw })?;
                 // Receive stamp to decision, measured on the driver's clock.
-                self.report.latency.record(self.clock.now_ns().saturating_sub(recv_ns));
+                let decided_ns = self.clock.now_ns();
+                self.report.latency.record(decided_ns.saturating_sub(recv_ns));
+                self.report.engine_latency.record(decided_ns.saturating_sub(dequeued_ns));
                 self.report.messages += 1;
                 self.recorder.message(seq, now, &stream, raw)?;
             }

@@ -133,6 +133,11 @@ pub fn run_session(
             "max": report.latency.max_ns(),
             "count": report.latency.count(),
         },
+        "engine_latency_ns": {
+            "p50": report.engine_latency.quantile_ns(0.5),
+            "p99": report.engine_latency.quantile_ns(0.99),
+            "max": report.engine_latency.max_ns(),
+        },
         "elapsed_s": report.elapsed.as_secs_f64(),
     });
     std::fs::write(out.join("live.json"), serde_json::to_string_pretty(&live_json)? + "\n")
