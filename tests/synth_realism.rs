@@ -2,12 +2,15 @@
 //! way a consumer sees them) match the configuration within stated tolerances, and the
 //! messages have the real venue's shape.
 //!
-//! The statistics are computed from the wire bytes with serde_json, independently of the
-//! generator's internals: trade arrival rate, the decay of trade depth (kappa), volatility
+//! The statistics are computed from the events of our own Hyperliquid adapter, independently
+//! of the generator's internals: trade arrival rate, the decay of trade depth (kappa), volatility
 //! per regime, share of time per regime, spread and depth profile, and the predictive power of
 //! book imbalance and of aggressive flow for the next mid move.
 
 use paper_trader::synth::{GroundTruth, Regime, SynthConfig, SynthVenue};
+use paper_trader::types::{Side, Timestamp};
+use paper_trader::venue::event::{Level, MarketEvent};
+use paper_trader::venue::{Adapter, Venue};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -41,10 +44,6 @@ struct Measured {
     sizes: Vec<f64>,
 }
 
-fn f(v: &Value) -> f64 {
-    v.as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
-}
-
 fn measure(hours: u64, seed: u64, cfg: SynthConfig) -> Measured {
     let coins = ["BTC".to_string()];
     let mut venue = SynthVenue::new(cfg, seed, &coins).unwrap();
@@ -68,16 +67,17 @@ fn measure(hours: u64, seed: u64, cfg: SynthConfig) -> Measured {
         sizes: vec![],
     };
     let (mut bid, mut ask) = (f64::NAN, f64::NAN);
-    let mut first_trades = true;
     let mut next_second = start_ns / 1_000_000_000;
     let mut pending_imbalance: Vec<(u64, f64, f64)> = vec![]; // (due_ns, imbalance, mid then)
     let mut pending_markouts: Vec<(u64, f64, f64)> = vec![]; // (due_ns, sign, mid at order)
+    let mut adapter = Adapter::new(Venue::Hyperliquid);
+    let mut events = Vec::new();
+    let mut seq = 0;
     loop {
         let msg = venue.next_message();
         if msg.exch_ns >= end_ns {
             break;
         }
-        let v: Value = serde_json::from_slice(&msg.raw).unwrap();
         let t = msg.exch_ns;
         // Mids sampled at whole seconds of exchange time: the mid standing before this message.
         while bid.is_finite() && next_second * 1_000_000_000 <= t {
@@ -101,59 +101,63 @@ fn measure(hours: u64, seed: u64, cfg: SynthConfig) -> Measured {
             }
             pending_imbalance.remove(0);
         }
-        match v["channel"].as_str().unwrap() {
-            "bbo" => {
-                let (b, a) = (f(&v["data"]["bbo"][0]["px"]), f(&v["data"]["bbo"][1]["px"]));
-                bid = b;
-                ask = a;
+        events.clear();
+        adapter.on_message(seq, Timestamp(msg.recv_ns), &msg.stream, &msg.raw, &mut events);
+        seq += 1;
+        // One `trades` message is one aggressive order: its trades come as consecutive events.
+        let order: Vec<(Side, f64, f64)> = events
+            .iter()
+            .filter_map(|e| match e {
+                MarketEvent::Trade { side, px, sz, history: false, .. } => {
+                    Some((*side, px.to_f64(), sz.to_f64()))
+                }
+                _ => None,
+            })
+            .collect();
+        m.history_trades +=
+            events.iter().filter(|e| matches!(e, MarketEvent::Trade { history: true, .. })).count();
+        if let Some(&(side, _, _)) = order.first() {
+            let buy = side == Side::Buy;
+            m.orders[usize::from(!buy)] += 1;
+            m.trades += order.len() as u64;
+            m.sizes.extend(order.iter().map(|o| o.2));
+            let deepest = order[order.len() - 1].1;
+            let touch = if buy { ask } else { bid };
+            let touch_depth = (touch - mid).abs() / mid * 1e4;
+            let depth = (deepest - mid).abs() / mid * 1e4;
+            if deepest != touch {
+                m.beyond_touch += 1;
             }
-            "trades" => {
-                let data = v["data"].as_array().unwrap();
-                if first_trades {
-                    first_trades = false;
-                    m.history_trades = data.len();
-                    assert!(data.iter().all(|d| d["time"].as_u64().unwrap() * 1_000_000 < start_ns));
-                    continue;
-                }
-                let buy = data[0]["side"] == "B";
-                m.orders[usize::from(!buy)] += 1;
-                m.trades += data.len() as u64;
-                for d in data {
-                    m.sizes.push(f(&d["sz"]));
-                }
-                let deepest = f(&data[data.len() - 1]["px"]);
-                let touch = if buy { ask } else { bid };
-                let touch_depth = (touch - mid).abs() / mid * 1e4;
-                let depth = (deepest - mid).abs() / mid * 1e4;
-                if (deepest - touch).abs() > 0.0 {
-                    m.beyond_touch += 1;
-                }
-                // Orders that reached a tick beyond the touch: their excess reach is exponential.
-                if depth > touch_depth + 1e-9 {
-                    m.excess_bp.push(depth - touch_depth);
-                    m.tick_bp.push(1.0 / mid * 1e4);
-                }
-                pending_markouts.push((t + 5_000_000_000, if buy { 1.0 } else { -1.0 }, mid));
+            // Orders that reached a tick beyond the touch: their excess reach is exponential.
+            if depth > touch_depth + 1e-9 {
+                m.excess_bp.push(depth - touch_depth);
+                m.tick_bp.push(1.0 / mid * 1e4);
             }
-            "l2Book" => {
-                let levels = &v["data"]["levels"];
-                let bids = levels[0].as_array().unwrap();
-                let asks = levels[1].as_array().unwrap();
-                let (b, a) = (f(&bids[0]["px"]), f(&asks[0]["px"]));
-                let book_mid = (b + a) / 2.0;
-                let regime = m.truth.regime_at(t);
-                m.spreads_bp.push((regime, (a - b) / book_mid * 1e4));
-                for (k, l) in bids.iter().enumerate() {
-                    m.level_dist_bp[k].push((book_mid - f(&l["px"])) / book_mid * 1e4);
+            pending_markouts.push((t + 5_000_000_000, if buy { 1.0 } else { -1.0 }, mid));
+        }
+        for e in &events {
+            match e {
+                MarketEvent::Bbo { bid: Some(b), ask: Some(a), .. } => {
+                    bid = b.px.to_f64();
+                    ask = a.px.to_f64();
                 }
-                let top = |side: &[Value]| side.iter().take(3).map(|l| f(&l["sz"])).sum::<f64>();
-                let (bs, a_s) = (top(bids), top(asks));
-                pending_imbalance.push((t + 5_000_000_000, (bs - a_s) / (bs + a_s), book_mid));
+                MarketEvent::BookSnapshot { bids, asks, .. } => {
+                    let (b, a) = (bids[0].px.to_f64(), asks[0].px.to_f64());
+                    let book_mid = (b + a) / 2.0;
+                    m.spreads_bp.push((m.truth.regime_at(t), (a - b) / book_mid * 1e4));
+                    for (k, l) in bids.iter().enumerate() {
+                        m.level_dist_bp[k].push((book_mid - l.px.to_f64()) / book_mid * 1e4);
+                    }
+                    let top = |side: &[Level]| side.iter().take(3).map(|l| l.sz.to_f64()).sum::<f64>();
+                    let (bs, a_s) = (top(bids), top(asks));
+                    pending_imbalance.push((t + 5_000_000_000, (bs - a_s) / (bs + a_s), book_mid));
+                }
+                MarketEvent::Trade { .. } | MarketEvent::Mids { .. } => {}
+                other => panic!("unexpected event {other:?}"),
             }
-            "allMids" => {}
-            other => panic!("unexpected channel {other}"),
         }
     }
+    assert_eq!(adapter.anomaly_count(), 0);
     m
 }
 
@@ -245,19 +249,27 @@ fn volatility_per_regime_matches_the_configuration() {
 #[test]
 fn regimes_detected_from_the_data_match_the_truth() {
     let m = measured();
-    // Classify each minute by its realized volatility (nearest regime sigma in log terms) and
-    // compare the time shares with the ground truth's.
+    // Classify each 2-minute chunk by its realized volatility over 10 s returns (nearest regime
+    // sigma in log terms; 10 s keeps the book mid's sub-second noise out) and compare the time
+    // shares with the ground truth's.
     let want = [m.truth.sigma_bp_quiet, m.truth.sigma_bp_normal, m.truth.sigma_bp_volatile];
     let mut counts = [0u64; 3];
     let mut agree = 0u64;
-    for chunk in m.mids_1s.chunks(60).filter(|c| c.len() == 60) {
-        let var: f64 =
-            chunk.windows(2).map(|w| ((w[1].1 - w[0].1) / w[0].1 * 1e4).powi(2)).sum::<f64>() / 59.0;
+    for chunk in m.mids_1s.chunks(120).filter(|c| c.len() == 120) {
+        let returns: Vec<f64> = chunk
+            .iter()
+            .step_by(10)
+            .map(|x| x.1)
+            .collect::<Vec<_>>()
+            .windows(2)
+            .map(|w| (w[1] - w[0]) / w[0] * 1e4)
+            .collect();
+        let var = returns.iter().map(|r| r * r).sum::<f64>() / returns.len() as f64 / 10.0;
         let s = var.sqrt();
         let class =
             (0..3).min_by(|&a, &b| (s / want[a]).ln().abs().total_cmp(&(s / want[b]).ln().abs())).unwrap();
         counts[class] += 1;
-        agree += u64::from(m.truth.regime_at(chunk[30].0 * 1_000_000_000).index() == class);
+        agree += u64::from(m.truth.regime_at(chunk[60].0 * 1_000_000_000).index() == class);
     }
     let total = counts.iter().sum::<u64>() as f64;
     let share = m.truth.regime_share.clone();

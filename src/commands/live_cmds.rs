@@ -1,24 +1,266 @@
-//! Commands: Record, Live, Serve (SKELETON).
+//! Commands: `record`, `live`, `serve`: the flags of `CLI.md` and the glue to the drivers.
 
-use super::CmdResult;
+use super::args::{parse_duration, parse_speed, Speed};
+use super::{exit, CmdResult};
+use crate::drivers::live::{LiveOptions, LiveReport};
+use crate::drivers::serve::{self, PlaybackOptions};
+use crate::drivers::ws_client::hyperliquid::Hyperliquid;
+use crate::drivers::ws_client::ClientOptions;
+use crate::drivers::ws_server::{Fault, LocalExchange};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const DEFAULT_HL_URL: &str = "wss://api.hyperliquid.xyz/ws";
+
+fn duration_arg(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map(Duration::from_nanos).map_err(|e| e.to_string())
+}
+
+fn speed_arg(s: &str) -> Result<Speed, String> {
+    parse_speed(s).map_err(|e| e.to_string())
+}
+
+fn fault_arg(s: &str) -> Result<Fault, String> {
+    Fault::parse(s)
+}
+
+fn venue_arg(s: &str) -> Result<String, String> {
+    match s {
+        "hyperliquid" => Ok(s.to_string()),
+        "binance-usdm" => Err("live feeds of binance-usdm come later: use --venue hyperliquid".into()),
+        _ => Err(format!("unknown venue '{s}': use hyperliquid")),
+    }
+}
+
+/// Connection flags shared by `record` and `live`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FeedArgs {
+    /// The venue (only `hyperliquid` live for now).
+    #[arg(long, default_value = "hyperliquid", value_parser = venue_arg)]
+    pub venue: String,
+    /// Websocket URL of the venue (or of a local `serve`).
+    #[arg(long, default_value = DEFAULT_HL_URL)]
+    pub url: String,
+    /// Coins to subscribe to (l2Book, trades and bbo of each), comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub coins: Vec<String>,
+    /// Also subscribe to allMids.
+    #[arg(long)]
+    pub all_mids: bool,
+    /// Wall-clock time to run (90s, 5m, 2h); default: until Ctrl-C or SIGTERM.
+    #[arg(long, value_parser = duration_arg)]
+    pub duration: Option<Duration>,
+    /// Interval of the application-level ping.
+    #[arg(long, default_value = "50s", value_parser = duration_arg, hide = true)]
+    pub ping_interval: Duration,
+    /// Silence after which the connection counts as dead.
+    #[arg(long, default_value = "60s", value_parser = duration_arg, hide = true)]
+    pub silence_timeout: Duration,
+    /// First reconnect backoff (doubling, capped at --backoff-cap, jittered).
+    #[arg(long, default_value = "250ms", value_parser = duration_arg, hide = true)]
+    pub backoff_base: Duration,
+    #[arg(long, default_value = "30s", value_parser = duration_arg, hide = true)]
+    pub backoff_cap: Duration,
+}
+
+impl FeedArgs {
+    pub fn options(&self, seed: u64) -> anyhow::Result<LiveOptions> {
+        anyhow::ensure!(
+            self.coins.iter().all(|c| !c.trim().is_empty()),
+            "--coins has an empty name: write e.g. --coins BTC,ETH"
+        );
+        let mut client = ClientOptions::new(&self.url);
+        client.ping_interval = self.ping_interval;
+        client.silence_timeout = self.silence_timeout;
+        client.pong_timeout = client.pong_timeout.min(self.silence_timeout);
+        client.backoff_base = self.backoff_base;
+        client.backoff_cap = self.backoff_cap;
+        client.seed = seed;
+        Ok(LiveOptions { client, duration: self.duration, progress_interval: Duration::from_secs(1) })
+    }
+
+    pub fn protocol(&self) -> Box<Hyperliquid> {
+        let coins: Vec<String> = self.coins.iter().map(|c| c.trim().to_string()).collect();
+        Box::new(Hyperliquid::new(&coins, self.all_mids))
+    }
+}
+
+/// A stop flag set by Ctrl-C or SIGTERM (installed once per process).
+pub fn stop_on_signal() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)) {
+        tracing::warn!(error = %e, "cannot install the Ctrl-C/SIGTERM handler");
+    }
+    stop
+}
+
+/// Progress: a status line on a terminal every second, else a log line every minute.
+pub fn progress_printer() -> impl FnMut(&LiveReport) {
+    let tty = std::io::stderr().is_terminal();
+    let mut calls = 0u64;
+    move |r: &LiveReport| {
+        calls += 1;
+        if tty {
+            eprint!("\r\x1b[2K{}", r.line());
+        } else if calls % 60 == 0 {
+            tracing::info!("{}", r.line());
+        }
+    }
+}
 
 #[derive(clap::Args, Debug)]
-pub struct RecordArgs {}
+#[command(
+    after_help = "Example:\n  paper_trader record --coins BTC,ETH --out recordings/hl-$(date +%F) --duration 2h"
+)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub feed: FeedArgs,
+    /// The recording directory to create (never overwritten).
+    #[arg(long)]
+    pub out: PathBuf,
+}
 
 pub fn record(args: &RecordArgs) -> CmdResult {
-    anyhow::bail!("'record' is not built yet ({args:?})")
+    let opts = args.feed.options(0)?;
+    let header = crate::log::Header {
+        venue: args.feed.venue.clone(),
+        coins: args.feed.coins.clone(),
+        program_version: crate::PROGRAM_VERSION.to_string(),
+        created_by: "record".to_string(),
+        engine_config: None,
+        seed: None,
+        synth: None,
+    };
+    let stop = stop_on_signal();
+    let mut progress = progress_printer();
+    let report = crate::drivers::record::run_record(
+        args.feed.protocol(),
+        &opts,
+        &args.out,
+        header,
+        crate::log::WriterOptions::default(),
+        stop,
+        &mut progress,
+    )?;
+    eprintln!();
+    tracing::info!("recorded to {}: {}", args.out.display(), report.line());
+    Ok(exit::OK)
 }
 
 #[derive(clap::Args, Debug)]
-pub struct LiveArgs {}
+#[command(
+    after_help = "Example:\n  paper_trader live --coins BTC --config my.toml --out sessions/live-1 --duration 1h\n  paper_trader live --url ws://127.0.0.1:8080/ws --coins BTC --out /tmp/s --duration 30s"
+)]
+pub struct LiveArgs {
+    #[command(flatten)]
+    pub feed: FeedArgs,
+    /// Engine configuration (TOML); default: the built-in configuration.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Seed of the engine (and of the reconnect jitter).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The session directory to create.
+    #[arg(long)]
+    pub out: PathBuf,
+}
 
 pub fn live(args: &LiveArgs) -> CmdResult {
-    anyhow::bail!("'live' is not built yet ({args:?})")
+    crate::drivers::live::session::run_command(args)
 }
 
 #[derive(clap::Args, Debug)]
-pub struct ServeArgs {}
+#[command(
+    after_help = "Examples:\n  paper_trader serve recordings/sample --port 0 --speed 20x\n  paper_trader serve --synth 7 --coins BTC,ETH --port 8080 --fault drop-after=500 --fault refuse=l2Book:2\n\nThe first line on stdout is the URL (ws://127.0.0.1:PORT/ws). The market's clock starts when the first client connects. At the end of the recording the server keeps its connections (pings answered, no more data) until Ctrl-C/SIGTERM, unless --loop (start again) or --exit-at-end."
+)]
+pub struct ServeArgs {
+    /// A recording (directory or log file) or a text capture (`<recv_ns> <json>` lines, gzip or plain).
+    #[arg(required_unless_present = "synth", conflicts_with = "synth")]
+    pub rec: Option<PathBuf>,
+    /// Serve the synthetic venue with this seed instead of a recording.
+    #[arg(long)]
+    pub synth: Option<u64>,
+    /// Configuration of the synthetic venue (TOML); default: the built-in one.
+    #[arg(long, requires = "synth")]
+    pub synth_config: Option<PathBuf>,
+    /// Coins of the synthetic venue.
+    #[arg(long, value_delimiter = ',', default_value = "BTC")]
+    pub coins: Vec<String>,
+    /// Port on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Pace: 1x (original), 20x, or max.
+    #[arg(long, default_value = "1x", value_parser = speed_arg)]
+    pub speed: Speed,
+    /// Fault to inject (repeatable): drop-after=N | stall=DURATION[@N] | malformed-every=N | refuse=TYPE[:N].
+    #[arg(long, value_parser = fault_arg)]
+    pub fault: Vec<Fault>,
+    /// Start again from the beginning at the end of the recording.
+    #[arg(long = "loop")]
+    pub looping: bool,
+    /// Close all connections and exit at the end of the recording.
+    #[arg(long, conflicts_with = "looping")]
+    pub exit_at_end: bool,
+}
 
 pub fn serve(args: &ServeArgs) -> CmdResult {
-    anyhow::bail!("'serve' is not built yet ({args:?})")
+    let mut open: Box<dyn FnMut() -> Result<Box<dyn serve::MessageSource>, String> + Send> =
+        match (&args.rec, args.synth) {
+            (Some(rec), _) => {
+                let rec = rec.clone();
+                // Fail before printing the URL when the recording cannot be read.
+                serve::open_path(&rec).map_err(|e| anyhow::anyhow!("{e}"))?;
+                Box::new(move || serve::open_path(&rec))
+            }
+            (None, Some(seed)) => {
+                let config = match &args.synth_config {
+                    Some(p) => {
+                        let text = std::fs::read_to_string(p)
+                            .map_err(|e| anyhow::anyhow!("reading --synth-config {}: {e}", p.display()))?;
+                        crate::synth::SynthConfig::from_toml(&text)
+                            .map_err(|e| anyhow::anyhow!("--synth-config {}: {e}", p.display()))?
+                    }
+                    None => crate::synth::SynthConfig::default(),
+                };
+                serve::synth_opener(config, seed, &args.coins)?
+            }
+            (None, None) => anyhow::bail!("give a recording or --synth SEED"),
+        };
+    let stop = stop_on_signal();
+    let mut exchange = LocalExchange::bind(args.port, args.fault.clone())
+        .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", exchange.url())?;
+        out.flush()?;
+    }
+    tracing::info!(url = exchange.url(), speed = ?args.speed, faults = ?args.fault, "serving");
+    let hub = exchange.hub();
+    let first =
+        exchange.take_first_connection().ok_or_else(|| anyhow::anyhow!("no first-connection signal"))?;
+    let opts = PlaybackOptions { speed: args.speed, looping: args.looping };
+    let play_hub = hub.clone();
+    let playback = std::thread::Builder::new()
+        .name("serve-playback".into())
+        .spawn(move || serve::play(&play_hub, &first, &mut open, opts))?;
+    let exit_at_end = args.exit_at_end;
+    while !(stop.load(Ordering::Relaxed) || exit_at_end && playback.is_finished()) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    hub.shutdown();
+    let report = playback.join().map_err(|_| anyhow::anyhow!("the playback thread panicked"))?;
+    exchange.shutdown();
+    let report = report.map_err(|e| anyhow::anyhow!("{e}"))?;
+    tracing::info!(
+        published = report.published,
+        history_batches = report.history_batches,
+        connections = hub.stats.connections.load(Ordering::Relaxed),
+        faults = hub.stats.faults_injected.load(Ordering::Relaxed),
+        "serve stopped"
+    );
+    Ok(exit::OK)
 }

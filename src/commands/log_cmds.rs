@@ -4,6 +4,7 @@ use super::args::{parse_time, TimeArg};
 use super::{exit, CmdResult};
 use crate::log::import::{self, ImportFormat, Venue, NO_FINAL_NEWLINE, UNPARSED};
 use crate::log::{Body, LogReader, Status, WriterOptions};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -182,22 +183,190 @@ fn fmt_u64(buf: &mut [u8; 20], mut v: u64) -> &[u8] {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct InspectArgs {}
+#[command(after_help = "Example:\n  paper_trader inspect rec/ --json")]
+pub struct InspectArgs {
+    /// Recording directory or log file.
+    pub rec: PathBuf,
+    /// One JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Everything `inspect` reports, gathered by one full read.
+#[derive(serde::Serialize)]
+struct Inspection {
+    files: u64,
+    records: u64,
+    messages: u64,
+    first_ns: u64,
+    last_ns: u64,
+    streams: BTreeMap<String, u64>,
+    compressed_bytes: u64,
+    raw_bytes: u64,
+    status: &'static str,
+    blocks: u64,
+    closed_files: u64,
+    controls: BTreeMap<String, u64>,
+    header: crate::log::Header,
+    file_list: Vec<String>,
+    issues: Vec<String>,
+}
+
+fn gather(rec: &std::path::Path) -> anyhow::Result<Inspection> {
+    let mut reader = LogReader::open(rec)?;
+    let mut streams = BTreeMap::new();
+    let mut controls = BTreeMap::new();
+    let (mut records, mut messages, mut raw_bytes) = (0u64, 0u64, 0u64);
+    let (mut first_ns, mut last_ns) = (None, 0u64);
+    while let Some(r) = reader.next_record() {
+        records += 1;
+        first_ns.get_or_insert(r.recv_ns);
+        last_ns = last_ns.max(r.recv_ns);
+        match &r.body {
+            Body::Message(raw) => {
+                messages += 1;
+                raw_bytes += raw.len() as u64;
+                *streams.entry(reader.stream_name(r.stream).to_owned()).or_insert(0u64) += 1;
+            }
+            Body::Control(c) => {
+                let name = format!("{c:?}");
+                let kind = name.split([' ', '{']).next().unwrap_or("").to_owned();
+                *controls.entry(kind).or_insert(0u64) += 1;
+            }
+        }
+    }
+    let files = reader.files();
+    let compressed_bytes = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).sum();
+    Ok(Inspection {
+        files: files.len() as u64,
+        records,
+        messages,
+        first_ns: first_ns.unwrap_or(0),
+        last_ns,
+        streams,
+        compressed_bytes,
+        raw_bytes,
+        status: reader.status().as_str(),
+        blocks: reader.file_stats().iter().map(|f| f.blocks).sum(),
+        closed_files: reader.file_stats().iter().filter(|f| f.closed).count() as u64,
+        controls,
+        header: reader.header().clone(),
+        file_list: files.iter().map(|f| f.display().to_string()).collect(),
+        issues: reader.issues().iter().map(ToString::to_string).collect(),
+    })
+}
+
+fn status_from_str(s: &str) -> u8 {
+    match s {
+        "intact" => exit::OK,
+        "torn_tail" => exit::TORN_TAIL,
+        _ => exit::CORRUPT,
+    }
+}
 
 pub fn inspect(args: &InspectArgs) -> CmdResult {
-    anyhow::bail!("'inspect' is not built yet ({args:?})")
+    let i = gather(&args.rec)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&i)?);
+    } else {
+        let h = &i.header;
+        println!("recording  {}", args.rec.display());
+        println!(
+            "venue      {} (coins {}; written by {} {})",
+            h.venue,
+            h.coins.join(","),
+            h.created_by,
+            h.program_version
+        );
+        println!("files      {} ({} closed), {} blocks", i.files, i.closed_files, i.blocks);
+        for f in &i.file_list {
+            println!("           {f}");
+        }
+        if i.records > 0 {
+            println!(
+                "span       {} .. {} ({:.3} s)",
+                super::args::format_rfc3339(i.first_ns),
+                super::args::format_rfc3339(i.last_ns),
+                (i.last_ns - i.first_ns) as f64 / 1e9
+            );
+        }
+        println!("records    {} ({} messages)", i.records, i.messages);
+        for (s, n) in &i.streams {
+            println!("  {n:>10}  {s}");
+        }
+        for (c, n) in &i.controls {
+            println!("  {n:>10}  control {c}");
+        }
+        let ratio = if i.compressed_bytes > 0 { i.raw_bytes as f64 / i.compressed_bytes as f64 } else { 0.0 };
+        println!(
+            "size       {} bytes on disk, {} bytes of messages ({ratio:.1}x)",
+            i.compressed_bytes, i.raw_bytes
+        );
+        println!("integrity  {}", i.status);
+        for issue in &i.issues {
+            println!("  {issue}");
+        }
+    }
+    Ok(status_from_str(i.status))
 }
 
 #[derive(clap::Args, Debug)]
-pub struct VerifyArgs {}
+#[command(after_help = "Example:\n  paper_trader verify rec/ && echo intact")]
+pub struct VerifyArgs {
+    /// Recording directory or log file.
+    pub rec: PathBuf,
+}
 
 pub fn verify(args: &VerifyArgs) -> CmdResult {
-    anyhow::bail!("'verify' is not built yet ({args:?})")
+    let mut reader = LogReader::open(&args.rec)?;
+    let mut records = 0u64;
+    while reader.next_record().is_some() {
+        records += 1;
+    }
+    let code = report_issues(&reader);
+    let status = reader.status();
+    match status {
+        Status::Intact => println!("intact: {records} records in {} files", reader.files().len()),
+        Status::TornTail => println!(
+            "torn tail: {records} records readable before it; `paper_trader repair {}` closes the file",
+            args.rec.display()
+        ),
+        Status::Corrupt => println!(
+            "corrupt: {records} records readable; the damaged parts are listed above; `paper_trader repair {}` rewrites what is readable",
+            args.rec.display()
+        ),
+    }
+    Ok(code)
 }
 
 #[derive(clap::Args, Debug)]
-pub struct RepairArgs {}
+#[command(after_help = "Example:\n  paper_trader repair rec/   # originals kept in rec/damaged/")]
+pub struct RepairArgs {
+    /// Recording directory or log file.
+    pub rec: PathBuf,
+}
 
 pub fn repair(args: &RepairArgs) -> CmdResult {
-    anyhow::bail!("'repair' is not built yet ({args:?})")
+    let done = crate::log::repair::repair(&args.rec)?;
+    if done.is_empty() {
+        println!("nothing to repair: every file is closed and intact");
+    }
+    for r in &done {
+        for i in &r.issues {
+            println!("found: {i}");
+        }
+        match &r.rewritten {
+            Some(p) => println!(
+                "rewrote {} as {} ({} records); original kept as {}",
+                r.original.display(),
+                p.display(),
+                r.records,
+                r.moved_to.display()
+            ),
+            None => {
+                println!("nothing readable in {}; moved to {}", r.original.display(), r.moved_to.display())
+            }
+        }
+    }
+    Ok(exit::OK)
 }

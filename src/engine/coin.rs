@@ -171,6 +171,10 @@ pub struct CoinState {
     pub markouts: u64,
     pub adverse_markouts: u64,
     pub margin_rejects: u64,
+    /// New market trades of this coin (history batches excluded), for the checklist's active
+    /// minutes as `validate` recomputes them from the snapshots.
+    #[serde(default)]
+    pub market_trades: u64,
 }
 
 /// Bound on held fills per coin (`adverse_fill_ratio`): at most one per order, and a coin has
@@ -214,6 +218,7 @@ impl CoinState {
             markouts: 0,
             adverse_markouts: 0,
             margin_rejects: 0,
+            market_trades: 0,
         }
     }
 
@@ -377,6 +382,7 @@ impl CoinState {
 
     /// A market trade of this coin (not history).
     pub(crate) fn on_trade(&mut self, ctx: &mut Ctx<'_>, side: Side, px: Price, sz: Qty) {
+        self.market_trades += 1;
         self.flow.decay_to(ctx.now, ctx.cfg.strategy.flow_half_life_s);
         self.flow.on_trade(side, sz);
         let Some(mid) = self.mid.filter(|_| self.book_valid) else { return };
@@ -812,6 +818,7 @@ impl CoinState {
             vol_ratio: self.regime.ratio(),
             available_margin: q(margin.available()),
             margin_rejects: self.margin_rejects,
+            market_trades: self.market_trades,
         }
     }
 

@@ -86,6 +86,10 @@ pub struct ModelSnapshot {
     pub vol_ratio: f64,
     pub available_margin: f64,
     pub margin_rejects: u64,
+    /// Cumulative count of new market trades of this coin (history batches excluded): the
+    /// checklist's "active market" minutes (>= 10 trades) are found from its increments.
+    #[serde(default)]
+    pub market_trades: u64,
 }
 
 /// One output of the engine. The journal stores each with the receive time of the input that

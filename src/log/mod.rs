@@ -9,6 +9,7 @@ pub mod format;
 pub mod import;
 pub mod reader;
 pub mod record;
+pub mod repair;
 pub mod threaded;
 pub mod writer;
 

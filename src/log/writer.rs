@@ -110,6 +110,60 @@ impl LogWriter {
         self.next_seq
     }
 
+    /// Continues a recording's numbering (for `repair`): the next file gets `file_index`, the
+    /// next record `next_seq`, and stream ids are those of `streams` (id = position; id 0 is
+    /// the control stream).
+    pub(crate) fn continue_numbering(&mut self, file_index: u32, next_seq: u64, streams: &[String]) {
+        self.next_file_index = file_index;
+        self.next_seq = next_seq;
+        self.streams = streams.to_vec();
+        if self.streams.is_empty() {
+            self.streams.push(format::CONTROL_STREAM_NAME.to_owned());
+        }
+        self.stream_ids =
+            self.streams.iter().enumerate().skip(1).map(|(i, n)| (n.clone(), i as u16)).collect();
+    }
+
+    /// Appends a record keeping its sequence number (for `repair`): a jump in sequence numbers
+    /// (records lost to corruption) starts a new block, whose header states its first seq.
+    pub(crate) fn append_record_as_is(
+        &mut self,
+        rec: &super::Record,
+        stream_name: &str,
+    ) -> Result<(), LogError> {
+        if rec.seq != self.next_seq {
+            if self.file.as_ref().is_some_and(|f| f.block.is_some()) {
+                self.flush_and_end_block()?;
+            }
+            self.next_seq = rec.seq;
+        }
+        match &rec.body {
+            super::Body::Message(raw) => self.append_message(rec.recv_ns, stream_name, raw).map(|_| ()),
+            super::Body::Control(c) => self.append_control(rec.recv_ns, c.clone()).map(|_| ()),
+        }
+    }
+
+    fn flush_and_end_block(&mut self) -> Result<(), LogError> {
+        let Some(f) = self.file.as_mut() else { return Ok(()) };
+        if let Some(b) = f.block.as_mut() {
+            let path = f.part_path.clone();
+            b.encoder.flush().map_err(io_err(&path))?;
+            self.out.append(b.encoder.get_mut());
+        }
+        self.end_block()?;
+        self.write_out()?;
+        self.unflushed_since = None;
+        Ok(())
+    }
+
+    /// Closes the current file (index, trailer, rename) without an end record: for `repair`,
+    /// which closes files of a recording that did not end cleanly.
+    pub(crate) fn close_without_end(mut self) -> Result<Vec<PathBuf>, LogError> {
+        self.close_file()?;
+        self.closed = true;
+        Ok(std::mem::take(&mut self.files_written))
+    }
+
     /// Whether records were appended since the last flush.
     pub fn has_unflushed(&self) -> bool {
         self.unflushed_since.is_some()
@@ -345,7 +399,9 @@ impl LogWriter {
         format::encode_trailer(&f.trailer, &mut self.out);
         self.write_out()?;
         let f = self.file.take().expect("file open");
-        f.file.sync_all().map_err(io_err(&f.part_path))?;
+        if self.opts.fsync {
+            f.file.sync_all().map_err(io_err(&f.part_path))?;
+        }
         drop(f.file);
         std::fs::rename(&f.part_path, &f.final_path).map_err(io_err(&f.final_path))?;
         if self.opts.fsync {

@@ -1,5 +1,9 @@
-//! Validation (the seed's checklist with diagnoses), the terminal summary and the HTML report.
+//! Validation (the seed's checklist with diagnoses), the terminal summary and the HTML report,
+//! all computed from a session's outputs.
 
 pub mod html;
+pub mod session;
+pub mod stats;
 pub mod summary;
+pub mod trajectory;
 pub mod validate;

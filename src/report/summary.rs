@@ -1,1 +1,406 @@
-//! (being written)
+//! The session's figures in one struct, and the seed's "Interpreting Results" applied to them.
+//! Computed from the output journal only (so it works on any session); printed by `report` and
+//! `demo`, and shown at the top of the HTML page.
+
+use super::session::Session;
+use super::stats::{median, no_skill_as_rate, wilson_interval, Z_95};
+use crate::engine::io::{ModelSnapshot, Output, Regime};
+use crate::types::notional;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Markout horizons reported (only 5 s labels a fill adverse).
+pub const MARKOUT_HORIZONS_S: [u32; 4] = [1, 5, 30, 60];
+/// The seed: "High adverse selection rate (> 40%): AS classifier needs work".
+pub const AS_RATE_FLAG: f64 = 0.40;
+/// The seed: "Calibration progress > 50%: system is learning, can trust parameter estimates".
+pub const CALIBRATION_TRUSTED: f64 = 0.50;
+/// Below this many fills per minute the fill rate is called low.
+pub const LOW_FILL_RATE_PER_MIN: f64 = 1.0;
+
+/// Mean markout at one horizon.
+#[derive(Clone, Debug, Serialize)]
+pub struct MarkoutStat {
+    pub horizon_s: u32,
+    pub n: u64,
+    /// Mean signed move in bp (positive = the mid moved in the fill's favour).
+    pub mean_bp: f64,
+    /// Standard error of the mean.
+    pub se_bp: f64,
+    pub dropped: u64,
+}
+
+/// Time and PnL spent in one regime.
+#[derive(Clone, Debug, Serialize)]
+pub struct RegimeStat {
+    pub regime: String,
+    pub seconds: f64,
+    /// Net PnL (after fees) accrued while in this regime.
+    pub pnl: f64,
+}
+
+/// One interpretation rule of the seed, applied.
+#[derive(Clone, Debug, Serialize)]
+pub struct Interpretation {
+    pub rule: &'static str,
+    pub verdict: String,
+    /// Whether this calls for attention.
+    pub flagged: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionSummary {
+    pub coins: Vec<String>,
+    pub first_ns: u64,
+    pub last_ns: u64,
+    pub minutes: f64,
+    pub orders_placed: u64,
+    pub orders_cancelled: u64,
+    pub margin_rejects: u64,
+    pub other_rejects: u64,
+    pub anomalies: u64,
+    pub book_invalid: u64,
+    pub fills: u64,
+    pub buys: u64,
+    pub sells: u64,
+    pub volume_usd: f64,
+    pub fills_per_min: f64,
+    pub pnl_realized: f64,
+    pub pnl_unrealized: f64,
+    pub pnl_fees: f64,
+    pub pnl_net: f64,
+    /// Model state of the first coin at its last snapshot (summary.json's convention).
+    pub kappa: f64,
+    pub kappa_confidence: f64,
+    pub own_fills: u64,
+    pub calibration_progress: f64,
+    pub cal_gamma: f64,
+    pub toxicity: f64,
+    pub brier_skill: f64,
+    pub sigma_1s_bp: Option<f64>,
+    pub mean_half_spread_bp: Option<f64>,
+    pub markouts: Vec<MarkoutStat>,
+    pub as_resolved: u64,
+    pub as_adverse: u64,
+    pub as_rate: Option<f64>,
+    pub as_rate_interval: Option<(f64, f64)>,
+    pub as_no_skill_baseline: Option<f64>,
+    pub regime_changes: u64,
+    pub regimes: Vec<RegimeStat>,
+    pub checkpoints: u64,
+    pub interpretation: Vec<Interpretation>,
+}
+
+fn regime_name(r: Regime) -> &'static str {
+    match r {
+        Regime::Quiet => "quiet",
+        Regime::Normal => "normal",
+        Regime::Volatile => "volatile",
+    }
+}
+
+fn net_pnl(s: &ModelSnapshot) -> f64 {
+    s.pnl_realized + s.pnl_unrealized - s.pnl_fees
+}
+
+impl SessionSummary {
+    pub fn compute(session: &Session) -> SessionSummary {
+        let coins = session.coins();
+        let mut placed = 0;
+        let mut cancelled = 0;
+        let mut margin_rejects = 0;
+        let mut other_rejects = 0;
+        let mut anomalies = 0;
+        let mut book_invalid = 0;
+        let (mut fills, mut buys, mut sells) = (0u64, 0u64, 0u64);
+        let mut volume_units: i128 = 0;
+        let mut regime_changes = 0;
+        let mut checkpoints = 0;
+        let mut markout_moves: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+        let mut markout_dropped: BTreeMap<u32, u64> = BTreeMap::new();
+        let (mut as_resolved, mut as_adverse) = (0u64, 0u64);
+        let mut last_snap: BTreeMap<&str, &ModelSnapshot> = BTreeMap::new();
+        let mut prev_snap: BTreeMap<&str, (f64, &ModelSnapshot)> = BTreeMap::new();
+        let mut regime_secs: BTreeMap<Regime, f64> = BTreeMap::new();
+        let mut regime_pnl: BTreeMap<Regime, f64> = BTreeMap::new();
+        let mut sigmas = Vec::new();
+        let mut half_spreads = Vec::new();
+        for (t, o) in &session.outputs {
+            match o {
+                Output::OrderPlaced { .. } => placed += 1,
+                Output::OrderCancelled { .. } => cancelled += 1,
+                Output::OrderRejected { reason, .. } => {
+                    if *reason == crate::engine::io::RejectReason::Margin {
+                        margin_rejects += 1;
+                    } else {
+                        other_rejects += 1;
+                    }
+                }
+                Output::Fill { side, px, sz, .. } if sz.0 != 0 => {
+                    fills += 1;
+                    match side {
+                        crate::types::Side::Buy => buys += 1,
+                        crate::types::Side::Sell => sells += 1,
+                    }
+                    volume_units += notional(*px, *sz);
+                }
+                Output::Markout { horizon_s, move_bp, was_adverse, .. } => {
+                    if move_bp.is_finite() {
+                        markout_moves.entry(*horizon_s).or_default().push(*move_bp);
+                    }
+                    if let Some(a) = was_adverse {
+                        as_resolved += 1;
+                        as_adverse += u64::from(*a);
+                    }
+                }
+                Output::MarkoutDropped { horizon_s, .. } => {
+                    *markout_dropped.entry(*horizon_s).or_default() += 1
+                }
+                Output::Model(s) => {
+                    let secs = session.secs(*t);
+                    if let Some((prev_t, prev)) = prev_snap.get(s.coin.as_str()) {
+                        *regime_secs.entry(prev.regime).or_default() += (secs - prev_t).max(0.0);
+                        *regime_pnl.entry(prev.regime).or_default() += net_pnl(s) - net_pnl(prev);
+                    }
+                    prev_snap.insert(&s.coin, (secs, s));
+                    last_snap.insert(&s.coin, s);
+                    if s.sigma_bp.is_finite() && s.sigma_bp > 0.0 {
+                        sigmas.push(s.sigma_bp);
+                    }
+                    if let (Some(b), Some(a), Some(m)) = (s.bid_quote, s.ask_quote, s.mid) {
+                        if m.0 > 0 && a.0 > b.0 {
+                            half_spreads.push((a.0 - b.0) as f64 / 2.0 / m.0 as f64 * 1e4);
+                        }
+                    }
+                }
+                Output::RegimeChange { .. } => regime_changes += 1,
+                Output::Checkpoint { .. } => checkpoints += 1,
+                Output::Anomaly { .. } => anomalies += 1,
+                Output::BookValidity { valid: false, .. } => book_invalid += 1,
+                _ => {}
+            }
+        }
+        let minutes = session.last.since(session.first) as f64 / 60e9;
+        let sum = |f: fn(&ModelSnapshot) -> f64| last_snap.values().map(|s| f(s)).sum::<f64>();
+        let first = coins.first().and_then(|c| last_snap.get(c.as_str()).copied());
+        let markouts = MARKOUT_HORIZONS_S
+            .iter()
+            .map(|&h| {
+                let v = markout_moves.get(&h).map(Vec::as_slice).unwrap_or(&[]);
+                let n = v.len() as f64;
+                let mean = if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / n };
+                let var = if v.len() > 1 {
+                    v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+                } else {
+                    0.0
+                };
+                MarkoutStat {
+                    horizon_s: h,
+                    n: v.len() as u64,
+                    mean_bp: mean,
+                    se_bp: if v.len() > 1 { (var / n).sqrt() } else { 0.0 },
+                    dropped: markout_dropped.get(&h).copied().unwrap_or(0),
+                }
+            })
+            .collect();
+        let sigma_1s_bp = median(sigmas);
+        let as_rate = (as_resolved > 0).then(|| as_adverse as f64 / as_resolved as f64);
+        let mut s = SessionSummary {
+            coins,
+            first_ns: session.first.0,
+            last_ns: session.last.0,
+            minutes,
+            orders_placed: placed,
+            orders_cancelled: cancelled,
+            margin_rejects,
+            other_rejects,
+            anomalies,
+            book_invalid,
+            fills,
+            buys,
+            sells,
+            volume_usd: volume_units as f64 / 1e8,
+            fills_per_min: if minutes > 0.0 { fills as f64 / minutes } else { 0.0 },
+            pnl_realized: sum(|s| s.pnl_realized),
+            pnl_unrealized: sum(|s| s.pnl_unrealized),
+            pnl_fees: sum(|s| s.pnl_fees),
+            pnl_net: sum(net_pnl),
+            kappa: first.map_or(0.0, |s| s.kappa),
+            kappa_confidence: first.map_or(0.0, |s| s.kappa_confidence),
+            own_fills: first.map_or(0, |s| s.own_fills),
+            calibration_progress: first.map_or(0.0, |s| s.calibration_progress),
+            cal_gamma: first.map_or(0.0, |s| s.cal_gamma),
+            toxicity: first.map_or(0.0, |s| s.toxicity),
+            brier_skill: first.map_or(0.0, |s| s.brier_skill),
+            sigma_1s_bp,
+            mean_half_spread_bp: median(half_spreads),
+            markouts,
+            as_resolved,
+            as_adverse,
+            as_rate,
+            as_rate_interval: wilson_interval(as_adverse, as_resolved, Z_95),
+            as_no_skill_baseline: sigma_1s_bp.and_then(no_skill_as_rate),
+            regime_changes,
+            regimes: [Regime::Quiet, Regime::Normal, Regime::Volatile]
+                .iter()
+                .map(|r| RegimeStat {
+                    regime: regime_name(*r).to_string(),
+                    seconds: regime_secs.get(r).copied().unwrap_or(0.0),
+                    pnl: regime_pnl.get(r).copied().unwrap_or(0.0),
+                })
+                .collect(),
+            checkpoints,
+            interpretation: Vec::new(),
+        };
+        s.interpretation = interpret(&s);
+        s
+    }
+
+    fn regime(&self, name: &str) -> Option<&RegimeStat> {
+        self.regimes.iter().find(|r| r.regime == name)
+    }
+}
+
+/// The seed's "Interpreting Results", applied to the figures.
+pub fn interpret(s: &SessionSummary) -> Vec<Interpretation> {
+    let mut out = Vec::new();
+    let quiet = s.regime("quiet");
+    let normal = s.regime("normal");
+    let volatile = s.regime("volatile");
+    let calm_pnl = quiet.map_or(0.0, |r| r.pnl) + normal.map_or(0.0, |r| r.pnl);
+    let calm_secs = quiet.map_or(0.0, |r| r.seconds) + normal.map_or(0.0, |r| r.seconds);
+    out.push(Interpretation {
+        rule: "Positive PnL in quiet markets: good baseline, strategy captures spread",
+        verdict: if calm_secs == 0.0 {
+            "no time in quiet or normal regimes: no baseline to judge".to_string()
+        } else if calm_pnl > 0.0 {
+            format!("PnL in quiet/normal regimes {calm_pnl:+.2} USD over {:.1} min: good baseline, the strategy captures spread", calm_secs / 60.0)
+        } else {
+            format!("PnL in quiet/normal regimes {calm_pnl:+.2} USD over {:.1} min: the strategy does not capture spread even in calm markets", calm_secs / 60.0)
+        },
+        flagged: calm_secs > 0.0 && calm_pnl <= 0.0,
+    });
+    let (vol_pnl, vol_secs) = volatile.map_or((0.0, 0.0), |r| (r.pnl, r.seconds));
+    // "Should be small": the volatile loss should not exceed what the calm regimes earned.
+    let large = vol_pnl < 0.0 && -vol_pnl > calm_pnl.max(0.0);
+    out.push(Interpretation {
+        rule: "Negative PnL in volatile: expected, but magnitude matters - should be small",
+        verdict: if vol_secs == 0.0 {
+            "no time in the volatile regime".to_string()
+        } else if vol_pnl >= 0.0 {
+            format!("PnL in volatile regimes {vol_pnl:+.2} USD over {:.1} min: not negative", vol_secs / 60.0)
+        } else if large {
+            format!("PnL in volatile regimes {vol_pnl:+.2} USD over {:.1} min: larger than the calm regimes' gains ({calm_pnl:+.2}): too large", vol_secs / 60.0)
+        } else {
+            format!("PnL in volatile regimes {vol_pnl:+.2} USD over {:.1} min: negative as expected, and smaller than the calm regimes' gains", vol_secs / 60.0)
+        },
+        flagged: large,
+    });
+    let baseline = s.as_no_skill_baseline.map_or("n/a".to_string(), |b| format!("{:.1}%", b * 100.0));
+    out.push(Interpretation {
+        rule: "High adverse selection rate (> 40%): AS classifier needs work",
+        verdict: match (s.as_rate, s.as_rate_interval) {
+            (Some(r), Some((lo, hi))) => format!(
+                "AS rate {:.1}% (95% Wilson {:.1}-{:.1}%, n = {}) vs no-skill baseline {baseline}: {}",
+                r * 100.0,
+                lo * 100.0,
+                hi * 100.0,
+                s.as_resolved,
+                if r > AS_RATE_FLAG { "above 40%: the AS classifier needs work" } else { "at or below 40%" }
+            ),
+            _ => "no resolved 5 s outcomes".to_string(),
+        },
+        flagged: s.as_rate.is_some_and(|r| r > AS_RATE_FLAG),
+    });
+    let low = s.fills_per_min < LOW_FILL_RATE_PER_MIN;
+    let spread = s.mean_half_spread_bp.map_or("n/a".to_string(), |h| format!("{h:.2} bp"));
+    out.push(Interpretation {
+        rule: "Low fill rate: kappa estimate may be too low, or spreads too wide",
+        verdict: if low {
+            format!(
+                "{:.2} fills/min is low: kappa {:.3}/bp may be too low, or spreads too wide (median quoted half-spread {spread}, cal_gamma {:.3})",
+                s.fills_per_min, s.kappa, s.cal_gamma
+            )
+        } else {
+            format!("{:.2} fills/min (median quoted half-spread {spread})", s.fills_per_min)
+        },
+        flagged: low,
+    });
+    let trusted = s.calibration_progress > CALIBRATION_TRUSTED;
+    out.push(Interpretation {
+        rule: "Calibration progress > 50%: system is learning, can trust parameter estimates",
+        verdict: if trusted {
+            format!("calibration_progress {:.1}%: the system is learning; parameter estimates can be trusted", s.calibration_progress * 100.0)
+        } else {
+            format!(
+                "calibration_progress {:.1}%: not yet above 50%, treat kappa ({:.3}) and toxicity as provisional",
+                s.calibration_progress * 100.0,
+                s.kappa
+            )
+        },
+        flagged: !trusted,
+    });
+    out
+}
+
+/// The summary as terminal text.
+pub fn render_text(s: &SessionSummary) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "summary: {} over {:.1} min of event time", s.coins.join(","), s.minutes);
+    let _ = writeln!(
+        o,
+        "  orders placed {}, cancelled {}, rejected {} (margin_rejects {}); anomalies {}; book invalid {}x",
+        s.orders_placed,
+        s.orders_cancelled,
+        s.margin_rejects + s.other_rejects,
+        s.margin_rejects,
+        s.anomalies,
+        s.book_invalid
+    );
+    let _ = writeln!(
+        o,
+        "  fills {} ({} buys, {} sells), volume {:.2} USD, {:.2} fills/min",
+        s.fills, s.buys, s.sells, s.volume_usd, s.fills_per_min
+    );
+    let _ = writeln!(
+        o,
+        "  pnl: realized {:+.4}  unrealized {:+.4}  fees {:.4}  net {:+.4} USD",
+        s.pnl_realized, s.pnl_unrealized, s.pnl_fees, s.pnl_net
+    );
+    let _ = writeln!(
+        o,
+        "  kappa {:.4}/bp  kappa_confidence {:.4}  own_fills {}  calibration_progress {:.4}  cal_gamma {:.4}",
+        s.kappa, s.kappa_confidence, s.own_fills, s.calibration_progress, s.cal_gamma
+    );
+    let _ = writeln!(
+        o,
+        "  toxicity {:.4}  brier_skill {:+.4}  sigma_1s {}",
+        s.toxicity,
+        s.brier_skill,
+        s.sigma_1s_bp.map_or("n/a".to_string(), |v| format!("{v:.3} bp"))
+    );
+    let marks: Vec<String> = s
+        .markouts
+        .iter()
+        .map(|m| format!("{}s {:+.3}±{:.3} bp (n {})", m.horizon_s, m.mean_bp, m.se_bp, m.n))
+        .collect();
+    let _ = writeln!(o, "  markouts: {}", marks.join(", "));
+    let regimes: Vec<String> = s
+        .regimes
+        .iter()
+        .map(|r| format!("{} {:.1} min pnl {:+.2}", r.regime, r.seconds / 60.0, r.pnl))
+        .collect();
+    let _ = writeln!(
+        o,
+        "  regimes: {} changes; {}; checkpoints {}",
+        s.regime_changes,
+        regimes.join(", "),
+        s.checkpoints
+    );
+    let _ = writeln!(o, "interpretation:");
+    for i in &s.interpretation {
+        let _ = writeln!(o, "  {} {}", if i.flagged { "!" } else { "-" }, i.verdict);
+    }
+    o
+}

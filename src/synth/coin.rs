@@ -123,7 +123,7 @@ impl CoinSim {
         self.asks.remove_inside(ask);
         for side in [BookSide::Bid, BookSide::Ask] {
             let target = if side == BookSide::Bid { bid } else { ask };
-            let missing = self.side(side).best().is_none_or(|l| l.px_ticks != target);
+            let missing = self.side(side).best().map_or(true, |l| l.px_ticks != target);
             if missing {
                 let (lots, n) = self.draw_level(cfg, 0.0);
                 self.side_mut(side).insert(BookLevel { px_ticks: target, lots, n });

@@ -83,8 +83,10 @@ impl Regime {
 pub struct RegimeConfig {
     /// Volatility of the mid, bp per sqrt(second), informed moves included.
     pub sigma_bp: f64,
-    /// Mean time spent in the regime once entered (exponential dwell), seconds.
+    /// Mean time spent in the regime once entered, seconds: the minimum plus an exponential.
     pub mean_dwell_s: f64,
+    /// Shortest stay in the regime, seconds (a volatile spell a detector can see).
+    pub min_dwell_s: f64,
     /// Multiplier of the median spread while in the regime.
     pub spread_factor: f64,
     /// Probabilities of the next regime when leaving this one (the own one must be 0; the
@@ -109,6 +111,7 @@ impl Default for RegimesConfig {
             quiet: RegimeConfig {
                 sigma_bp: 0.35,
                 mean_dwell_s: 900.0,
+                min_dwell_s: 60.0,
                 spread_factor: 0.8,
                 to_quiet: 0.0,
                 to_normal: 0.75,
@@ -117,6 +120,7 @@ impl Default for RegimesConfig {
             normal: RegimeConfig {
                 sigma_bp: 1.0,
                 mean_dwell_s: 900.0,
+                min_dwell_s: 60.0,
                 spread_factor: 1.0,
                 to_quiet: 0.4,
                 to_normal: 0.0,
@@ -125,7 +129,8 @@ impl Default for RegimesConfig {
             // Three times normal, so a detector with `enter volatile at R > 2` sees it.
             volatile: RegimeConfig {
                 sigma_bp: 3.0,
-                mean_dwell_s: 300.0,
+                mean_dwell_s: 360.0,
+                min_dwell_s: 180.0,
                 spread_factor: 2.0,
                 to_quiet: 0.2,
                 to_normal: 0.8,
@@ -237,21 +242,16 @@ pub struct SynthConfig {
     pub coins: BTreeMap<String, CoinConfig>,
 }
 
-/// Distances of levels 1, 3, .., 19 from mid (bp): the archive hour's medians (README).
-const ARCHIVE_ODD_LEVELS_BP: [f64; 10] = [0.23, 1.4, 2.5, 4.6, 9.3, 12.5, 16.7, 21.8, 27.0, 34.1];
+/// Median distance of levels 1..20 from mid (bp): the archive hour's medians for the odd
+/// levels (README: 0.23, 1.4, 2.5, 4.6, 9.3, 12.5, 16.7, 21.8, 27.0, 34.1), the even ones
+/// interpolated, level 20 extrapolated by half the last gap.
+const DEFAULT_DEPTH_PROFILE_BP: [f64; 20] = [
+    0.23, 0.815, 1.4, 1.95, 2.5, 3.55, 4.6, 6.95, 9.3, 10.9, 12.5, 14.6, 16.7, 19.25, 21.8, 24.4, 27.0,
+    30.55, 34.1, 37.65,
+];
 
 fn default_depth_profile() -> Vec<f64> {
-    let mut p = Vec::with_capacity(20);
-    for i in 0..10 {
-        p.push(ARCHIVE_ODD_LEVELS_BP[i]);
-        let next = if i + 1 < 10 {
-            (ARCHIVE_ODD_LEVELS_BP[i] + ARCHIVE_ODD_LEVELS_BP[i + 1]) / 2.0
-        } else {
-            ARCHIVE_ODD_LEVELS_BP[9] + (ARCHIVE_ODD_LEVELS_BP[9] - ARCHIVE_ODD_LEVELS_BP[8]) / 2.0
-        };
-        p.push(next);
-    }
-    p
+    DEFAULT_DEPTH_PROFILE_BP.to_vec()
 }
 
 impl Default for SynthConfig {
@@ -407,6 +407,7 @@ impl SynthConfig {
         let key = |k: &str| format!("regimes.{}.{k}", r.name());
         check_range(&key("sigma_bp"), c.sigma_bp, 0.0, 1000.0)?;
         check_range(&key("mean_dwell_s"), c.mean_dwell_s, 1.0, 1e7)?;
+        check_range(&key("min_dwell_s"), c.min_dwell_s, 0.0, c.mean_dwell_s)?;
         check_range(&key("spread_factor"), c.spread_factor, 0.01, 100.0)?;
         let to = [c.to_quiet, c.to_normal, c.to_volatile];
         for (t, v) in Regime::ALL.iter().zip(to) {

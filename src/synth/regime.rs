@@ -28,8 +28,9 @@ impl RegimePath {
     }
 
     fn dwell_ms(&mut self, cfg: &SynthConfig) -> u64 {
-        let mean_ms = cfg.regimes.get(self.current).mean_dwell_s * 1000.0;
-        (libm::round(self.rng.exponential(mean_ms)) as u64).max(1)
+        let c = cfg.regimes.get(self.current);
+        let extra_ms = self.rng.exponential((c.mean_dwell_s - c.min_dwell_s) * 1000.0);
+        (libm::round(c.min_dwell_s * 1000.0 + extra_ms) as u64).max(1)
     }
 
     /// Leaves the current regime at `next_switch_ms` for the next one.

@@ -45,9 +45,9 @@ const MID_STREAM: u64 = 1;
 const BOOK_STREAM: u64 = 2;
 const FLOW_STREAM: u64 = 3;
 const IDS_STREAM: u64 = 4;
-const CLOCK_STREAM: u64 = 0x434c_4f43_4b; // "CLOCK"
-const LATENCY_STREAM: u64 = 0x4c41_5445_4e43_59; // "LATENCY"
-const USERS_STREAM: u64 = 0x5553_4552_53; // "USERS"
+const CLOCK_STREAM: u64 = 0x0043_4c4f_434b; // "CLOCK"
+const LATENCY_STREAM: u64 = 0x004c_4154_454e_4359; // "LATENCY"
+const USERS_STREAM: u64 = 0x0055_5345_5253; // "USERS"
 
 /// The fair price moves in steps of this many ms.
 const STEP_MS: u64 = 100;
@@ -226,7 +226,7 @@ impl SynthVenue {
         let mean = self.uninformed_mean_ms();
         let gap_mean_ms = self.cfg.informed_cycle_s() * 1000.0 - self.cfg.informed_window_ms;
         let informed = self.cfg.informed_share > 0.0;
-        let rng = &mut self.coins[c].sim_rng_flow();
+        let rng = self.coins[c].sim_rng_flow();
         let first = [draw_ms(rng, mean), draw_ms(rng, mean)];
         let window = if informed { draw_ms(rng, gap_mean_ms) } else { NEVER - start_ms };
         let s = &mut self.coins[c];
@@ -264,14 +264,14 @@ impl SynthVenue {
             Event::Step => self.step(t),
             Event::Order(c, side) => {
                 let mean = self.uninformed_mean_ms();
-                let dt = draw_ms(&mut self.coins[c].sim_rng_flow(), mean);
+                let dt = draw_ms(self.coins[c].sim_rng_flow(), mean);
                 self.coins[c].next_order_ms[side] = t + dt;
                 self.aggressive(c, t, side == 0, false);
             }
             Event::InformedOrder(c) => {
                 let up = self.coins[c].sim.info.is_some_and(|w| w.up);
                 let mean = 1000.0 / self.cfg.informed_order_rate;
-                let dt = draw_ms(&mut self.coins[c].sim_rng_flow(), mean);
+                let dt = draw_ms(self.coins[c].sim_rng_flow(), mean);
                 let end = self.coins[c].sim.info.map_or(0, |w| w.end_ms);
                 self.coins[c].next_informed_ms = if t + dt < end { t + dt } else { NEVER };
                 self.aggressive(c, t, up, true);
@@ -295,10 +295,10 @@ impl SynthVenue {
     }
 
     fn open_window(&mut self, c: usize, t: u64) {
-        let window_ms = draw_ms(&mut self.coins[c].sim_rng_flow(), self.cfg.informed_window_ms).max(1);
+        let window_ms = draw_ms(self.coins[c].sim_rng_flow(), self.cfg.informed_window_ms).max(1);
         let gap_mean_ms = self.cfg.informed_cycle_s() * 1000.0 - self.cfg.informed_window_ms;
-        let gap_ms = draw_ms(&mut self.coins[c].sim_rng_flow(), gap_mean_ms);
-        let first_ms = draw_ms(&mut self.coins[c].sim_rng_flow(), 1000.0 / self.cfg.informed_order_rate);
+        let gap_ms = draw_ms(self.coins[c].sim_rng_flow(), gap_mean_ms);
+        let first_ms = draw_ms(self.coins[c].sim_rng_flow(), 1000.0 / self.cfg.informed_order_rate);
         let sigma = self.regime_sigma();
         let s = &mut self.coins[c];
         s.sim.open_window(&self.cfg, t + window_ms, sigma);

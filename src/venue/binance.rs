@@ -37,7 +37,7 @@ struct Fields<'a> {
     /// `{"result":..,"id":..}`: the answer to a subscribe request.
     is_response: bool,
     stream: Option<&'a [u8]>,
-    data: Option<Box<Fields<'a>>>,
+    has_data: bool,
 }
 
 pub(super) fn parse(
@@ -50,12 +50,17 @@ pub(super) fn parse(
     if s.peek() != Some(b'{') {
         return Err(malformed(format!("not a JSON object: {:?}", excerpt(raw))));
     }
-    let top = fields(&mut s, true)?;
+    let mut data = Fields::default();
+    let top = fields(&mut s, Some(&mut data))?;
     if !s.at_end() {
         return Err(malformed(format!("trailing bytes at {}", s.pos())));
     }
-    if let Some(data) = top.data {
-        return event(ad, *data, out);
+    if top.has_data {
+        if let Some(id) = data.last_update_id {
+            // A snapshot relayed inside a combined-stream wrapper: its stream names the symbol.
+            return snapshot(ad, stream, top.stream, id, data, out);
+        }
+        return event(ad, data, out);
     }
     if let Some(id) = top.last_update_id {
         return snapshot(ad, stream, top.stream, id, top, out);
@@ -70,7 +75,10 @@ pub(super) fn parse(
     Err(Bad { kind: AnomalyKind::UnknownChannel, detail: format!("unknown message {:?}", excerpt(raw)) })
 }
 
-fn fields<'a>(s: &mut Scanner<'a>, top: bool) -> Result<Fields<'a>, Bad> {
+/// Reads an object's fields; at the top level (`data` given) also the combined-stream
+/// wrapper's `stream` and its `data` object.
+fn fields<'a>(s: &mut Scanner<'a>, mut data: Option<&mut Fields<'a>>) -> Result<Fields<'a>, Bad> {
+    let top = data.is_some();
     let mut f = Fields::default();
     s.object(|s, k| -> Result<(), Bad> {
         match k {
@@ -95,7 +103,14 @@ fn fields<'a>(s: &mut Scanner<'a>, top: bool) -> Result<Fields<'a>, Bad> {
             b"t" => f.trade_id = Some(s.u64()?),
             b"lastUpdateId" => f.last_update_id = Some(s.u64()?),
             b"stream" if top => f.stream = Some(s.string()?),
-            b"data" if top => f.data = Some(Box::new(fields(s, false)?)),
+            b"data" if s.peek() == Some(b'{') => {
+                if let Some(d) = data.as_deref_mut() {
+                    *d = fields(s, None)?;
+                    f.has_data = true;
+                } else {
+                    s.skip_value()?;
+                }
+            }
             b"result" | b"id" if top => {
                 f.is_response = true;
                 s.skip_value()?;
@@ -192,9 +207,9 @@ fn event(ad: &mut Adapter, f: Fields<'_>, out: &mut Vec<MarketEvent>) -> Result<
             let bid = level(f.bid_px, f.bid_sz, "bid b/B")?;
             let ask = level(f.ask_px, f.ask_sz, "ask a/A")?;
             ad.check_time(StreamKind::BnBookTicker, &coin, event_ns, out);
-            let mut v = vec![bid, ask];
-            ad.check_levels(&coin, &mut v, true, out);
-            if v.len() == 2 {
+            let inst = ad.instrument(&coin);
+            let ok_bid = super::check_level(&inst, &coin, &bid, true, out);
+            if ok_bid & super::check_level(&inst, &coin, &ask, true, out) {
                 out.push(MarketEvent::Bbo {
                     coin,
                     exch_ns: event_ns,
@@ -231,8 +246,8 @@ fn snapshot(
     let coin = f
         .symbol
         .map(text)
-        .or_else(|| symbol_of(record_stream))
         .or_else(|| wrapper_stream.and_then(|w| symbol_of(&text(w))))
+        .or_else(|| symbol_of(record_stream))
         .ok_or_else(|| malformed(format!("depth snapshot on stream {record_stream:?} names no symbol")))?;
     let mut bids = need(f.bid_levels, "bids", b"snapshot")?;
     let mut asks = need(f.ask_levels, "asks", b"snapshot")?;
@@ -315,6 +330,14 @@ mod tests {
     #[test]
     fn anomalies() {
         let mut ad = Adapter::new(Venue::BinanceUsdm);
+        let v = run(
+            &mut ad,
+            "btcusdt@combined",
+            r#"{"stream":"ethusdt@depthSnapshot","data":{"lastUpdateId":7,"bids":[["1.00","1"]],"asks":[]}}"#,
+        );
+        assert!(
+            matches!(&v[..], [MarketEvent::BookSnapshot { coin, update_id: Some(7), .. }] if coin == "ETHUSDT")
+        );
         let kinds = |v: Vec<MarketEvent>| {
             v.iter()
                 .filter_map(|e| match e {

@@ -282,10 +282,9 @@ fn bbo(ad: &mut Adapter, data: Option<Data<'_>>, out: &mut Vec<MarketEvent>) -> 
     let (coin, exch_ns) = coin_and_time(&d, "bbo")?;
     let (bid, ask) = d.bbo.ok_or_else(|| malformed("bbo without bbo"))?;
     ad.check_time(StreamKind::HlBbo, &coin, exch_ns, out);
-    let mut v: Vec<Level> = bid.into_iter().chain(ask).collect();
-    let before = v.len();
-    ad.check_levels(&coin, &mut v, false, out);
-    if v.len() != before {
+    let inst = ad.instrument(&coin);
+    let ok_bid = bid.map_or(true, |l| super::check_level(&inst, &coin, &l, false, out));
+    if !(ok_bid & ask.map_or(true, |l| super::check_level(&inst, &coin, &l, false, out))) {
         return Ok(()); // an impossible level: the anomaly says so, the bbo is unusable
     }
     out.push(MarketEvent::Bbo { coin, exch_ns, update_id: None, bid, ask });

@@ -1,0 +1,174 @@
+//! `live`: a paper session. The engine runs on this thread through the same
+//! [`SessionRunner`] as `replay`, fed by the live pipeline ([`super::run`]); the inputs are
+//! recorded under `SESSION/inputs/` with the full engine configuration and seed in the header,
+//! so `replay SESSION/inputs --out S2` reproduces the session with no further flags.
+
+use super::{InputRecorder, LiveEngine, LiveReport};
+use crate::commands::live_cmds::LiveArgs;
+use crate::commands::{exit, CmdResult};
+use crate::drivers::record::RecorderThread;
+use crate::drivers::session::{InputDesc, SessionRunner, Summary};
+use crate::engine::{EngineConfig, Input};
+use crate::log::{Header, WriterOptions};
+use crate::types::Timestamp;
+use crate::venue::Venue;
+use anyhow::Context;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// The session runner as the live driver's engine.
+pub struct RunnerEngine {
+    runner: SessionRunner,
+}
+
+impl LiveEngine for RunnerEngine {
+    fn feed(&mut self, now: Timestamp, seq: u64, input: Input<'_>) -> anyhow::Result<()> {
+        self.runner.feed(now, seq, input).map(|_| ())
+    }
+    fn next_deadline(&self) -> Option<Timestamp> {
+        self.runner.engine().next_deadline()
+    }
+    fn status(&self) -> String {
+        status_line(&self.runner.summary())
+    }
+}
+
+/// The seed's validation items as they stand: fills, PnL, kappa and its confidence, toxicity,
+/// calibration progress, cal_gamma, regime, and the checklist items passed so far.
+pub fn status_line(s: &Summary) -> String {
+    let e = &s.engine;
+    let coin = e.coins.values().next();
+    let passed = e.checklist.iter().filter(|c| c.pass).count();
+    format!(
+        "fills {} | pnl {:.2} (unreal {:.2}, fees {:.2}) | kappa {:.3} conf {:.2} | AS {}/{} | cal {:.2} gamma {:.2} | regime {} | checklist {passed}/{}",
+        e.fills,
+        e.pnl.realized,
+        e.pnl.unrealized,
+        e.pnl.fees,
+        e.kappa,
+        e.kappa_confidence,
+        e.adverse_markouts,
+        e.markouts,
+        e.calibration_progress,
+        e.cal_gamma,
+        coin.map_or("-".to_string(), |c| format!("{:?}", c.regime)),
+        e.checklist.len(),
+    )
+}
+
+/// Everything a live session needs, resolved from the flags.
+pub struct SessionSetup {
+    pub config: EngineConfig,
+    pub seed: u64,
+    pub venue: Venue,
+    pub coins: Vec<String>,
+    pub url: String,
+}
+
+impl SessionSetup {
+    pub fn from_args(args: &LiveArgs) -> anyhow::Result<SessionSetup> {
+        let mut config = match &args.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading --config {}", p.display()))?;
+                EngineConfig::from_toml(&text)
+                    .map_err(|e| anyhow::anyhow!("--config {}: {e}", p.display()))?
+            }
+            None => EngineConfig::default(),
+        };
+        let coins: Vec<String> = args.feed.coins.iter().map(|c| c.trim().to_string()).collect();
+        // The recorded configuration names the traded coins, so that a replay trades the same.
+        config.engine.coins = coins.clone();
+        let venue = Venue::from_name(&args.feed.venue)
+            .with_context(|| format!("unknown venue {}", args.feed.venue))?;
+        Ok(SessionSetup { config, seed: args.seed, venue, coins, url: args.feed.url.clone() })
+    }
+}
+
+/// Creates the session directory and runs the live pipeline into it; returns the summary and
+/// the driver's report (also written to `SESSION/live.json`).
+pub fn run_session(
+    setup: SessionSetup,
+    out: &Path,
+    protocol: Box<dyn crate::drivers::ws_client::VenueProtocol>,
+    opts: &super::LiveOptions,
+    writer_opts: WriterOptions,
+    stop: Arc<AtomicBool>,
+    progress: &mut dyn FnMut(&LiveReport),
+) -> anyhow::Result<(Summary, LiveReport)> {
+    // The engine runs with the configuration exactly as the recording will hold it.
+    let config_toml = setup.config.to_toml();
+    let config = EngineConfig::from_toml(&config_toml).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    let input = InputDesc { source: format!("live:{}", setup.url), resumed_from: None };
+    let runner = SessionRunner::create(out, config, setup.seed, setup.venue, &setup.coins, input)?;
+    let header = Header {
+        venue: setup.venue.name().to_string(),
+        coins: setup.coins.clone(),
+        program_version: crate::PROGRAM_VERSION.to_string(),
+        created_by: "live".to_string(),
+        engine_config: Some(config_toml),
+        seed: Some(setup.seed),
+        synth: None,
+    };
+    let recorder: Box<dyn InputRecorder> =
+        Box::new(RecorderThread::spawn(&out.join("inputs"), header, writer_opts)?);
+    let mut engine = RunnerEngine { runner };
+    let report = super::run(protocol, opts, &mut engine, recorder, stop, progress)?;
+    let summary = engine.runner.finish()?;
+    let live_json = serde_json::json!({
+        "url": setup.url,
+        "records": report.records,
+        "messages": report.messages,
+        "ticks": report.ticks,
+        "connects": report.connects,
+        "disconnects": report.disconnects,
+        "gaps": report.gaps,
+        "dropped": report.dropped,
+        "feed_queue_high_water": report.feed_queue_high_water,
+        "recorder_backlog_high_water": report.recorder_backlog_high_water,
+        "latency_ns": {
+            "p50": report.latency.quantile_ns(0.5),
+            "p99": report.latency.quantile_ns(0.99),
+            "max": report.latency.max_ns(),
+            "count": report.latency.count(),
+        },
+        "engine_latency_ns": {
+            "p50": report.engine_latency.quantile_ns(0.5),
+            "p99": report.engine_latency.quantile_ns(0.99),
+            "max": report.engine_latency.max_ns(),
+        },
+        "elapsed_s": report.elapsed.as_secs_f64(),
+    });
+    std::fs::write(out.join("live.json"), serde_json::to_string_pretty(&live_json)? + "\n")
+        .with_context(|| format!("writing {}/live.json", out.display()))?;
+    Ok((summary, report))
+}
+
+pub fn run_command(args: &LiveArgs) -> CmdResult {
+    let setup = SessionSetup::from_args(args)?;
+    let opts = args.feed.options(args.seed)?;
+    let stop = crate::commands::live_cmds::stop_on_signal();
+    let mut progress = crate::commands::live_cmds::progress_printer();
+    let (summary, report) = run_session(
+        setup,
+        &args.out,
+        args.feed.protocol(),
+        &opts,
+        WriterOptions::default(),
+        stop,
+        &mut progress,
+    )?;
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprintln!();
+    }
+    tracing::info!("session {} done: {}", args.out.display(), report.line());
+    println!(
+        "{}: {} inputs, {} fills, output_digest {}",
+        args.out.display(),
+        summary.input_messages,
+        summary.engine.fills,
+        summary.output_digest
+    );
+    Ok(exit::OK)
+}
