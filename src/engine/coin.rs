@@ -3,7 +3,7 @@
 //! through [`Ctx`].
 
 use super::config::EngineConfig;
-use super::io::{CancelReason, ModelSnapshot, Output, Regime, RejectReason};
+use super::io::{CancelReason, FillKind, ModelSnapshot, Output, Regime, RejectReason};
 use crate::market_maker::classifier::{FillFeatures, PreFillClassifier};
 use crate::market_maker::estimator::{depth_bp, ParameterEstimator, VolatilityEstimator};
 use crate::market_maker::margin::{CoinExposure, MarginTracker};
@@ -161,6 +161,8 @@ pub struct CoinState {
     probe_seq: u64,
     /// The last valid mid: positions are marked at it while the book is invalid.
     pub mark: Price,
+    /// A best bid and offer newer than the book (see `market::TopView`).
+    pub(crate) top: Option<super::market::Top>,
     flow: FlowImbalance,
     held: Vec<HeldFill>,
     exposure_from: Option<Timestamp>,
@@ -207,6 +209,7 @@ impl CoinState {
             ladder_bp: if cfg.engine.shadow_ladder { cfg.estimator.shadow_ladder_bp.clone() } else { vec![] },
             probe_seq: 0,
             mark: Price(0),
+            top: None,
             flow: FlowImbalance::default(),
             held: Vec::new(),
             exposure_from: None,
@@ -223,11 +226,19 @@ impl CoinState {
     /// volatility grid, regime, calibration, due outcomes, order activation.
     pub(crate) fn advance(&mut self, ctx: &mut Ctx<'_>, book: Option<&dyn BookView>) {
         let now = ctx.now;
+        // Orders whose entry latency passed since the last input went live then, on the book
+        // as it stood (it has not changed since): activate first, so their exposure counts
+        // from `live_at` (a probe re-anchored at the last input is live from that input on).
+        self.sim.purge(now);
+        if let Some(book) = book.filter(|_| self.book_valid) {
+            self.activate(ctx, book);
+        }
         if let (Some(mid), Some(from)) = (self.mid, self.exposure_from) {
-            let dt_s = now.since(from) as f64 / 1e9;
-            if dt_s > 0.0 {
-                for o in self.sim.orders().iter().filter(|o| o.fillable(from)) {
-                    self.estimator.on_exposure(depth_bp(o.px, mid), dt_s);
+            for o in self.sim.orders().iter().filter(|o| o.active && !o.held) {
+                let start = from.max(o.live_at);
+                let end = o.dead_at.map_or(now, |d| d.min(now));
+                if end > start && self.estimator.behind_touch(o.side, o.px) {
+                    self.estimator.on_exposure(depth_bp(o.px, mid), end.since(start) as f64 / 1e9);
                 }
             }
         }
@@ -260,9 +271,8 @@ impl CoinState {
         let mut events = Vec::new();
         self.outcomes.update_mid(now, None, &mut events);
         self.apply_outcomes(ctx, events);
-        self.sim.purge(now);
-        if let Some(book) = book.filter(|_| self.book_valid) {
-            self.activate(ctx, book);
+        if let Some(mid) = self.mid.filter(|_| !self.held.is_empty()) {
+            self.decide_held(ctx, mid);
         }
     }
 
@@ -320,6 +330,9 @@ impl CoinState {
             return;
         }
         let Some(mid) = mid else { return };
+        if self.best_bid.is_none() {
+            self.estimator.set_touch(book.best_bid(), book.best_ask());
+        }
         self.best_bid = book.best_bid();
         self.best_ask = book.best_ask();
         self.imbalance = imbalance;
@@ -328,13 +341,13 @@ impl CoinState {
         self.sim.on_book(ctx.now, ctx.seq, book, &mut opps);
         let old_mid = self.mid;
         self.set_mid(ctx, mid);
+        // Crossing fills are measured against the touch they crossed; later ones against the new.
         for opp in opps {
             self.on_opportunity(ctx, opp, mid);
         }
+        self.estimator.set_touch(self.best_bid, self.best_ask);
         if old_mid != Some(mid) {
-            if let Some(old) = old_mid {
-                self.decide_held(ctx, old, mid);
-            }
+            self.decide_held(ctx, mid);
             self.rearm_probes(ctx.now, mid);
         }
         self.maybe_requote(ctx);
@@ -405,7 +418,11 @@ impl CoinState {
         if opp.probe {
             // Loop 1's shadow ladder: a zero-size fill, then the probe is re-armed after the
             // entry latency so one sweep of the book counts once.
-            self.estimator.on_own_fill(opp.side, opp.px, Qty(0), mid);
+            if opp.kind == FillKind::BookCross {
+                self.estimator.on_crossing_fill(opp.side, Qty(0));
+            } else {
+                self.estimator.on_own_fill(opp.side, opp.px, Qty(0), mid);
+            }
             if let Some(slot) = self.probe_slot(opp.order_id) {
                 self.sim.remove(opp.order_id);
                 self.probes[slot] = None;
@@ -425,21 +442,28 @@ impl CoinState {
         self.on_simulated_fill(ctx, &opp, ctx.now, mid, features, toxicity);
     }
 
-    /// `adverse_fill_ratio`: held opportunities are decided at the first mid change after
-    /// them, from data already seen: dropped if the mid moved in the order's favour.
-    fn decide_held(&mut self, ctx: &mut Ctx<'_>, old_mid: Price, new_mid: Price) {
+    /// `adverse_fill_ratio`: a held opportunity waits until the mid leaves a band of half the
+    /// adverse threshold around its mid, deciding only from data already seen: it is dropped
+    /// if the mid left on the order's favourable side, filled (at its own time and mid) if it
+    /// left on the adverse side or stayed inside the band for the markout horizon. Holding
+    /// only until the next tick of the mid would not work: the aggressor that filled us has
+    /// usually moved the top against us already, so nearly every hold would be kept.
+    fn decide_held(&mut self, ctx: &mut Ctx<'_>, mid: Price) {
         if self.held.is_empty() {
             return;
         }
-        let up = new_mid > old_mid;
+        let band_bp = ctx.cfg.outcome.adverse_threshold_bp / 2.0;
+        let horizon_ns = u64::from(ctx.cfg.outcome.markout_horizon_s) * NS_PER_S;
         for h in std::mem::take(&mut self.held) {
-            let favourable = match h.opp.side {
-                Side::Buy => up,
-                Side::Sell => !up,
-            };
-            self.sim.release_hold(h.opp.order_id, h.opp.sz, !favourable);
-            if !favourable {
+            let move_bp = h.opp.side.sign() as f64 * (mid.0 - h.mid.0) as f64 / h.mid.0 as f64 * 1e4;
+            let timed_out = ctx.now.since(h.at) >= horizon_ns;
+            if move_bp >= band_bp {
+                self.sim.release_hold(h.opp.order_id, h.opp.sz, false);
+            } else if move_bp <= -band_bp || timed_out {
+                self.sim.release_hold(h.opp.order_id, h.opp.sz, true);
                 self.on_simulated_fill(ctx, &h.opp, h.at, h.mid, h.features, h.toxicity);
+            } else {
+                self.held.push(h);
             }
         }
     }
@@ -457,7 +481,12 @@ impl CoinState {
     ) {
         let fee = (notional(opp.px, opp.sz) * i128::from(ctx.maker_fee_milli_bp) / 10_000_000) as i64;
         self.position.apply_fill(opp.side, opp.px, opp.sz, fee);
-        self.estimator.on_own_fill(opp.side, opp.px, opp.sz, mid);
+        // Loop 1: every fill reaches the estimator (crossings are counted, not fitted).
+        if opp.kind == FillKind::BookCross {
+            self.estimator.on_crossing_fill(opp.side, opp.sz);
+        } else {
+            self.estimator.on_own_fill(opp.side, opp.px, opp.sz, mid);
+        }
         let fill_id = ctx.ids.fill();
         let mut events = Vec::new();
         let fill = FillAt { fill_id, side: opp.side, price: opp.px, mid_at_fill: mid, at, features };
@@ -558,6 +587,7 @@ impl CoinState {
     /// nothing, but we can no longer tell what filled), drop what is pending.
     pub(crate) fn invalidate(&mut self, ctx: &mut Ctx<'_>, reason: CancelReason) {
         self.book_valid = false;
+        self.top = None;
         for o in self.sim.remove_all() {
             if !o.is_probe() {
                 ctx.out.push(Output::OrderCancelled { coin: self.coin.clone(), order_id: o.id, reason });

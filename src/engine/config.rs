@@ -95,7 +95,7 @@ impl Default for StrategyConfig {
             requote_min_interval_ms: 100,
             sigma_half_life_s: 60.0,
             sigma_prior_bp: 1.0,
-            flow_half_life_s: 10.0,
+            flow_half_life_s: 2.0,
         }
     }
 }

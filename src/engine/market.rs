@@ -1,23 +1,99 @@
 //! The engine's view of the venue layer: the order book through the fill simulator's
-//! [`BookView`], and the few book figures the models read. Keeping these adaptations in one
-//! place keeps the models independent of the book's representation.
+//! [`BookView`], with the best bid and offer overlaid when a `bbo`/`bookTicker` message is
+//! newer than the last book update. Hyperliquid pushes `l2Book` at most every ~0.5 s but `bbo`
+//! whenever the top changes: quoting and filling against the half-second-old top would put
+//! probes and quotes at the wrong depth and miss (or invent) book-crossing fills.
 
 use crate::market_maker::simulation::fill_sim::BookView;
-use crate::types::{Price, Qty, Side};
+use crate::types::{Price, Qty, Side, Timestamp};
+use crate::venue::event::Level;
 use crate::venue::OrderBook;
+use serde::{Deserialize, Serialize};
 
-impl BookView for OrderBook {
+/// A best bid and offer newer than the book.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Top {
+    pub bid: Level,
+    pub ask: Level,
+}
+
+impl Top {
+    /// The top of a `Bbo` event when it is usable and newer than `book`: both sides present,
+    /// not crossed, and later by update id (Binance) or exchange time (Hyperliquid).
+    pub fn newer_than(
+        book: &OrderBook,
+        bid: Option<Level>,
+        ask: Option<Level>,
+        exch_ns: Timestamp,
+        update_id: Option<u64>,
+    ) -> Option<Top> {
+        let (bid, ask) = (bid?, ask?);
+        if bid.px >= ask.px || bid.sz.0 <= 0 || ask.sz.0 <= 0 {
+            return None;
+        }
+        let newer = match (update_id, book.update_id()) {
+            (Some(u), Some(b)) => u >= b,
+            _ => exch_ns >= book.exch_ns(),
+        };
+        newer.then_some(Top { bid, ask })
+    }
+}
+
+/// The book with an optional newer top.
+pub struct TopView<'a> {
+    pub book: &'a OrderBook,
+    pub top: Option<&'a Top>,
+}
+
+impl TopView<'_> {
+    pub fn mid(&self) -> Option<Price> {
+        match self.top {
+            Some(t) => Some(Price((t.bid.px.0 + t.ask.px.0).div_euclid(2))),
+            None => self.book.mid(),
+        }
+    }
+
+    fn top_of(&self, side: Side) -> Option<Level> {
+        self.top.map(|t| if side == Side::Buy { t.bid } else { t.ask })
+    }
+}
+
+/// `a` is at or behind `b` on `side` (further from the touch, or equal).
+fn behind_or_at(side: Side, a: Price, b: Price) -> bool {
+    match side {
+        Side::Buy => a <= b,
+        Side::Sell => a >= b,
+    }
+}
+
+impl BookView for TopView<'_> {
     fn best_bid(&self) -> Option<Price> {
-        OrderBook::best_bid(self).map(|l| l.px)
+        self.top.map(|t| t.bid.px).or_else(|| self.book.best_bid().map(|l| l.px))
     }
     fn best_ask(&self) -> Option<Price> {
-        OrderBook::best_ask(self).map(|l| l.px)
+        self.top.map(|t| t.ask.px).or_else(|| self.book.best_ask().map(|l| l.px))
     }
     fn size_at(&self, side: Side, px: Price) -> Qty {
-        OrderBook::size_at(self, side, px)
+        match self.top_of(side) {
+            Some(t) if t.px == px => t.sz,
+            // Better than the newer top: that liquidity is gone.
+            Some(t) if !behind_or_at(side, px, t.px) => Qty(0),
+            _ => self.book.size_at(side, px),
+        }
     }
     fn size_at_or_better(&self, side: Side, px: Price) -> Qty {
-        OrderBook::size_at_or_better(self, side, px)
+        let Some(t) = self.top_of(side) else { return self.book.size_at_or_better(side, px) };
+        if !behind_or_at(side, px, t.px) {
+            return Qty(0);
+        }
+        // The newer top's size, plus the book's levels strictly behind the top down to px.
+        let levels = if side == Side::Buy { self.book.side(Side::Buy) } else { self.book.side(Side::Sell) };
+        let behind: i64 = levels
+            .iter()
+            .filter(|l| behind_or_at(side, l.px, t.px) && l.px != t.px && behind_or_at(side, px, l.px))
+            .map(|l| l.sz.0)
+            .sum();
+        Qty(t.sz.0 + behind)
     }
 }
 

@@ -38,6 +38,9 @@ use io::CancelReason;
 use serde::{Deserialize, Serialize};
 
 const MINUTE_NS: u64 = 60_000_000_000;
+/// Levels per side of the book-imbalance feature: the top of the book is where informed
+/// traders lean (deeper levels mostly add resting noise).
+const IMBALANCE_LEVELS: usize = 3;
 
 /// The whole engine state; `Serialize` is the checkpoint.
 #[derive(Serialize, Deserialize)]
@@ -265,10 +268,9 @@ impl Engine {
     fn advance(&mut self, now: Timestamp, seq: u64, out: &mut Vec<Output>) {
         let window = self.window_open(now);
         for (i, c) in self.coins.iter_mut().enumerate() {
-            let book = self
-                .books
-                .book(&c.coin)
-                .map(|b| b as &dyn crate::market_maker::simulation::fill_sim::BookView);
+            let top = c.top;
+            let view = self.books.book(&c.coin).map(|b| market::TopView { book: b, top: top.as_ref() });
+            let book = view.as_ref().map(|v| v as &dyn crate::market_maker::simulation::fill_sim::BookView);
             let mut ctx = Self::ctx(
                 &self.config,
                 &mut self.ids,
@@ -362,8 +364,15 @@ impl Engine {
                 let fills_before = self.stats.fills;
                 let book = self.books.book(coin);
                 let valid = book.is_some_and(|b| b.is_valid());
-                let mid = book.and_then(|b| b.mid());
-                let imbalance = book.map_or(0.0, |b| market::imbalance(b, 5));
+                // A newer best bid and offer overlays the book until the next book update.
+                self.coins[i].top = match (event, book) {
+                    (MarketEvent::Bbo { bid, ask, exch_ns, update_id, .. }, Some(b)) if valid => {
+                        market::Top::newer_than(b, *bid, *ask, *exch_ns, *update_id).or(self.coins[i].top)
+                    }
+                    (MarketEvent::Bbo { .. }, _) => self.coins[i].top,
+                    _ => None,
+                };
+                let imbalance = book.map_or(0.0, |b| market::imbalance(b, IMBALANCE_LEVELS));
                 let mut ctx = Self::ctx(
                     &self.config,
                     &mut self.ids,
@@ -373,7 +382,12 @@ impl Engine {
                     (now, seq, i, self.maker_fee_milli_bp, window),
                 );
                 match book {
-                    Some(b) => self.coins[i].on_book(&mut ctx, b, valid, mid, imbalance),
+                    Some(b) => {
+                        let top = self.coins[i].top;
+                        let view = market::TopView { book: b, top: top.as_ref() };
+                        let mid = view.mid();
+                        self.coins[i].on_book(&mut ctx, &view, valid, mid, imbalance)
+                    }
                     None => {
                         if self.coins[i].book_valid {
                             ctx.out.push(Output::BookValidity { coin: coin.clone(), valid: false });

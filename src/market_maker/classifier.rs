@@ -42,7 +42,7 @@ pub struct ClassifierConfig {
 
 impl Default for ClassifierConfig {
     fn default() -> Self {
-        ClassifierConfig { learning_rate: 0.05, l2: 1e-4, as_progress_outcomes: 150 }
+        ClassifierConfig { learning_rate: 0.01, l2: 1e-4, as_progress_outcomes: 150 }
     }
 }
 
@@ -78,7 +78,6 @@ impl RunningStat {
 pub struct PreFillClassifier {
     cfg: ClassifierConfig,
     weights: [f64; N_FEATURES],
-    bias: f64,
     stats: [RunningStat; N_FEATURES],
     pub resolved: u64,
     pub adverse: u64,
@@ -97,7 +96,6 @@ impl PreFillClassifier {
         PreFillClassifier {
             cfg: cfg.clone(),
             weights: [0.0; N_FEATURES],
-            bias: 0.0,
             stats: [RunningStat::default(); N_FEATURES],
             resolved: 0,
             adverse: 0,
@@ -116,10 +114,13 @@ impl PreFillClassifier {
     }
 
     /// The toxicity score: probability that a fill with these features turns out adverse.
-    /// Exactly 0.5 until the first outcome is recorded.
+    /// Exactly 0.5 until the first outcome is recorded. The intercept is the log-odds of the
+    /// (smoothed) base rate, counted exactly; SGD learns only how features move a fill away
+    /// from it, so the score starts at the base rate's skill and improves from there.
     pub fn toxicity(&self, f: &FillFeatures) -> f64 {
         let z = self.standardized(f);
-        let s = self.bias + self.weights.iter().zip(z).map(|(w, zi)| w * zi).sum::<f64>();
+        let p0 = self.base_rate();
+        let s = libm::log(p0 / (1.0 - p0)) + self.weights.iter().zip(z).map(|(w, zi)| w * zi).sum::<f64>();
         sigmoid(s)
     }
 
@@ -143,7 +144,6 @@ impl PreFillClassifier {
         let z = self.standardized(features);
         let g = y - self.toxicity(features);
         let lr = self.cfg.learning_rate;
-        self.bias += lr * g;
         for (w, zi) in self.weights.iter_mut().zip(z) {
             *w += lr * (g * zi - self.cfg.l2 * *w);
         }

@@ -71,6 +71,11 @@ pub struct ParameterEstimator {
     kappa: f64,
     a: f64,
     se: f64,
+    /// The touch when the last fill or exposure was measured (0 = unknown). Quotes at or
+    /// inside the touch are excluded from the fit: every aggressive order reaches them, so
+    /// the exponential law of depth holds only behind the touch.
+    touch_bid: Price,
+    touch_ask: Price,
 }
 
 impl ParameterEstimator {
@@ -90,6 +95,22 @@ impl ParameterEstimator {
             kappa: cfg.kappa_prior,
             a: cfg.a_prior,
             se: f64::INFINITY,
+            touch_bid: Price(0),
+            touch_ask: Price(0),
+        }
+    }
+
+    /// The best bid and ask the next fills and exposure are measured against.
+    pub fn set_touch(&mut self, bid: Option<Price>, ask: Option<Price>) {
+        self.touch_bid = bid.unwrap_or(Price(0));
+        self.touch_ask = ask.unwrap_or(Price(0));
+    }
+
+    /// A resting order at `price` is strictly behind the touch (or the touch is unknown).
+    pub fn behind_touch(&self, side: Side, price: Price) -> bool {
+        match side {
+            Side::Buy => self.touch_bid.0 == 0 || price < self.touch_bid,
+            Side::Sell => self.touch_ask.0 == 0 || price > self.touch_ask,
         }
     }
 
@@ -134,11 +155,32 @@ impl ParameterEstimator {
         } else {
             self.probe_fills += 1;
         }
+        if !self.behind_touch(side, price) {
+            return;
+        }
         let depth_bp = depth_bp(price, mid);
         if let Some(j) = self.bin(depth_bp) {
             self.fills[j] += 1.0;
             self.refit();
         }
+    }
+
+    /// A fill by book crossing: the mid moved through a resting quote between two requotes.
+    /// Counted (it is a fill of ours), but kept out of the fit: GLFT's intensity law is the
+    /// arrival of market orders at a quote held at a constant depth, and a mid moving through
+    /// the quote belongs to the price process (sigma), not to that law.
+    pub fn on_crossing_fill(&mut self, side: Side, size: Qty) {
+        if size.0 > 0 {
+            self.own_fills += 1;
+            self.own_fills_by_side[(side == Side::Sell) as usize] += 1;
+        } else {
+            self.probe_fills += 1;
+        }
+    }
+
+    /// The fit's data per depth bin: (bin centre in bp, exposure seconds, fills), decayed.
+    pub fn bins(&self) -> Vec<(f64, f64, f64)> {
+        (0..self.fills.len()).map(|j| (self.bin_center(j), self.exposure_s[j], self.fills[j])).collect()
     }
 
     /// Fills counted by the fit (real quotes and probes).

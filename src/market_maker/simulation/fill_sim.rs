@@ -28,8 +28,9 @@ pub struct FillSimulatorConfig {
     pub ignore_book_depth: bool,
     /// Probability that a trade at exactly our price fills us, in the flat model.
     pub fill_prob_base: f64,
-    /// Share of fill opportunities held until the next mid change and dropped when the mid
-    /// moved in the order's favour: a causal, seeded knob that makes fills more adverse.
+    /// Share of fill opportunities held until the mid moves half the adverse threshold and
+    /// dropped when it moved in the order's favour: a causal, seeded knob that makes fills
+    /// more adverse (see `CoinState::decide_held`).
     pub adverse_fill_ratio: f64,
     pub entry_latency_ms: u64,
     pub cancel_latency_ms: u64,
