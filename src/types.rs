@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(format_fixed(-150_000_000), "-1.5");
         assert_eq!(format_fixed(0), "0");
         assert_eq!(Price::parse("1.123456789"), Err(DecimalError::TooManyDecimals));
-        assert_eq!(Price::parse("1.1234567890").unwrap().0, 112_345_678);
+        assert_eq!(Price::parse("1.1234567800").unwrap().0, 112_345_678);
         assert!(Price::parse("1e5").is_err());
         assert!(Price::parse("").is_err());
         assert!(Price::parse("-").is_err());

@@ -91,6 +91,13 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     #[test]
+    fn fast_decimal_path_agrees_with_parse_fixed(s in "-?[0-9]{0,12}(\\.[0-9]{0,10})?|[0-9.e+-]{0,6}") {
+        if let Some(v) = paper_trader::venue::parse_decimal_fast(s.as_bytes()) {
+            prop_assert_eq!(Ok(v), paper_trader::types::parse_fixed(s.as_bytes()), "{}", s);
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..512)) {
         run_both(&raw);
     }

@@ -12,16 +12,25 @@ use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Example:\n  paper_trader replay recordings/sample --out session/\n  \
-paper_trader replay rec/ --coins BTCUSDT --set fill_sim.fill_prob_base=0.3 --speed 20x --out s2/")]
+paper_trader replay rec/ --coins BTCUSDT --set fill_sim.fill_prob_base=0.3 --speed 20x --out s2/\n  \
+paper_trader replay recordings/sample --set fill_prob_base=0.3,0.4,0.5 --set adverse_fill_ratio=0,0.2 --out sweep/")]
 pub struct ReplayArgs {
     /// The recording (a directory of log files, a single log file, or a live session's inputs/).
     pub rec: PathBuf,
     /// Engine configuration (TOML); default: the recording's own (live sessions), else built-in.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Override one configuration key: `--set fill_sim.fill_prob_base=0.3` (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    /// Override one configuration key: `--set fill_sim.fill_prob_base=0.3` (repeatable; a bare
+    /// key names the one section holding it). Several comma-separated values make a sweep:
+    /// one run per value, several `--set` = their cartesian product, run in parallel.
+    #[arg(long = "set", value_name = "KEY=VALUE[,VALUE..]")]
     pub set: Vec<String>,
+    /// Sweeps: run only part `i` of `n` of the grid (1 <= i <= n), for a batch scheduler.
+    #[arg(long, value_name = "i/n", value_parser = crate::drivers::sweep::parse_shard)]
+    pub shard: Option<crate::drivers::sweep::Shard>,
+    /// Sweeps: parallel runs (default: every core).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
     /// Coins to trade, comma-separated (venue names: BTC, BTCUSDT).
     #[arg(long, value_delimiter = ',')]
     pub coins: Option<Vec<String>>,
@@ -59,11 +68,15 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
         let cfg = EngineConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))?;
         opts.config = Some(cfg);
     }
-    for kv in &args.set {
+    // A key with several values, or a shard, makes this a sweep (src/drivers/sweep.rs).
+    let axes = crate::drivers::sweep::axes_of_sets(&args.set).map_err(anyhow::Error::msg)?;
+    let is_sweep = args.shard.is_some() || axes.iter().any(|a| a.values.len() > 1);
+    for kv in args.set.iter().filter(|_| !is_sweep) {
         let (k, v) = kv
             .split_once('=')
             .with_context(|| format!("--set '{kv}': write KEY=VALUE, e.g. fill_sim.fill_prob_base=0.3"))?;
-        opts.overrides.push((k.trim().to_string(), v.trim().to_string()));
+        let key = crate::drivers::sweep::resolve_key(k.trim()).map_err(anyhow::Error::msg)?;
+        opts.overrides.push((key, v.trim().to_string()));
     }
     if let Some(v) = &args.venue {
         opts.venue = Some(
@@ -77,6 +90,14 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
     opts.speed = args.speed;
     opts.resume = args.resume.clone();
     opts.progress = std::io::stderr().is_terminal();
+    if is_sweep {
+        let workers = args.jobs.unwrap_or_else(crate::drivers::sweep::default_workers);
+        let (table, all_ok) =
+            crate::drivers::sweep::replay_sweep(&args.rec, &opts, &axes, args.shard, workers)?;
+        print!("{table}");
+        eprintln!("sweep table written to {}/sweep.txt and sweep.json", args.out.display());
+        return Ok(if all_ok { exit::OK } else { exit::FAILURE });
+    }
     let summary = run_replay(&args.rec, &opts)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

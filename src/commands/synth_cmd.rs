@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 )]
 pub struct SynthArgs {
     /// Seed of the generator: the same seed and configuration give the same recording, byte for byte.
-    #[arg(long)]
-    pub seed: u64,
+    #[arg(long, required_unless_present = "print_config")]
+    pub seed: Option<u64>,
     /// Exchange time to generate (90s, 5m, 2h, ...).
-    #[arg(long, value_parser = parse_duration)]
-    pub duration: u64,
+    #[arg(long, value_parser = parse_duration, required_unless_present = "print_config")]
+    pub duration: Option<u64>,
     /// Coins, Hyperliquid names (built-in contracts for BTC, ETH, SOL; others get a generic one
     /// unless the configuration's [coins.NAME] sets it).
     #[arg(long, value_delimiter = ',', default_value = "BTC")]
@@ -28,8 +28,11 @@ pub struct SynthArgs {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// The recording directory to create (must not exist, or be empty).
+    #[arg(long, required_unless_present = "print_config")]
+    pub out: Option<PathBuf>,
+    /// Print the resolved configuration (every key, defaults included) as TOML and exit.
     #[arg(long)]
-    pub out: PathBuf,
+    pub print_config: bool,
 }
 
 /// Loads and validates a configuration file, or the defaults.
@@ -106,16 +109,18 @@ pub fn write_recording(
 
 pub fn synth(args: &SynthArgs) -> CmdResult {
     let cfg = load_config(args.config.as_deref())?;
-    if args.duration == 0 {
+    if args.print_config {
+        print!("{}", cfg.to_toml());
+        return Ok(exit::OK);
+    }
+    let (Some(seed), Some(duration), Some(out)) = (args.seed, args.duration, args.out.as_deref()) else {
+        anyhow::bail!("--seed, --duration and --out are needed to write a recording");
+    };
+    if duration == 0 {
         anyhow::bail!("--duration must be positive (e.g. 10m)");
     }
-    let s = write_recording(cfg, args.seed, &args.coins, args.duration, &args.out)?;
-    tracing::info!(
-        messages = s.messages,
-        raw_bytes = s.raw_bytes,
-        out = %args.out.display(),
-        "synthetic recording written"
-    );
-    println!("{} messages, {} bytes of raw JSON -> {}", s.messages, s.raw_bytes, args.out.display());
+    let s = write_recording(cfg, seed, &args.coins, duration, out)?;
+    tracing::info!(messages = s.messages, raw_bytes = s.raw_bytes, out = %out.display(), "synthetic recording written");
+    println!("{} messages, {} bytes of raw JSON -> {}", s.messages, s.raw_bytes, out.display());
     Ok(exit::OK)
 }

@@ -219,8 +219,17 @@ pub fn table(axes: &[GridAxis], outcomes: &[RunOutcome]) -> String {
     }
     let _ = writeln!(
         s,
-        " {:>7} {:>11} {:>8} {:>10} {:>8} {:>9} {:>8} {:>7} {:>9}",
-        "fills", "pnl_net", "kappa", "kappa_conf", "cal_prog", "cal_gamma", "as_rate", "regimes", "checklist"
+        " {:>7} {:>11} {:>8} {:>10} {:>8} {:>9} {:>8} {:>7} {:>9}  {}",
+        "fills",
+        "pnl_net",
+        "kappa",
+        "kappa_conf",
+        "cal_prog",
+        "cal_gamma",
+        "as_rate",
+        "regimes",
+        "checklist",
+        "digest"
     );
     for o in outcomes {
         let _ = write!(s, "{:<8}", o.spec.dir_name());
@@ -231,7 +240,7 @@ pub fn table(axes: &[GridAxis], outcomes: &[RunOutcome]) -> String {
             Ok(r) => {
                 let _ = writeln!(
                     s,
-                    " {:>7} {:>11.4} {:>8.4} {:>10.4} {:>8.4} {:>9.4} {:>8} {:>7} {:>9}",
+                    " {:>7} {:>11.4} {:>8.4} {:>10.4} {:>8.4} {:>9.4} {:>8} {:>7} {:>9}  {}",
                     r.fills,
                     r.pnl_net,
                     r.kappa,
@@ -240,7 +249,8 @@ pub fn table(axes: &[GridAxis], outcomes: &[RunOutcome]) -> String {
                     r.cal_gamma,
                     r.as_rate.map_or("n/a".to_string(), |v| format!("{:.1}%", v * 100.0)),
                     r.regime_changes,
-                    format!("{}/{}", r.checklist_passed, r.checklist_items)
+                    format!("{}/{}", r.checklist_passed, r.checklist_items),
+                    r.output_digest.as_deref().map_or("-", |d| &d[..d.len().min(12)])
                 );
             }
             Err(e) => {
@@ -328,6 +338,70 @@ pub fn axes_of_sets(sets: &[String]) -> Result<Vec<GridAxis>, String> {
             }
         })
         .collect()
+}
+
+/// The configuration key a `--set` names: a dotted key as is, a bare key (`fill_prob_base`)
+/// resolved to the one section that holds it (`fill_sim.fill_prob_base`).
+pub fn resolve_key(key: &str) -> Result<String, String> {
+    if key.contains('.') {
+        return Ok(key.to_string());
+    }
+    let root = toml::Value::try_from(crate::engine::EngineConfig::default()).map_err(|e| e.to_string())?;
+    let sections: Vec<String> = root
+        .as_table()
+        .map(|t| {
+            t.iter()
+                .filter(|(_, v)| v.as_table().is_some_and(|s| s.contains_key(key)))
+                .map(|(name, _)| name.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    match sections.as_slice() {
+        [one] => Ok(format!("{one}.{key}")),
+        [] => Err(format!(
+            "configuration key `{key}`: unknown key; name it with its section, e.g. fill_sim.fill_prob_base"
+        )),
+        many => Err(format!(
+            "configuration key `{key}` is in several sections ({}): name the section",
+            many.join(", ")
+        )),
+    }
+}
+
+/// `replay` over a grid: every run is an ordinary replay with the grid point's settings added
+/// to `base`'s overrides, into `out/run-NNNN/`. Every grid point's configuration is checked
+/// before anything runs, so a bad value is one clear error, not a table of failures.
+pub fn replay_sweep(
+    rec: &std::path::Path,
+    base: &super::replay::ReplayOptions,
+    axes: &[GridAxis],
+    shard_of: Option<Shard>,
+    workers: usize,
+) -> anyhow::Result<(String, bool)> {
+    let mut axes = axes.to_vec();
+    for a in &mut axes {
+        a.key = resolve_key(&a.key).map_err(anyhow::Error::msg)?;
+    }
+    for spec in grid(&axes) {
+        let mut cfg = base.config.clone().unwrap_or_default();
+        for (k, v) in base.overrides.iter().chain(&spec.settings) {
+            cfg.set(k, v)
+                .map_err(|e| anyhow::anyhow!("{e} (in sweep run {}: {})", spec.dir_name(), spec.label()))?;
+        }
+    }
+    if base.out.exists() && std::fs::read_dir(&base.out).map(|mut d| d.next().is_some()).unwrap_or(false) {
+        anyhow::bail!(
+            "{} exists and is not empty: a sweep writes a new directory; choose another --out",
+            base.out.display()
+        );
+    }
+    run_sweep(&base.out, &axes, shard_of, workers, |spec, dir| {
+        let mut opts = base.clone();
+        opts.out = dir.to_path_buf();
+        opts.progress = false;
+        opts.overrides.extend(spec.settings.iter().cloned());
+        super::replay::run_replay(rec, &opts).map(|_| ())
+    })
 }
 
 /// Threads for a sweep: every core the machine offers.

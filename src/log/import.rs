@@ -224,8 +224,8 @@ fn object_end(b: &[u8], start: usize) -> Option<usize> {
     None
 }
 
-/// `(recv_ns, raw bytes)` of an archive line.
-fn archive_parts(line: &[u8]) -> Option<(u64, &[u8])> {
+/// `(recv_ns, raw bytes)` of an archive line (`raw` exactly as it appears in the line).
+pub fn archive_parts(line: &[u8]) -> Option<(u64, &[u8])> {
     let time = json_str_field(line, "time", 64)?;
     let ns = match crate::commands::args::parse_time(&format!("{time}Z")).ok()? {
         crate::commands::args::TimeArg::Absolute(ns) => ns,
@@ -245,6 +245,7 @@ pub fn import(
     out: &Path,
     opts: WriterOptions,
 ) -> Result<ImportStats, LogError> {
+    let sync_each_flush = opts.fsync;
     let coins = discover_coins(format, venue, inputs)?;
     let header = Header {
         venue: venue.as_str().to_owned(),
@@ -312,6 +313,15 @@ pub fn import(
         Ok(())
     })?;
     w.close()?;
+    if !sync_each_flush {
+        // The inputs still exist while importing, so one sync of the finished files suffices.
+        for f in super::reader::recording_files(out)? {
+            std::fs::File::open(&f)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| LogError::Io { path: f.clone(), source })?;
+        }
+        super::writer::sync_dir(out)?;
+    }
     Ok(stats)
 }
 

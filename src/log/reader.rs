@@ -103,7 +103,6 @@ impl Input {
 }
 
 struct FrameState {
-    decoder: Decoder<'static>,
     pending: Vec<u8>,
     pending_start: usize,
     block: BlockHeader,
@@ -126,8 +125,11 @@ pub(crate) struct FileReader {
     data_end: u64,
     pending_block: Option<(BlockHeader, u64)>,
     frame: Option<FrameState>,
+    decoder: Option<Decoder<'static>>,
     out: Vec<u8>,
     pub done: bool,
+    /// An issue already explains the end of this file.
+    reported_end: bool,
     pub blocks_seen: Vec<IndexEntry>,
     pub compressed_bytes: u64,
 }
@@ -146,7 +148,8 @@ impl FileReader {
         let n = input.fill(8).map_err(io(path))?;
         let a = input.avail();
         if n < 8 || format::le_u32(a, 0) != format::MAGIC_FILE_HEADER {
-            if n == 0 || (n < 8 && a == &format::MAGIC_FILE_HEADER.to_le_bytes()[..n]) {
+            let magic = format::MAGIC_FILE_HEADER.to_le_bytes();
+            if n < 8 && a[..n.min(4)] == magic[..n.min(4)] {
                 // An empty or barely started file: a crash right after it was created.
                 return Err(LogError::Corrupt {
                     path: path.to_path_buf(),
@@ -200,8 +203,10 @@ impl FileReader {
             data_end: len,
             pending_block: None,
             frame: None,
+            decoder: None,
             out: vec![0u8; CHUNK],
             done: false,
+            reported_end: false,
             blocks_seen: Vec::new(),
             compressed_bytes: len,
         };
@@ -295,6 +300,15 @@ impl FileReader {
             issues.push(self.issue(self.input.offset(), IssueKind::Corrupt, format!("read error: {e}")));
             self.done = true;
         }
+        let torn_reported = issues.iter().any(|i| i.path == self.path && i.kind == IssueKind::TornTail);
+        if self.done && self.trailer.is_none() && !self.reported_end && !torn_reported {
+            // Every byte read fine, but the file was never closed: a crash between flushes.
+            issues.push(self.issue(
+                self.input.len,
+                IssueKind::TornTail,
+                "file was not closed (no index and trailer)".into(),
+            ));
+        }
         !self.done
     }
 
@@ -304,7 +318,8 @@ impl FileReader {
             // A closed file's data ends at its index; beyond it lie the index and trailer,
             // already checked at open.
             if let Some((_, bo)) = self.pending_block.take() {
-                issues.push(self.issue(bo, IssueKind::Corrupt, "block header without a block".into()));
+                issues.push(self.issue(bo, self.end_kind(), "block header without a block".into()));
+                self.reported_end = true;
             }
             self.done = true;
             return Ok(());
@@ -325,11 +340,18 @@ impl FileReader {
                 issues.push(self.issue(off, IssueKind::Corrupt, "zstd frame without a block header".into()));
                 return self.resync(off + 1, issues);
             };
-            let mut decoder = Decoder::new()?;
-            decoder
-                .set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(format::DECODER_WINDOW_LOG_MAX))?;
+            // One decoder per file, reset per frame: creating one costs more than a small block.
+            match &mut self.decoder {
+                Some(d) => d.reinit()?,
+                None => {
+                    let mut d = Decoder::new()?;
+                    d.set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(
+                        format::DECODER_WINDOW_LOG_MAX,
+                    ))?;
+                    self.decoder = Some(d);
+                }
+            }
             self.frame = Some(FrameState {
-                decoder,
                 pending: Vec::new(),
                 pending_start: 0,
                 block,
@@ -352,13 +374,16 @@ impl FileReader {
         let ours = magic <= format::MAGIC_TRAILER;
         let cap = if ours { u64::from(format::MAX_INDEX_CONTENT) } else { u64::from(u32::MAX) };
         if size > cap || off + 8 + size > self.input.len {
-            if off + 8 + size > self.input.len && size <= cap {
+            // A later valid block means this frame's size is damaged; none means the file
+            // was cut inside the frame.
+            self.resync(off + 1, issues)?;
+            if !self.done || size > cap {
+                issues.push(self.issue(off, IssueKind::Corrupt, "frame size out of range".into()));
+            } else {
                 issues.push(self.issue(off, self.end_kind(), "file ends inside a frame".into()));
-                self.done = true;
-                return Ok(());
+                self.reported_end = true;
             }
-            issues.push(self.issue(off, IssueKind::Corrupt, "frame size out of range".into()));
-            return self.resync(off + 1, issues);
+            return Ok(());
         }
         if magic == format::MAGIC_BLOCK_HEADER {
             self.input.fill(8 + size as usize)?;
@@ -385,13 +410,17 @@ impl FileReader {
             // file meets the index and trailer (of a file whose trailer was damaged).
             if magic == format::MAGIC_FILE_HEADER {
                 issues.push(self.issue(off, IssueKind::Corrupt, "second file header inside the file".into()));
-            } else if self.trailer.is_none() {
+            } else if magic == format::MAGIC_TRAILER {
+                // Had it been the file's last bytes and intact, `open` would have taken it.
                 issues.push(self.issue(
                     off,
                     IssueKind::Corrupt,
-                    "index or trailer found but the trailer is damaged".into(),
+                    "trailer damaged, or bytes appended after it".into(),
                 ));
+                self.reported_end = true;
             }
+            // An index met while scanning an unclosed file is what a crash during close leaves:
+            // the torn-tail report at the end covers it.
             self.skip(off + 8 + size)
         } else {
             // A skippable frame of a later minor version: ignorable by design.
@@ -461,10 +490,11 @@ impl FileReader {
         let limit = self.data_end.saturating_sub(self.input.offset()) as usize;
         let n = self.input.fill(CHUNK)?.min(limit);
         let fs = self.frame.as_mut().expect("in a frame");
+        let decoder = self.decoder.as_mut().expect("a decoder exists while in a frame");
         let avail = &self.input.avail()[..n];
         let mut inb = InBuffer::around(avail);
         let mut outb = OutBuffer::around(&mut self.out[..]);
-        let res = fs.decoder.run(&mut inb, &mut outb);
+        let res = decoder.run(&mut inb, &mut outb);
         let consumed = inb.pos();
         let produced = outb.pos();
         let block_offset = fs.block_offset;
@@ -512,18 +542,37 @@ impl FileReader {
                 self.blocks_seen.push(entry);
                 Ok(())
             }
+            Ok(_) if consumed == 0 && produced == 0 && n > 0 && !self.input.at_eof() => {
+                // The decoder neither takes input nor gives output: never spin on it.
+                let off = self.input.offset();
+                issues.push(self.issue(
+                    off,
+                    IssueKind::Corrupt,
+                    format!("zstd stalled (block at byte {block_offset})"),
+                ));
+                self.resync(block_offset + 1, issues)
+            }
             Ok(_) => {
                 if consumed == 0 && produced == 0 && (n == 0 || self.input.at_eof()) {
+                    let off = self.input.offset();
+                    // A later block means this one is damaged (its frame ran on); none means
+                    // the file simply ends here.
+                    self.resync(block_offset + 1, issues)?;
+                    if !self.done {
+                        let detail = format!(
+                            "block at byte {block_offset} is damaged: its frame runs past the next block"
+                        );
+                        issues.push(self.issue(block_offset, IssueKind::Corrupt, detail));
+                        return Ok(());
+                    }
                     let kind = self.end_kind();
                     let detail = if kind == IssueKind::TornTail {
                         format!("file ends inside the block at byte {block_offset}; records up to its last flush were kept")
                     } else {
                         format!("block at byte {block_offset} is cut short")
                     };
-                    let off = self.input.offset();
                     issues.push(self.issue(off, kind, detail));
-                    self.frame = None;
-                    self.done = true;
+                    self.reported_end = true;
                 }
                 Ok(())
             }

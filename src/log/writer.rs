@@ -399,7 +399,9 @@ impl LogWriter {
         format::encode_trailer(&f.trailer, &mut self.out);
         self.write_out()?;
         let f = self.file.take().expect("file open");
-        f.file.sync_all().map_err(io_err(&f.part_path))?;
+        if self.opts.fsync {
+            f.file.sync_all().map_err(io_err(&f.part_path))?;
+        }
         drop(f.file);
         std::fs::rename(&f.part_path, &f.final_path).map_err(io_err(&f.final_path))?;
         if self.opts.fsync {

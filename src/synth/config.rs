@@ -242,21 +242,16 @@ pub struct SynthConfig {
     pub coins: BTreeMap<String, CoinConfig>,
 }
 
-/// Distances of levels 1, 3, .., 19 from mid (bp): the archive hour's medians (README).
-const ARCHIVE_ODD_LEVELS_BP: [f64; 10] = [0.23, 1.4, 2.5, 4.6, 9.3, 12.5, 16.7, 21.8, 27.0, 34.1];
+/// Median distance of levels 1..20 from mid (bp): the archive hour's medians for the odd
+/// levels (README: 0.23, 1.4, 2.5, 4.6, 9.3, 12.5, 16.7, 21.8, 27.0, 34.1), the even ones
+/// interpolated, level 20 extrapolated by half the last gap.
+const DEFAULT_DEPTH_PROFILE_BP: [f64; 20] = [
+    0.23, 0.815, 1.4, 1.95, 2.5, 3.55, 4.6, 6.95, 9.3, 10.9, 12.5, 14.6, 16.7, 19.25, 21.8, 24.4, 27.0,
+    30.55, 34.1, 37.65,
+];
 
 fn default_depth_profile() -> Vec<f64> {
-    let mut p = Vec::with_capacity(20);
-    for i in 0..10 {
-        p.push(ARCHIVE_ODD_LEVELS_BP[i]);
-        let next = if i + 1 < 10 {
-            (ARCHIVE_ODD_LEVELS_BP[i] + ARCHIVE_ODD_LEVELS_BP[i + 1]) / 2.0
-        } else {
-            ARCHIVE_ODD_LEVELS_BP[9] + (ARCHIVE_ODD_LEVELS_BP[9] - ARCHIVE_ODD_LEVELS_BP[8]) / 2.0
-        };
-        p.push(next);
-    }
-    p
+    DEFAULT_DEPTH_PROFILE_BP.to_vec()
 }
 
 impl Default for SynthConfig {

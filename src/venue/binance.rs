@@ -56,6 +56,10 @@ pub(super) fn parse(
         return Err(malformed(format!("trailing bytes at {}", s.pos())));
     }
     if top.has_data {
+        if let Some(id) = data.last_update_id {
+            // A snapshot relayed inside a combined-stream wrapper: its stream names the symbol.
+            return snapshot(ad, stream, top.stream, id, data, out);
+        }
         return event(ad, data, out);
     }
     if let Some(id) = top.last_update_id {
@@ -242,8 +246,8 @@ fn snapshot(
     let coin = f
         .symbol
         .map(text)
-        .or_else(|| symbol_of(record_stream))
         .or_else(|| wrapper_stream.and_then(|w| symbol_of(&text(w))))
+        .or_else(|| symbol_of(record_stream))
         .ok_or_else(|| malformed(format!("depth snapshot on stream {record_stream:?} names no symbol")))?;
     let mut bids = need(f.bid_levels, "bids", b"snapshot")?;
     let mut asks = need(f.ask_levels, "asks", b"snapshot")?;
@@ -326,6 +330,14 @@ mod tests {
     #[test]
     fn anomalies() {
         let mut ad = Adapter::new(Venue::BinanceUsdm);
+        let v = run(
+            &mut ad,
+            "btcusdt@combined",
+            r#"{"stream":"ethusdt@depthSnapshot","data":{"lastUpdateId":7,"bids":[["1.00","1"]],"asks":[]}}"#,
+        );
+        assert!(
+            matches!(&v[..], [MarketEvent::BookSnapshot { coin, update_id: Some(7), .. }] if coin == "ETHUSDT")
+        );
         let kinds = |v: Vec<MarketEvent>| {
             v.iter()
                 .filter_map(|e| match e {

@@ -105,8 +105,55 @@ fn text(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw).into_owned()
 }
 
+/// The common case of a venue decimal, without overflow checks: at most 10 integer digits and
+/// 1..=8 decimals cannot overflow i64 units of 10^-8. Anything else (signs, no decimals after
+/// the dot, long numbers, errors) goes to [`crate::types::parse_fixed`], which defines the
+/// semantics; this is only a faster path to the same value (a property test checks it).
+#[inline]
+pub fn parse_decimal_fast(s: &[u8]) -> Option<i64> {
+    const POW10: [i64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
+    let mut i = 0;
+    let mut int: i64 = 0;
+    while let Some(&c) = s.get(i) {
+        if !c.is_ascii_digit() {
+            break;
+        }
+        int = int * 10 + i64::from(c - b'0');
+        i += 1;
+        if i > 10 {
+            return None;
+        }
+    }
+    if i == 0 {
+        return None;
+    }
+    match s.get(i) {
+        None => return Some(int * crate::types::SCALE),
+        Some(b'.') => i += 1,
+        Some(_) => return None,
+    }
+    let start = i;
+    let mut frac: i64 = 0;
+    while let Some(&c) = s.get(i) {
+        if !c.is_ascii_digit() || i - start == 8 {
+            return None;
+        }
+        frac = frac * 10 + i64::from(c - b'0');
+        i += 1;
+    }
+    let nd = i - start;
+    if nd == 0 {
+        return None;
+    }
+    Some(int * crate::types::SCALE + frac * POW10[8 - nd])
+}
+
 /// Parses a decimal string field into fixed point.
+#[inline]
 fn decimal(raw: &[u8], what: &str) -> Result<i64, Bad> {
+    if let Some(v) = parse_decimal_fast(raw) {
+        return Ok(v);
+    }
     crate::types::parse_fixed(raw).map_err(|e| Bad {
         kind: match e {
             crate::types::DecimalError::TooManyDecimals | crate::types::DecimalError::Overflow => {
@@ -289,5 +336,17 @@ mod tests {
             assert_eq!(Venue::from_name(v.name()), Some(v));
         }
         assert_eq!(Venue::from_name("kraken"), None);
+    }
+
+    #[test]
+    fn fast_decimal_path_takes_the_usual_forms() {
+        assert_eq!(parse_decimal_fast(b"105055.0"), Some(10_505_500_000_000));
+        assert_eq!(parse_decimal_fast(b"0.00001"), Some(1000));
+        assert_eq!(parse_decimal_fast(b"42"), Some(4_200_000_000));
+        assert_eq!(parse_decimal_fast(b"61800.20"), Some(6_180_020_000_000));
+        assert_eq!(parse_decimal_fast(b"0.12345678"), Some(12_345_678));
+        for slow in [&b"-1"[..], b"1.", b".5", b"1.123456789", b"12345678901", b"1e5", b""] {
+            assert_eq!(parse_decimal_fast(slow), None, "{}", String::from_utf8_lossy(slow));
+        }
     }
 }
