@@ -83,11 +83,27 @@ impl LiveEngine for StandIn {
     }
 }
 
-#[derive(Clone, Default)]
-struct MemoryRecorder(Arc<Mutex<Vec<Seen>>>);
+#[derive(Clone)]
+struct MemoryRecorder(Arc<Mutex<Vec<Seen>>>, Option<SlowDisk>);
+
+/// A disk that stops for a while: after `after` records the recorder waits until the server
+/// has published `until` messages (it polls the server's counter).
+#[derive(Clone)]
+struct SlowDisk {
+    after: usize,
+    until: u64,
+    hub: Arc<paper_trader::drivers::ws_server::Hub>,
+}
 
 impl InputRecorder for MemoryRecorder {
     fn message(&mut self, _seq: u64, recv_ns: u64, stream: &str, raw: Vec<u8>) -> anyhow::Result<()> {
+        if let Some(slow) = &self.1 {
+            if self.0.lock().unwrap().len() == slow.after {
+                while slow.hub.stats.published.load(Ordering::Relaxed) < slow.until {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
         self.0.lock().unwrap().push(Seen::Message { at: recv_ns, stream: stream.to_string(), raw });
         Ok(())
     }
@@ -125,7 +141,7 @@ struct Run {
 const TAIL: usize = 300;
 
 fn run(faults: Vec<Fault>, n: usize, speed: f64, client_tweak: impl FnOnce(&mut ClientOptions)) -> Run {
-    run_source(market(n + TAIL), n, &["BTC", "ETH"], faults, speed, client_tweak)
+    run_source(market(n + TAIL), n, &["BTC", "ETH"], faults, speed, None, client_tweak)
 }
 
 /// Serves `source`, runs the pipeline until a message from `source[n..]` arrives.
@@ -135,6 +151,7 @@ fn run_source(
     coins: &[&str],
     faults: Vec<Fault>,
     speed: f64,
+    slow_disk: Option<(usize, u64)>,
     client_tweak: impl FnOnce(&mut ClientOptions),
 ) -> Run {
     let mut exchange = LocalExchange::bind(0, faults).unwrap();
@@ -171,7 +188,8 @@ fn run_source(
         .collect();
     let mut engine =
         StandIn { seen: Vec::new(), last_now: 0, last_seq: None, started: None, tail, stop: stop.clone() };
-    let recorder = MemoryRecorder::default();
+    let slow = slow_disk.map(|(after, until)| SlowDisk { after, until, hub: hub.clone() });
+    let recorder = MemoryRecorder(Arc::default(), slow);
     let recorded = recorder.0.clone();
     let report = live::run(
         Box::new(Hyperliquid::new(&coins.iter().map(|c| c.to_string()).collect::<Vec<_>>(), false)),
@@ -340,11 +358,37 @@ fn the_server_sends_a_real_capture_byte_for_byte() {
         items.push(item);
     }
     let n = items.len() - 1;
-    let r = run_source(items, n, &["BTC"], Vec::new(), 50.0, |_| {});
+    let r = run_source(items, n, &["BTC"], Vec::new(), 50.0, None, |_| {});
     assert_eq!(r.engine_seen, r.recorded);
     for stream in ["l2Book:BTC", "trades:BTC"] {
         // The capture's first trades message is the venue's own history batch of 30 trades:
         // the server sends it back as this subscription's history, byte for byte.
         assert_eq!(seen_stream(&r.engine_seen, stream), source_stream(&r.source, stream), "{stream}");
+    }
+}
+
+#[test]
+fn a_stalled_recorder_makes_the_socket_thread_drop_and_record_a_gap_never_block() {
+    // 40,000 messages, 100 ms of market apart, at 2000x: 20 s of wall time at most. The
+    // recorder stops after 50 records until the server has published 30,000: more than the
+    // engine's queue holds, so the socket thread must drop and say so.
+    let queue = paper_trader::drivers::live::FEED_QUEUE_CAPACITY as u64;
+    let n = 38_000;
+    let r = run_source(
+        market(40_000),
+        n,
+        &["BTC", "ETH"],
+        Vec::new(),
+        2000.0,
+        Some((50, queue + 12_000)),
+        |_| {},
+    );
+    assert_eq!(r.engine_seen, r.recorded, "the recorder still holds exactly what the engine consumed");
+    assert!(r.report.dropped > 0, "nothing was dropped: {}", r.report.line());
+    assert!(count(&r.engine_seen, "Gap") >= 1, "the drops are recorded as a gap");
+    assert_eq!(count(&r.engine_seen, "Connect"), 1, "the connection itself stayed up");
+    for stream in ["l2Book:BTC", "l2Book:ETH", "bbo:BTC", "bbo:ETH"] {
+        let got = seen_stream(&r.engine_seen, stream);
+        assert!(is_ordered_subsequence(&got, &source_stream(&r.source, stream)), "{stream}");
     }
 }
