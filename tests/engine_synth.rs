@@ -55,7 +55,7 @@ fn adverse_selection_rate_rises_with_adverse_fill_ratio() {
     let rate = |ratio: f64| {
         let mut cfg = EngineConfig::default();
         cfg.fill_sim.adverse_fill_ratio = ratio;
-        let (s, _) = run(SynthConfig::default(), 3, cfg, 40);
+        let (s, _) = run(SynthConfig::default(), 3, cfg, 120);
         s.adverse_markouts as f64 / s.markouts.max(1) as f64
     };
     let rates: Vec<f64> = [0.0, 0.5, 1.0].into_iter().map(rate).collect();
