@@ -53,12 +53,13 @@ fn check(name: &str, recording: &Path, replay_args: &[&str], interval_s: u64) ->
     let session = Session::load(&out).unwrap();
     assert_eq!(session.undecodable, 0);
     check_outputs(name, session.first, session.last, interval_s, &session.outputs);
-    let mine: Vec<bool> = session.checklist().iter().map(|i| i.pass).collect();
-    let engine: Vec<bool> = session.summary.as_ref().unwrap()["checklist"]
+    let mine: Vec<(String, bool)> =
+        session.checklist().iter().map(|i| (i.name.to_string(), i.pass)).collect();
+    let engine: Vec<(String, bool)> = session.summary.as_ref().unwrap()["checklist"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| i["pass"].as_bool().unwrap())
+        .map(|i| (i["name"].as_str().unwrap().to_string(), i["pass"].as_bool().unwrap()))
         .collect();
     assert_eq!(mine, engine, "{name}: validate and the engine's checklist disagree");
     session

@@ -126,7 +126,7 @@ pub fn table(s: &Summary) -> String {
     row("margin rejects", e.margin_rejects.to_string());
     for c in &e.checklist {
         let mark = if c.pass { "PASS" } else { "FAIL" };
-        row(&format!("[{mark}]"), format!("{}: {}", c.name, c.value));
+        row(&format!("[{mark}]"), format!("{}: {}", c.label, c.value));
     }
     t
 }

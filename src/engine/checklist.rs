@@ -36,17 +36,30 @@ pub struct ChecklistInputs {
     pub last_ns: u64,
 }
 
+/// Stable item names, shared by `summary.json`'s `checklist` and `validate`.
+pub const FILLS_OCCURRING: &str = "fills_occurring";
+pub const KAPPA_CONFIDENCE_INCREASING: &str = "kappa_confidence_increasing";
+pub const CALIBRATION_PROGRESS: &str = "calibration_progress_positive";
+pub const PNL_TRACKING: &str = "pnl_tracking";
+pub const AS_OUTCOMES_RECORDED: &str = "as_outcomes_recorded";
+pub const REGIME_UPDATING: &str = "regime_detection_updating";
+pub const CHECKPOINTS: &str = "checkpoints_every_5_min";
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ChecklistItem {
+    /// A stable identifier (one of the constants above).
     pub name: String,
+    /// The seed's wording of the item.
+    pub label: String,
     pub pass: bool,
     pub value: String,
     pub diagnosis: String,
 }
 
-fn item(name: &str, pass: bool, value: String, diagnosis: &str) -> ChecklistItem {
+fn item((name, label): (&str, &str), pass: bool, value: String, diagnosis: &str) -> ChecklistItem {
     ChecklistItem {
         name: name.to_string(),
+        label: label.to_string(),
         pass,
         value,
         diagnosis: if pass { String::new() } else { diagnosis.to_string() },
@@ -62,7 +75,7 @@ pub fn evaluate(c: &ChecklistInputs) -> Vec<ChecklistItem> {
     let active_fills: u64 = active.iter().map(|&m| c.fills_per_minute.get(m).copied().unwrap_or(0)).sum();
     let rate = if active.is_empty() { 0.0 } else { active_fills as f64 / active.len() as f64 };
     items.push(item(
-        "fills occurring",
+        (FILLS_OCCURRING, "fills occurring"),
         !active.is_empty() && rate >= 1.0,
         format!("{rate:.2} fills/min over {} active minutes", active.len()),
         if active.is_empty() {
@@ -75,7 +88,7 @@ pub fn evaluate(c: &ChecklistInputs) -> Vec<ChecklistItem> {
 
     let (first, last) = (c.kappa_confidence_first.unwrap_or(0.0), c.kappa_confidence_last.unwrap_or(0.0));
     items.push(item(
-        "kappa_confidence increasing from 0",
+        (KAPPA_CONFIDENCE_INCREASING, "kappa_confidence increasing from 0"),
         last > 0.0 && last > first,
         format!("{first:.3} -> {last:.3}"),
         "kappa stuck at the prior: estimator.on_own_fill() is not called from on_simulated_fill(), \
@@ -83,14 +96,14 @@ pub fn evaluate(c: &ChecklistInputs) -> Vec<ChecklistItem> {
     ));
 
     items.push(item(
-        "calibration_progress > 0",
+        (CALIBRATION_PROGRESS, "calibration_progress > 0"),
         c.calibration_progress > 0.0,
         format!("{:.3}", c.calibration_progress),
         "CalibrationController not instantiated or not fed kappa_confidence and as_progress",
     ));
 
     items.push(item(
-        "PnL tracking working",
+        (PNL_TRACKING, "PnL tracking working"),
         c.pnl_total != 0 && c.pnl_identity_held,
         format!(
             "realized + unrealized = {}, identity {}",
@@ -106,7 +119,7 @@ pub fn evaluate(c: &ChecklistInputs) -> Vec<ChecklistItem> {
 
     let need = c.window_fills.div_ceil(2);
     items.push(item(
-        "adverse selection outcomes recorded",
+        (AS_OUTCOMES_RECORDED, "adverse selection outcomes recorded"),
         c.window_fills > 0 && c.window_resolved >= need,
         format!("{} resolved of {} fills", c.window_resolved, c.window_fills),
         if c.window_fills == 0 {
@@ -120,7 +133,7 @@ pub fn evaluate(c: &ChecklistInputs) -> Vec<ChecklistItem> {
     let range =
         c.vol_ratio_range.map_or("no returns".to_string(), |(lo, hi)| format!("ratio {lo:.2}..{hi:.2}"));
     items.push(item(
-        "regime detection updating",
+        (REGIME_UPDATING, "regime detection updating"),
         c.regime_changes >= 1,
         format!("{} changes, {range}", c.regime_changes),
         &format!(
@@ -132,7 +145,7 @@ pub fn evaluate(c: &ChecklistInputs) -> Vec<ChecklistItem> {
     let span = c.last_ns.saturating_sub(c.first_ns);
     let expected = span.checked_div(c.checkpoint_interval_ns).unwrap_or(0);
     items.push(item(
-        "checkpoint saves occurring",
+        (CHECKPOINTS, "checkpoint saves occurring"),
         c.checkpoints >= expected && (expected > 0 || span < c.checkpoint_interval_ns),
         format!("{} of {expected} expected", c.checkpoints),
         "checkpoints missing: the session is shorter than the checkpoint interval, or a feed gap skipped intervals",

@@ -37,14 +37,11 @@ pub const PNL_TOLERANCE_USD: f64 = 1e-6;
 const VOLATILE_ENTER_RATIO: f64 = 2.0;
 const QUIET_ENTER_RATIO: f64 = 0.6;
 
-/// Stable item names, shared with `summary.json`'s `checklist`.
-pub const FILLS_OCCURRING: &str = "fills_occurring";
-pub const KAPPA_CONFIDENCE_INCREASING: &str = "kappa_confidence_increasing";
-pub const CALIBRATION_PROGRESS: &str = "calibration_progress_positive";
-pub const PNL_TRACKING: &str = "pnl_tracking";
-pub const AS_OUTCOMES_RECORDED: &str = "as_outcomes_recorded";
-pub const REGIME_UPDATING: &str = "regime_detection_updating";
-pub const CHECKPOINTS: &str = "checkpoints_every_5_min";
+/// Stable item names, shared with `summary.json`'s `checklist` (defined beside the engine's checklist).
+pub use crate::engine::checklist::{
+    AS_OUTCOMES_RECORDED, CALIBRATION_PROGRESS, CHECKPOINTS, FILLS_OCCURRING, KAPPA_CONFIDENCE_INCREASING,
+    PNL_TRACKING, REGIME_UPDATING,
+};
 
 /// One checklist item, evaluated.
 #[derive(Clone, Debug, PartialEq, Serialize)]
