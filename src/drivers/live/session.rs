@@ -13,6 +13,8 @@ use crate::log::{Header, WriterOptions};
 use crate::types::Timestamp;
 use crate::venue::Venue;
 use anyhow::Context;
+use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -20,6 +22,8 @@ use std::sync::Arc;
 /// The session runner as the live driver's engine.
 pub struct RunnerEngine {
     runner: SessionRunner,
+    /// Checklist items already announced as passing (each is logged once, when it first passes).
+    announced: RefCell<BTreeSet<String>>,
 }
 
 impl LiveEngine for RunnerEngine {
@@ -30,7 +34,14 @@ impl LiveEngine for RunnerEngine {
         self.runner.engine().next_deadline()
     }
     fn status(&self) -> String {
-        status_line(&self.runner.summary())
+        let summary = self.runner.summary();
+        let mut announced = self.announced.borrow_mut();
+        for item in summary.engine.checklist.iter().filter(|i| i.pass) {
+            if announced.insert(item.name.clone()) {
+                tracing::info!("checklist: {} passes ({})", item.label, item.value);
+            }
+        }
+        status_line(&summary)
     }
 }
 
@@ -113,7 +124,7 @@ pub fn run_session(
     };
     let recorder: Box<dyn InputRecorder> =
         Box::new(RecorderThread::spawn(&out.join("inputs"), header, writer_opts)?);
-    let mut engine = RunnerEngine { runner };
+    let mut engine = RunnerEngine { runner, announced: RefCell::new(BTreeSet::new()) };
     let report = super::run(protocol, opts, &mut engine, recorder, stop, progress)?;
     let summary = engine.runner.finish()?;
     let live_json = serde_json::json!({
