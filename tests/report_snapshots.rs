@@ -168,9 +168,9 @@ fn shipped_sample() {
 fn synthetic_scenarios() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    // Quiet all along (the generator never leaves its quiet regime). Finding pinned here:
-    // the engine's detector enters `volatile` within minutes and stays there, which freezes
-    // cal_gamma; a fix to the detector's warm-up shows up as a diff of this snapshot.
+    // Quiet all along (the generator never leaves its quiet regime). Once a finding: the
+    // detector entered `volatile` within minutes and stayed, freezing cal_gamma (EWMAs seeded
+    // from the first return); fixed with bias-corrected EWMAs, pinned here.
     let quiet =
         synth(d, "quiet", 11, 20, &format!("initial_regime = \"quiet\"\n{}", regime_toml(1e7, 900.0, 300.0)));
     check("scenario_quiet", &quiet, &[], 120);

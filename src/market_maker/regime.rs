@@ -42,8 +42,13 @@ pub struct RegimeDetector {
     cfg: RegimeConfig,
     fast_decay: f64,
     slow_decay: f64,
+    /// Unnormalised EWMA sums; `w_*` is the weight they have accumulated (1 - decay^seconds),
+    /// so `var_* / w_*` is an unbiased average from the first second on rather than one pulled
+    /// towards the start value.
     var_fast: f64,
     var_slow: f64,
+    w_fast: f64,
+    w_slow: f64,
     seconds: u64,
     regime: Regime,
     /// Seconds of returns seen when the regime last changed.
@@ -61,6 +66,8 @@ impl RegimeDetector {
             slow_decay: libm::exp2(-1.0 / cfg.slow_half_life_s),
             var_fast: 0.0,
             var_slow: 0.0,
+            w_fast: 0.0,
+            w_slow: 0.0,
             seconds: 0,
             regime: Regime::Normal,
             changed_at_s: 0,
@@ -74,10 +81,17 @@ impl RegimeDetector {
         self.regime
     }
 
+    /// Bias-corrected fast and slow variances (bp^2 per second); 0 before any return.
+    fn variances(&self) -> (f64, f64) {
+        let norm = |v: f64, w: f64| if w > 0.0 { v / w } else { 0.0 };
+        (norm(self.var_fast, self.w_fast), norm(self.var_slow, self.w_slow))
+    }
+
     /// sigma_fast / sigma_slow (1 before any variance).
     pub fn ratio(&self) -> f64 {
-        if self.var_slow > 0.0 {
-            libm::sqrt(self.var_fast / self.var_slow)
+        let (fast, slow) = self.variances();
+        if slow > 0.0 {
+            libm::sqrt(fast / slow)
         } else {
             1.0
         }
@@ -92,17 +106,18 @@ impl RegimeDetector {
     pub fn on_return(&mut self, r_bp: f64, k: u64) -> Option<(Regime, Regime)> {
         let k = k.max(1);
         let per_s = r_bp * r_bp / k as f64;
+        let slow = self.variances().1;
         let jump = self.seconds as f64 >= self.cfg.warmup_s
-            && self.var_slow > 0.0
-            && r_bp * r_bp > self.cfg.jump_sigmas * self.cfg.jump_sigmas * self.var_slow * k as f64;
+            && slow > 0.0
+            && r_bp * r_bp > self.cfg.jump_sigmas * self.cfg.jump_sigmas * slow * k as f64;
         let (df, ds) = (libm::pow(self.fast_decay, k as f64), libm::pow(self.slow_decay, k as f64));
-        if self.seconds == 0 {
-            self.var_fast = per_s;
-            self.var_slow = per_s;
-        } else {
-            self.var_fast = self.var_fast * df + (1.0 - df) * per_s;
-            self.var_slow = self.var_slow * ds + (1.0 - ds) * per_s;
-        }
+        // Seeding both EWMAs with the first return (often 0 in a calm, tick-quantised market)
+        // left the slow one near 0 for most of its 45 min half-life, so R read ~5 after
+        // warm-up and a calm market sat in volatile: normalise by the weight instead.
+        self.var_fast = self.var_fast * df + (1.0 - df) * per_s;
+        self.var_slow = self.var_slow * ds + (1.0 - ds) * per_s;
+        self.w_fast = self.w_fast * df + (1.0 - df);
+        self.w_slow = self.w_slow * ds + (1.0 - ds);
         self.seconds += k;
         if (self.seconds as f64) < self.cfg.warmup_s {
             return None;
@@ -156,6 +171,28 @@ mod tests {
         assert!(seen.contains(&Regime::Normal), "{seen:?}");
         assert!(seen.contains(&Regime::Quiet), "{seen:?}");
         assert_eq!(d.changes as usize, seen.len());
+    }
+
+    #[test]
+    fn calm_tick_quantised_market_does_not_stay_volatile() {
+        // Postmortem: EWMAs seeded from a first return of 0 kept sigma_slow tiny for ~45 min,
+        // so a calm market entered volatile after warm-up and stayed there (cal_gamma froze).
+        let mut d = RegimeDetector::new(&RegimeConfig::default());
+        let mut volatile_s = 0;
+        for i in 0u64..1800 {
+            // Mostly flat seconds, a one-tick move (0.25 bp) every few seconds.
+            let r = match i % 7 {
+                3 => 0.25,
+                5 => -0.25,
+                _ => 0.0,
+            };
+            d.on_return(r, 1);
+            if d.regime() == Regime::Volatile {
+                volatile_s += 1;
+            }
+        }
+        assert_eq!(volatile_s, 0, "a calm market entered volatile (ratio {})", d.ratio());
+        assert_ne!(d.regime(), Regime::Volatile);
     }
 
     #[test]
