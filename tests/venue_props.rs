@@ -6,6 +6,7 @@
 //! - Hyperliquid price rounding always lands on a valid price on the right side.
 
 use paper_trader::types::{Price, Qty, Side, Timestamp};
+use paper_trader::venue::event::AnomalyKind;
 use paper_trader::venue::{instrument, Adapter, Books, Level, MarketEvent, Venue};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -186,7 +187,14 @@ proptest! {
         for e in &events[early + 1..] {
             books.apply(e, &mut anomalies);
         }
-        prop_assert!(anomalies.is_empty(), "{:?}", anomalies);
+        // Random changes can empty a side, and an empty side is rightly reported; anything
+        // else (a gap, a crossed book) would mean the sync rules broke.
+        // Postmortem: a CI run drew only ask changes onto an empty book and got EmptyBook.
+        let unexpected: Vec<_> = anomalies
+            .iter()
+            .filter(|a| !matches!(a, MarketEvent::Anomaly { kind: AnomalyKind::EmptyBook, .. }))
+            .collect();
+        prop_assert!(unexpected.is_empty(), "{:?}", unexpected);
         let mut fresh = Books::new(Venue::BinanceUsdm);
         let (fb, fa) = states.last().unwrap();
         fresh.apply(&snapshot(ids(diffs.len() - 1).1, fb, fa), &mut vec![]);
