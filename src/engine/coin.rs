@@ -10,6 +10,7 @@ use crate::market_maker::margin::{CoinExposure, MarginTracker};
 use crate::market_maker::position::Position;
 use crate::market_maker::regime::RegimeDetector;
 use crate::market_maker::simulation::fill_sim::{BookView, FillOpportunity, OrderRole, PostOnlyReject};
+use crate::market_maker::simulation::latency::FeedDelay;
 use crate::market_maker::simulation::outcome::{FillAt, OutcomeEvent};
 use crate::market_maker::simulation::{CalibrationController, FillSimulator, OutcomeTracker};
 use crate::market_maker::strategy::{glft_quote, GlftInputs};
@@ -175,6 +176,28 @@ pub struct CoinState {
     /// minutes as `validate` recomputes them from the snapshots.
     #[serde(default)]
     pub market_trades: u64,
+    /// The feed's receive - exchange time delay (the `feed` latency model).
+    #[serde(default)]
+    feed: FeedDelay,
+    /// The mids in effect since the oldest held fill, `(from, mid)`: a held fill booked later
+    /// resolves its already-due markouts with the mid of their due time, not a later one.
+    #[serde(default)]
+    held_mids: std::collections::VecDeque<(Timestamp, Price)>,
+    /// A requote the minimum interval throttled: retried at this deadline.
+    #[serde(default)]
+    requote_due: Option<Timestamp>,
+    /// Sum of the labelled markouts' no-skill probabilities (their count is `markouts`).
+    #[serde(default)]
+    pub no_skill_sum: f64,
+}
+
+/// Bound on the mid path kept for held fills (they wait at most one markout horizon).
+const MAX_HELD_MIDS: usize = 100_000;
+
+/// The last mid at or before `t` on a path of `(from, mid)`.
+fn mid_at(path: &std::collections::VecDeque<(Timestamp, Price)>, t: Timestamp) -> Option<Price> {
+    let k = path.partition_point(|(from, _)| *from <= t);
+    (k > 0).then(|| path[k - 1].1)
 }
 
 /// Bound on held fills per coin (`adverse_fill_ratio`): at most one per order, and a coin has
@@ -219,6 +242,10 @@ impl CoinState {
             adverse_markouts: 0,
             margin_rejects: 0,
             market_trades: 0,
+            feed: FeedDelay::default(),
+            held_mids: Default::default(),
+            requote_due: None,
+            no_skill_sum: 0.0,
         }
     }
 
@@ -229,10 +256,11 @@ impl CoinState {
         // Orders whose entry latency passed since the last input went live then, on the book
         // as it stood (it has not changed since): activate first, so their exposure counts
         // from `live_at` (a probe re-anchored at the last input is live from that input on).
-        self.sim.purge(now);
         if let Some(book) = book.filter(|_| self.book_valid) {
             self.activate(ctx, book);
         }
+        // Exposure up to now, before dead orders are purged: a cancelled quote is fillable
+        // until its `dead_at`, and its last stretch counts as much as the fills inside it.
         if let (Some(mid), Some(from)) = (self.mid, self.exposure_from) {
             for o in self.sim.orders().iter().filter(|o| o.active && !o.held) {
                 let start = from.max(o.live_at);
@@ -243,6 +271,7 @@ impl CoinState {
             }
         }
         self.exposure_from = self.mid.map(|_| now);
+        self.sim.purge(now);
         let second = now.0 / NS_PER_S;
         if second > self.last_second {
             let elapsed = if self.last_second == 0 { 0 } else { second - self.last_second };
@@ -273,6 +302,10 @@ impl CoinState {
         self.apply_outcomes(ctx, events);
         if let Some(mid) = self.mid.filter(|_| !self.held.is_empty()) {
             self.decide_held(ctx, mid);
+        }
+        if self.requote_due.is_some_and(|d| d <= now) {
+            self.requote_due = None;
+            self.maybe_requote(ctx);
         }
     }
 
@@ -333,18 +366,21 @@ impl CoinState {
         if self.best_bid.is_none() {
             self.estimator.set_touch(book.best_bid(), book.best_ask());
         }
-        self.best_bid = book.best_bid();
-        self.best_ask = book.best_ask();
-        self.imbalance = imbalance;
         self.activate(ctx, book);
         let mut opps = Vec::new();
         self.sim.on_book(ctx.now, ctx.seq, book, &mut opps);
         let old_mid = self.mid;
-        self.set_mid(ctx, mid);
-        // Crossing fills are measured against the touch they crossed; later ones against the new.
+        // A crossing fill's reference mid and features are the last ones before the event that
+        // filled it: the post-update mid has already moved through our price, which would make
+        // its markout look favourable.
+        let pre_mid = old_mid.unwrap_or(mid);
         for opp in opps {
-            self.on_opportunity(ctx, opp, mid);
+            self.on_opportunity(ctx, opp, pre_mid);
         }
+        self.best_bid = book.best_bid();
+        self.best_ask = book.best_ask();
+        self.imbalance = imbalance;
+        self.set_mid(ctx, mid);
         self.estimator.set_touch(self.best_bid, self.best_ask);
         if old_mid != Some(mid) {
             self.decide_held(ctx, mid);
@@ -363,6 +399,12 @@ impl CoinState {
         if self.mid.is_none() {
             self.exposure_from = Some(ctx.now);
         }
+        if !self.held.is_empty() && self.mid != Some(mid) {
+            if self.held_mids.len() >= MAX_HELD_MIDS {
+                self.held_mids.pop_front();
+            }
+            self.held_mids.push_back((ctx.now, mid));
+        }
         self.mid = Some(mid);
         self.mark = mid;
         self.update_margin(ctx);
@@ -380,34 +422,45 @@ impl CoinState {
         self.max_position = Some(Qty(max.0.max(size.0)));
     }
 
-    /// A market trade of this coin (not history).
-    pub(crate) fn on_trade(&mut self, ctx: &mut Ctx<'_>, side: Side, px: Price, sz: Qty) {
+    /// A market trade of this coin (not history), the `index`-th print of its input.
+    pub(crate) fn on_trade(&mut self, ctx: &mut Ctx<'_>, index: u32, side: Side, px: Price, sz: Qty) {
         self.market_trades += 1;
         self.flow.decay_to(ctx.now, ctx.cfg.strategy.flow_half_life_s);
-        self.flow.on_trade(side, sz);
-        let Some(mid) = self.mid.filter(|_| self.book_valid) else { return };
-        let mut opps = Vec::new();
-        self.sim.on_trade(ctx.now, ctx.seq, side, px, sz, &mut opps);
-        let had_fill = !opps.is_empty();
-        for opp in opps {
-            self.on_opportunity(ctx, opp, mid);
-        }
-        if had_fill {
-            self.maybe_requote(ctx);
+        if let Some(mid) = self.mid.filter(|_| self.book_valid) {
+            let mut opps = Vec::new();
+            self.sim.on_trade(ctx.now, ctx.seq, index, side, px, sz, &mut opps);
+            let had_fill = !opps.is_empty();
+            // The pre-fill features see the flow before this trade: the print that fills us is
+            // not information we had when it arrived.
+            for opp in opps {
+                self.on_opportunity(ctx, opp, mid);
+            }
+            self.flow.on_trade(side, sz);
+            if had_fill {
+                self.maybe_requote(ctx);
+            }
+        } else {
+            self.flow.on_trade(side, sz);
         }
     }
 
-    fn features(&self, ctx: &Ctx<'_>, side: Side, px: Price, mid: Price) -> FillFeatures {
+    /// A market event of this coin received at `now` with the exchange's time `exch`: the
+    /// feed delay of the `feed` latency model.
+    pub(crate) fn observe_feed(&mut self, now: Timestamp, exch: Timestamp, window_s: u64) {
+        self.feed.observe(now, exch, window_s);
+    }
+
+    /// The classifier's features for an order of `side` at `px` as things stand (the flow
+    /// ratio needs no decay to now: decay scales both sides alike).
+    fn features(&self, side: Side, px: Price, mid: Price) -> FillFeatures {
         let against = -(side.sign() as f64);
         let spread_bp = match (self.best_bid, self.best_ask) {
             (Some(b), Some(a)) if mid.0 > 0 => (a.0 - b.0) as f64 / mid.0 as f64 * 1e4,
             _ => 0.0,
         };
-        let mut flow = self.flow.clone();
-        flow.decay_to(ctx.now, ctx.cfg.strategy.flow_half_life_s);
         FillFeatures {
             book_imbalance: against * self.imbalance,
-            flow_imbalance: against * flow.value(),
+            flow_imbalance: against * self.flow.value(),
             spread_bp,
             sigma_bp: self.vol.sigma_bp(),
             quote_depth_bp: depth_bp(px, mid),
@@ -418,6 +471,7 @@ impl CoinState {
         if opp.probe {
             // Loop 1's shadow ladder: a zero-size fill, then the probe is re-armed after the
             // entry latency so one sweep of the book counts once.
+            self.estimator.set_event(ctx.seq);
             if opp.kind == FillKind::BookCross {
                 self.estimator.on_crossing_fill(opp.side, Qty(0));
             } else {
@@ -429,12 +483,18 @@ impl CoinState {
             }
             return;
         }
-        let features = self.features(ctx, opp.side, opp.px, mid);
+        let features = self.features(opp.side, opp.px, mid);
         let toxicity = self.pre_fill_classifier.toxicity(&features);
         if opp.held {
             if self.held.len() >= MAX_HELD {
                 self.sim.release_hold(opp.order_id, opp.sz, false);
                 return;
+            }
+            if self.held.is_empty() {
+                self.held_mids.clear();
+                if let Some(m) = self.mid {
+                    self.held_mids.push_back((ctx.now, m));
+                }
             }
             self.held.push(HeldFill { opp, at: ctx.now, mid, features, toxicity });
             return;
@@ -466,6 +526,9 @@ impl CoinState {
                 self.held.push(h);
             }
         }
+        if self.held.is_empty() {
+            self.held_mids.clear();
+        }
     }
 
     /// The seed's `on_simulated_fill()`: position, fees, margin, loop 1 (kappa) and loop 2
@@ -481,7 +544,9 @@ impl CoinState {
     ) {
         let fee = (notional(opp.px, opp.sz) * i128::from(ctx.maker_fee_milli_bp) / 10_000_000) as i64;
         self.position.apply_fill(opp.side, opp.px, opp.sz, fee);
-        // Loop 1: every fill reaches the estimator (crossings are counted, not fitted).
+        // Loop 1: every fill reaches the estimator (crossings are counted, not fitted); fills of
+        // one input are one event of the fit's variance.
+        self.estimator.set_event(ctx.seq);
         if opp.kind == FillKind::BookCross {
             self.estimator.on_crossing_fill(opp.side, opp.sz);
         } else {
@@ -490,7 +555,13 @@ impl CoinState {
         let fill_id = ctx.ids.fill();
         let mut events = Vec::new();
         let fill = FillAt { fill_id, side: opp.side, price: opp.px, mid_at_fill: mid, at, features };
-        self.outcomes.on_fill(&fill, &mut events);
+        if at < ctx.now {
+            // A held fill decided now: horizons already due resolve with the mids of their time.
+            let path = &self.held_mids;
+            self.outcomes.on_late_fill(&fill, ctx.now, |due| mid_at(path, due), &mut events);
+        } else {
+            self.outcomes.on_fill(&fill, &mut events);
+        }
         self.apply_outcomes(ctx, events);
         self.fills += 1;
         ctx.stats.fills += 1;
@@ -538,6 +609,17 @@ impl CoinState {
         for e in events {
             match e {
                 OutcomeEvent::Resolved { fill_id, horizon_s, move_bp, was_adverse, features } => {
+                    let no_skill = was_adverse.map(|_| {
+                        let o = &ctx.cfg.outcome;
+                        super::no_skill_as_rate(
+                            features.sigma_bp,
+                            o.adverse_threshold_bp,
+                            o.markout_horizon_s,
+                        )
+                    });
+                    if let Some(p) = no_skill {
+                        self.no_skill_sum += p;
+                    }
                     if let Some(adverse) = was_adverse {
                         // Loop 2: the classifier learns from the features seen at fill time.
                         self.pre_fill_classifier.record_outcome(adverse, &features);
@@ -557,6 +639,7 @@ impl CoinState {
                         horizon_s,
                         move_bp,
                         was_adverse,
+                        no_skill,
                     });
                 }
                 OutcomeEvent::Dropped { fill_id, horizon_s } => {
@@ -590,14 +673,21 @@ impl CoinState {
         self.top = None;
         for o in self.sim.remove_all() {
             if !o.is_probe() {
-                ctx.out.push(Output::OrderCancelled { coin: self.coin.clone(), order_id: o.id, reason });
+                ctx.out.push(Output::OrderCancelled {
+                    coin: self.coin.clone(),
+                    order_id: o.id,
+                    reason,
+                    dead_at: ctx.now,
+                });
             }
         }
         self.held.clear();
+        self.held_mids.clear();
         self.probes.iter_mut().for_each(|p| *p = None);
         self.bid_order = None;
         self.ask_order = None;
         self.last_quote = None;
+        self.requote_due = None;
         let mut events = Vec::new();
         self.outcomes.on_gap(&mut events);
         self.apply_outcomes(ctx, events);
@@ -606,6 +696,10 @@ impl CoinState {
         self.exposure_from = None;
         self.best_bid = None;
         self.best_ask = None;
+        if reason == CancelReason::Disconnect {
+            // A new connection has delays of its own.
+            self.feed.reset();
+        }
         self.update_margin(ctx);
     }
 
@@ -677,10 +771,14 @@ impl CoinState {
         }
         let s = &ctx.cfg.strategy;
         if let Some(last) = self.last_quote {
-            if ctx.now.since(last.at) < s.requote_min_interval_ms * 1_000_000 {
+            let interval = s.requote_min_interval_ms * 1_000_000;
+            if ctx.now.since(last.at) < interval {
+                // Throttled: try again when the interval has passed, even if no input comes.
+                self.requote_due = Some(last.at.plus_ns(interval));
                 return;
             }
         }
+        self.requote_due = None;
         let inputs = GlftInputs {
             gamma: self.calibration.cal_gamma(),
             kappa: self.estimator.kappa(),
@@ -739,11 +837,12 @@ impl CoinState {
             Side::Sell => &mut self.ask_order,
         };
         if let Some(old) = slot.take() {
-            self.sim.cancel(old, ctx.now);
+            let dead_at = self.sim.cancel(old, ctx.now, self.feed.excess_ns()).unwrap_or(ctx.now);
             ctx.out.push(Output::OrderCancelled {
                 coin: self.coin.clone(),
                 order_id: old,
                 reason: CancelReason::Requote,
+                dead_at,
             });
         }
         // Inventory limit: the position plus everything on this side that could still fill.
@@ -765,7 +864,7 @@ impl CoinState {
             return;
         }
         let id = ctx.ids.order();
-        let live_at = ctx.now.plus_ns(self.sim.entry_latency_ns());
+        let live_at = ctx.now.plus_ns(self.sim.entry_latency_for(id, self.feed.excess_ns()));
         self.sim.place(id, side, px, size, OrderRole::Quote, live_at);
         ctx.stats.orders_placed += 1;
         match side {
@@ -787,13 +886,23 @@ impl CoinState {
         let q = |v: i64| v as f64 / SCALE as f64;
         let bid_quote = self.bid_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
         let ask_quote = self.ask_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
-        let features = FillFeatures {
-            book_imbalance: 0.0,
-            flow_imbalance: self.flow.value(),
-            spread_bp: 0.0,
-            sigma_bp: self.vol.sigma_bp(),
-            quote_depth_bp: 0.0,
-        };
+        // Toxicity at the real features of our live quotes (or of the touch when a side has
+        // none), averaged over both sides: what a fill on either side would be scored now.
+        let toxicity = self.mid.map_or(0.0, |mid| {
+            let side_tox = |side: Side, quote: Option<Price>, touch: Option<Price>| {
+                quote.or(touch).map(|px| self.pre_fill_classifier.toxicity(&self.features(side, px, mid)))
+            };
+            let sides = [
+                side_tox(Side::Buy, bid_quote, self.best_bid),
+                side_tox(Side::Sell, ask_quote, self.best_ask),
+            ];
+            let known: Vec<f64> = sides.into_iter().flatten().collect();
+            if known.is_empty() {
+                0.0
+            } else {
+                known.iter().sum::<f64>() / known.len() as f64
+            }
+        });
         ModelSnapshot {
             coin: self.coin.clone(),
             mid: self.mid,
@@ -807,7 +916,7 @@ impl CoinState {
             kappa_confidence: self.estimator.kappa_confidence(),
             own_fills: self.estimator.own_fills,
             sigma_bp: self.vol.sigma_bp(),
-            toxicity: self.pre_fill_classifier.toxicity(&features),
+            toxicity,
             as_progress: self.pre_fill_classifier.as_progress(),
             as_resolved: self.pre_fill_classifier.resolved,
             as_adverse: self.pre_fill_classifier.adverse,
@@ -828,7 +937,7 @@ impl CoinState {
             let pending = (!o.active).then_some(o.live_at);
             [pending, o.dead_at]
         });
-        orders.flatten().chain(self.outcomes.next_due()).min()
+        orders.flatten().chain(self.outcomes.next_due()).chain(self.requote_due).min()
     }
 
     pub fn pnl(&self) -> (i64, i64, i64) {

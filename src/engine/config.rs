@@ -43,19 +43,25 @@ impl Default for EngineSection {
 pub struct AccountConfig {
     pub starting_equity_usd: f64,
     pub leverage: f64,
-    /// Maker and taker fees in bp of notional; `-1` = the venue's base tier
-    /// (Hyperliquid 1.5 / 4.5 bp, Binance USD-M 2 / 5 bp).
-    pub maker_fee_bp: f64,
-    pub taker_fee_bp: f64,
+    /// Maker and taker fees in bp of notional; absent = the venue's base tier (Hyperliquid
+    /// 1.5 / 4.5 bp, Binance USD-M 2 / 5 bp). Negative = a rebate (Binance's market-maker
+    /// tiers, Hyperliquid's maker rebate tiers): it shows as negative fees in the PnL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maker_fee_bp: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taker_fee_bp: Option<f64>,
 }
+
+/// Keys that may be absent (their default depends on something else): `set` may add them.
+const OPTIONAL_KEYS: &[&str] = &["account.maker_fee_bp", "account.taker_fee_bp"];
 
 impl Default for AccountConfig {
     fn default() -> Self {
         AccountConfig {
             starting_equity_usd: 10_000.0,
             leverage: 10.0,
-            maker_fee_bp: -1.0,
-            taker_fee_bp: -1.0,
+            maker_fee_bp: None,
+            taker_fee_bp: None,
         }
     }
 }
@@ -166,8 +172,8 @@ const RANGES: &[Range] = &[
     r("engine.snapshot_interval_s", 1.0, 3_600.0),
     rx("account.starting_equity_usd", 0.0, 1e12),
     r("account.leverage", 1.0, 100.0),
-    r("account.maker_fee_bp", -1.0, 100.0),
-    r("account.taker_fee_bp", -1.0, 100.0),
+    r("account.maker_fee_bp", -10.0, 100.0),
+    r("account.taker_fee_bp", -10.0, 100.0),
     rx("strategy.order_notional_usd", 0.0, 1e9),
     rx("strategy.max_position_usd", 0.0, 1e12),
     rx("strategy.max_order_notional_usd", 0.0, 1e12),
@@ -181,7 +187,9 @@ const RANGES: &[Range] = &[
     r("fill_sim.adverse_fill_ratio", 0.0, 1.0),
     r("fill_sim.entry_latency_ms", 0.0, 60_000.0),
     r("fill_sim.cancel_latency_ms", 0.0, 60_000.0),
-    r("fill_sim.queue_exponent", 2.0, 3.0),
+    r("fill_sim.queue_exponent", 1.0, 4.0),
+    r("fill_sim.jitter_sigma", 0.0, 3.0),
+    r("fill_sim.feed_window_s", 1.0, 86_400.0),
     rx("estimator.kappa_prior", 0.0, 100.0),
     rx("estimator.a_prior", 0.0, 1e6),
     r("estimator.bin_width_bp", 0.05, 5.0),
@@ -313,9 +321,14 @@ impl EngineConfig {
                 .ok_or_else(|| bad("unknown key: no such section (see the documented defaults)".into()))?;
         }
         let table = node.as_table_mut().ok_or_else(|| bad("not a section".into()))?;
-        let old = table.get(*last).ok_or_else(|| bad("unknown key (see the documented defaults)".into()))?;
+        let old = match table.get(*last) {
+            Some(v) => v.clone(),
+            // An optional key that is absent takes a float.
+            None if OPTIONAL_KEYS.contains(&key) => toml::Value::Float(0.0),
+            None => return Err(bad("unknown key (see the documented defaults)".into())),
+        };
         // Integers are accepted where floats are expected (`fill_prob_base = 1`).
-        let parsed = match (old, parsed) {
+        let parsed = match (&old, parsed) {
             (toml::Value::Float(_), toml::Value::Integer(i)) => toml::Value::Float(i as f64),
             (toml::Value::Array(_), v @ toml::Value::String(_)) => toml::Value::Array(vec![v]),
             (_, v) => v,
@@ -334,8 +347,7 @@ impl EngineConfig {
             "binance-usdm" => (2.0, 5.0),
             _ => (1.5, 4.5),
         };
-        let pick = |v: f64, d: f64| if v < 0.0 { d } else { v };
-        (pick(self.account.maker_fee_bp, maker), pick(self.account.taker_fee_bp, taker))
+        (self.account.maker_fee_bp.unwrap_or(maker), self.account.taker_fee_bp.unwrap_or(taker))
     }
 }
 

@@ -108,6 +108,11 @@ pub enum Output {
         coin: String,
         order_id: u64,
         reason: CancelReason,
+        /// When the cancel takes effect: the order is fillable until this time (exclusive).
+        /// A requote's cancel takes effect `cancel_latency` after it was sent; a gap, a
+        /// disconnect or an invalid book removes the order at once (`dead_at` = now).
+        #[serde(default)]
+        dead_at: Timestamp,
     },
     OrderRejected {
         coin: String,
@@ -138,6 +143,11 @@ pub enum Output {
         horizon_s: u32,
         move_bp: f64,
         was_adverse: Option<bool>,
+        /// Labelling horizon only: the adverse probability of a fill with no information at
+        /// this fill's volatility, `Phi(-threshold / (sigma_1s sqrt(horizon)))`. Its mean over
+        /// the labelled fills is the session's one no-skill baseline (summary, report, validate).
+        #[serde(default)]
+        no_skill: Option<f64>,
     },
     /// A markout that could not be resolved honestly (it spanned a feed gap).
     MarkoutDropped {

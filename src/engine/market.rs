@@ -95,6 +95,24 @@ impl BookView for TopView<'_> {
             .sum();
         Qty(t.sz.0 + behind)
     }
+    fn levels_at_or_better(&self, side: Side, px: Price, out: &mut Vec<(Price, Qty)>) {
+        let levels = self.book.side(side);
+        match self.top_of(side) {
+            Some(t) => {
+                if !behind_or_at(side, px, t.px) {
+                    return;
+                }
+                out.push((t.px, t.sz));
+                // Levels better than the newer top are gone; the top's own level is its size.
+                let behind = levels.iter().filter(|l| behind_or_at(side, l.px, t.px) && l.px != t.px);
+                out.extend(behind.take_while(|l| behind_or_at(side, px, l.px)).map(|l| (l.px, l.sz)));
+            }
+            None => {
+                let at_or_better = levels.iter().take_while(|l| behind_or_at(side, px, l.px));
+                out.extend(at_or_better.map(|l| (l.px, l.sz)));
+            }
+        }
+    }
 }
 
 /// Book imbalance over the top `levels`: (bid - ask) / (bid + ask) in [-1, 1].

@@ -116,8 +116,10 @@ pub struct CoinSummary {
     pub sigma_bp: f64,
     pub as_progress: f64,
     pub brier_skill: f64,
-    /// Share of 5 s markouts that were adverse, its 95% Wilson interval, and the rate a
-    /// fill with no information would see from volatility alone: Phi(-1 / (sigma_1s sqrt(5))).
+    /// Share of 5 s markouts that were adverse, its 95% Wilson interval, and the rate fills
+    /// with no information would see from volatility alone: the mean over the labelled fills of
+    /// Phi(-threshold / (sigma_1s at the fill * sqrt(horizon))), the same figure `report` shows
+    /// (0 before any labelled markout).
     pub as_rate: f64,
     pub as_rate_wilson_low: f64,
     pub as_rate_wilson_high: f64,
@@ -154,8 +156,8 @@ impl Engine {
         // The configuration kept (and written to session.toml) is the resolved one: the venue's
         // fees filled in and the traded coins named, so a replay of it needs nothing else.
         let (maker_bp, taker_bp) = config.fees_bp(&venue_name);
-        config.account.maker_fee_bp = maker_bp;
-        config.account.taker_fee_bp = taker_bp;
+        config.account.maker_fee_bp = Some(maker_bp);
+        config.account.taker_fee_bp = Some(taker_bp);
         config.engine.coins = coins.to_vec();
         let equity = (config.account.starting_equity_usd * SCALE as f64) as i64;
         let margin = MarginTracker::new(config.account.leverage, equity, coins.len());
@@ -307,14 +309,22 @@ impl Engine {
         let mut events = std::mem::take(&mut self.events);
         events.clear();
         self.adapter.on_message(seq, now, stream, raw, &mut events);
+        // Prints of one message are told apart by their index (the flat model's draws).
+        let mut print = 0u32;
         for e in &events {
-            self.on_event(now, seq, e, out);
+            self.on_event(now, seq, print, e, out);
+            print += u32::from(matches!(e, MarketEvent::Trade { .. }));
         }
         self.events = events;
     }
 
-    fn on_event(&mut self, now: Timestamp, seq: u64, event: &MarketEvent, out: &mut Vec<Output>) {
+    fn on_event(&mut self, now: Timestamp, seq: u64, print: u32, event: &MarketEvent, out: &mut Vec<Output>) {
         let window = self.window_open(now);
+        if let Some((coin, exch)) = event_time(event) {
+            if let Some(i) = self.coin_index(coin) {
+                self.coins[i].observe_feed(now, exch, self.config.fill_sim.feed_window_s);
+            }
+        }
         match event {
             MarketEvent::Anomaly { coin, kind, detail } => {
                 self.stats.anomalies += 1;
@@ -339,7 +349,7 @@ impl Engine {
                     out,
                     (now, seq, i, self.maker_fee_milli_bp, window),
                 );
-                self.coins[i].on_trade(&mut ctx, *side, *px, *sz);
+                self.coins[i].on_trade(&mut ctx, print, *side, *px, *sz);
                 self.count_window_fills(now, fills_before);
             }
             MarketEvent::BookSnapshot { coin, .. }
@@ -480,11 +490,11 @@ impl Engine {
                     as_rate: wilson(c.adverse_markouts, c.markouts).0,
                     as_rate_wilson_low: wilson(c.adverse_markouts, c.markouts).1,
                     as_rate_wilson_high: wilson(c.adverse_markouts, c.markouts).2,
-                    as_no_skill_baseline: no_skill_as_rate(
-                        c.vol.sigma_bp(),
-                        self.config.outcome.adverse_threshold_bp,
-                        self.config.outcome.markout_horizon_s,
-                    ),
+                    as_no_skill_baseline: if c.markouts > 0 {
+                        c.no_skill_sum / c.markouts as f64
+                    } else {
+                        0.0
+                    },
                     calibration_progress: c.calibration.cal_progress(),
                     cal_gamma: c.calibration.cal_gamma(),
                     regime: c.regime.regime(),
@@ -553,6 +563,17 @@ pub fn no_skill_as_rate(sigma_1s_bp: f64, threshold_bp: f64, horizon_s: u32) -> 
         return 0.0;
     }
     0.5 * libm::erfc(threshold_bp / s / core::f64::consts::SQRT_2)
+}
+
+/// The coin and exchange time of a market event that carries one.
+fn event_time(event: &MarketEvent) -> Option<(&str, Timestamp)> {
+    match event {
+        MarketEvent::Trade { coin, exch_ns, history: false, .. }
+        | MarketEvent::BookSnapshot { coin, exch_ns, .. }
+        | MarketEvent::BookDiff { coin, exch_ns, .. }
+        | MarketEvent::Bbo { coin, exch_ns, .. } => Some((coin, *exch_ns)),
+        _ => None,
+    }
 }
 
 fn bump(v: &mut Vec<u64>, i: usize) {

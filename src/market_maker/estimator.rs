@@ -76,6 +76,70 @@ pub struct ParameterEstimator {
     /// the exponential law of depth holds only behind the touch.
     touch_bid: Price,
     touch_ask: Price,
+    /// Fills that entered the fit (behind the touch, inside the bins): the `min_fills` gate.
+    #[serde(default)]
+    pub fitted_fills: u64,
+    /// The event (input) the next fills belong to; `None`: each fill is its own event.
+    #[serde(default)]
+    event: Option<u64>,
+    /// Cluster-robust variance of the score: one sweep that fills several ladder probes is one
+    /// event, not several independent ones. Decayed sums over closed events c of
+    /// `S_c^2`, `n_c S_c` and `n_c^2` (`S_c` = sum of the fill depths of event c, `n_c` its
+    /// fills), and the open event's key, `n` and `S`.
+    #[serde(default)]
+    clusters: ClusterSums,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct ClusterSums {
+    s2: f64,
+    ns: f64,
+    n2: f64,
+    open: Option<(Option<u64>, f64, f64)>,
+}
+
+impl ClusterSums {
+    fn close(&mut self) {
+        if let Some((_, n, s)) = self.open.take() {
+            self.s2 += s * s;
+            self.ns += n * s;
+            self.n2 += n * n;
+        }
+    }
+
+    fn add(&mut self, event: Option<u64>, depth: f64) {
+        match &mut self.open {
+            Some((k, n, s)) if event.is_some() && *k == event => {
+                *n += 1.0;
+                *s += depth;
+            }
+            _ => {
+                self.close();
+                self.open = Some((event, 1.0, depth));
+            }
+        }
+    }
+
+    fn decay(&mut self, f: f64) {
+        self.s2 *= f;
+        self.ns *= f;
+        self.n2 *= f;
+        if let Some((_, n, s)) = &mut self.open {
+            *n *= f;
+            *s *= f;
+        }
+    }
+
+    /// `sum_c (S_c - n_c dbar)^2`, the open event included.
+    fn score_variance(&self, dbar: f64) -> f64 {
+        let (mut s2, mut ns, mut n2) = (self.s2, self.ns, self.n2);
+        if let Some((_, n, s)) = self.open {
+            s2 += s * s;
+            ns += n * s;
+            n2 += n * n;
+        }
+        (s2 - 2.0 * dbar * ns + dbar * dbar * n2).max(0.0)
+    }
 }
 
 impl ParameterEstimator {
@@ -97,7 +161,16 @@ impl ParameterEstimator {
             se: f64::INFINITY,
             touch_bid: Price(0),
             touch_ask: Price(0),
+            fitted_fills: 0,
+            event: None,
+            clusters: ClusterSums::default(),
         }
+    }
+
+    /// The fills delivered from now on belong to event `key` (the engine's input sequence):
+    /// fills of one event are one cluster of the score's variance.
+    pub fn set_event(&mut self, key: u64) {
+        self.event = Some(key);
     }
 
     /// The best bid and ask the next fills and exposure are measured against.
@@ -135,6 +208,7 @@ impl ParameterEstimator {
         for v in self.exposure_s.iter_mut().chain(self.fills.iter_mut()) {
             *v *= f;
         }
+        self.clusters.decay(f);
     }
 
     /// A quote (or probe) rested `dt_s` seconds at `depth_bp` from the mid.
@@ -161,6 +235,8 @@ impl ParameterEstimator {
         let depth_bp = depth_bp(price, mid);
         if let Some(j) = self.bin(depth_bp) {
             self.fills[j] += 1.0;
+            self.fitted_fills += 1;
+            self.clusters.add(self.event, self.bin_center(j));
             self.refit();
         }
     }
@@ -183,9 +259,11 @@ impl ParameterEstimator {
         (0..self.fills.len()).map(|j| (self.bin_center(j), self.exposure_s[j], self.fills[j])).collect()
     }
 
-    /// Fills counted by the fit (real quotes and probes).
+    /// Fills that entered the fit (real quotes and probes behind the touch, inside the bins):
+    /// crossings and fills at or inside the touch are counted in `own_fills`/`probe_fills` but
+    /// carry no information on the depth law, so they do not open the `min_fills` gate.
     pub fn fit_fills(&self) -> u64 {
-        self.own_fills + self.probe_fills
+        self.fitted_fills
     }
 
     fn weighted_moments(&self, kappa: f64) -> (f64, f64, f64) {
@@ -238,7 +316,11 @@ impl ParameterEstimator {
                 c * d * d
             })
             .sum();
-        self.se = if ss > 0.0 { 1.0 / libm::sqrt(ss) } else { f64::INFINITY };
+        // Sandwich SE: information `ss`, score variance summed over events (clusters), so a
+        // sweep through several probes counts as one draw. With one fill per event the
+        // variance is `ss` and this is the Poisson `1 / sqrt(ss)`.
+        let v = self.clusters.score_variance(dbar);
+        self.se = if ss > 0.0 && v > 0.0 { libm::sqrt(v) / ss } else { f64::INFINITY };
     }
 
     fn enough_fills(&self) -> bool {
@@ -383,6 +465,51 @@ mod tests {
         assert_eq!(e.kappa_confidence(), 0.0);
         assert_eq!(e.kappa(), 2.0);
         assert_eq!(e.own_fills, 1);
+    }
+
+    /// Issue 10 item 8. Postmortem: one sweep that filled several ladder probes counted as
+    /// that many independent events, understating kappa's SE (about 1.4x on the sample).
+    #[test]
+    fn a_sweep_through_several_probes_is_one_event_of_the_se() {
+        let confidence = |clustered: bool| {
+            let cfg = EstimatorConfig { forgetting_horizon_s: 1e12, ..Default::default() };
+            let mut e = ParameterEstimator::new(&cfg);
+            let mid = Price(100_000 * 100_000_000);
+            for &d in &cfg.shadow_ladder_bp {
+                e.on_exposure(d + 0.01, 2000.0);
+            }
+            // 150 sweeps, each reaching 3 bp: the probes at 0.5, 1, 2 and 3 bp fill together.
+            for k in 0..150u64 {
+                for (i, &d) in cfg.shadow_ladder_bp.iter().take(4).enumerate() {
+                    e.set_event(if clustered { k } else { k * 10 + i as u64 });
+                    let px = Price(mid.0 - (mid.0 as f64 * (d + 0.01) * 1e-4) as i64);
+                    e.on_own_fill(Side::Buy, px, Qty(0), mid);
+                }
+            }
+            e.kappa_confidence()
+        };
+        let (independent, swept) = (confidence(false), confidence(true));
+        assert!(swept < independent, "confidence {swept} for sweeps vs {independent} for independent fills");
+    }
+
+    /// Issue 10 item 8. Postmortem: the 20-fill gate counted crossing fills and fills at the
+    /// touch, which never enter the fit, so kappa left the prior on a handful of fitted fills.
+    #[test]
+    fn the_min_fills_gate_counts_only_fitted_fills() {
+        let mut e = ParameterEstimator::new(&EstimatorConfig::default());
+        let mid = Price(100_000 * 100_000_000);
+        e.on_exposure(1.0, 100.0);
+        e.on_exposure(3.0, 100.0);
+        for _ in 0..30 {
+            e.on_crossing_fill(Side::Buy, Qty(1));
+        }
+        for d in [1.0, 3.0, 1.0, 3.0, 1.0] {
+            let px = Price(mid.0 - (mid.0 as f64 * (d + 0.01) * 1e-4) as i64);
+            e.on_own_fill(Side::Buy, px, Qty(1), mid);
+        }
+        assert_eq!(e.fit_fills(), 5);
+        assert_eq!(e.kappa(), EstimatorConfig::default().kappa_prior);
+        assert_eq!(e.kappa_confidence(), 0.0);
     }
 
     #[test]

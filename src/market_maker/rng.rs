@@ -21,6 +21,10 @@ pub enum DrawPurpose {
     TradeAtPrice = 1,
     /// `adverse_fill_ratio`: is this fill opportunity held until the next mid change?
     AdverseHold = 2,
+    /// The `jitter` latency model: entry latency of an order.
+    EntryLatency = 3,
+    /// The `jitter` latency model: cancel latency of an order.
+    CancelLatency = 4,
 }
 
 /// A uniform draw in [0, 1) from `(seed, order_id, seq, purpose)`.
@@ -30,6 +34,17 @@ pub fn uniform(seed: u64, order_id: u64, seq: u64, purpose: DrawPurpose) -> f64 
     h = splitmix64(h ^ seq);
     h = splitmix64(h ^ purpose as u64);
     // The top 53 bits as a fraction: exact in f64, so the result is the same everywhere.
+    (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// A uniform draw in [0, 1) keyed also by `index`, the position of the event within its input
+/// (one Hyperliquid `trades` message carries many prints: each gets its own draw).
+pub fn uniform_at(seed: u64, order_id: u64, seq: u64, index: u32, purpose: DrawPurpose) -> f64 {
+    let mut h = splitmix64(seed);
+    h = splitmix64(h ^ order_id);
+    h = splitmix64(h ^ seq);
+    h = splitmix64(h ^ u64::from(index));
+    h = splitmix64(h ^ purpose as u64);
     (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 

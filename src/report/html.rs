@@ -59,7 +59,7 @@ fn extract(session: &Session) -> Data<'_> {
                 fill_index.insert(*fill_id, fills.len());
                 fills.push((minute(*t), *side, px.to_f64(), *toxicity, None));
             }
-            Output::Markout { coin: c, fill_id, horizon_s, move_bp, was_adverse } if *c == coin => {
+            Output::Markout { coin: c, fill_id, horizon_s, move_bp, was_adverse, .. } if *c == coin => {
                 if move_bp.is_finite() {
                     markouts.entry(*horizon_s).or_default().push(*move_bp);
                 }
@@ -308,7 +308,7 @@ fn as_rate_plot(d: &Data<'_>, summary: &SessionSummary) -> PlotResult<String> {
             .legend(line_legend(RED));
             if let Some(b) = summary.as_no_skill_baseline {
                 c.draw_series(LineSeries::new(vec![(0.0, b), (d.end_min, b)], GREY.stroke_width(2)))?
-                    .label("no-skill baseline Phi(-1/(sigma_1s sqrt 5))")
+                    .label("no-skill baseline: mean Phi(-1/(sigma_1s sqrt 5)) over the fills")
                     .legend(line_legend(GREY));
             }
             draw_line(c, rate, BLUE, "AS rate")

@@ -1,5 +1,6 @@
 //! Small statistics for the report: the Wilson score interval of a proportion and the normal
-//! CDF behind the no-skill adverse-selection baseline (`MODELS.md`, loop 2).
+//! CDF. The no-skill adverse-selection baseline is the engine's (`engine::no_skill_as_rate`, carried
+//! by each labelled `Markout`).
 
 /// z of a two-sided 95% interval.
 pub const Z_95: f64 = 1.959_963_984_540_054;
@@ -23,16 +24,6 @@ pub fn normal_cdf(x: f64) -> f64 {
     0.5 * libm::erfc(-x / std::f64::consts::SQRT_2)
 }
 
-/// The AS rate a fill would have with no skill at all: the chance that a random walk with
-/// 1 s volatility `sigma_1s_bp` moves more than 1 bp against it in 5 s,
-/// `Phi(-1 / (sigma_1s * sqrt(5)))`. `None` when sigma is not positive.
-pub fn no_skill_as_rate(sigma_1s_bp: f64) -> Option<f64> {
-    if !(sigma_1s_bp.is_finite() && sigma_1s_bp > 0.0) {
-        return None;
-    }
-    Some(normal_cdf(-1.0 / (sigma_1s_bp * 5f64.sqrt())))
-}
-
 /// The median of finite values; `None` when there are none.
 pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
     let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
@@ -47,14 +38,6 @@ pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn baseline_matches_models_md_figure() {
-        // MODELS.md: "about 37% at sigma = 1.4 bp/sqrt(s)".
-        let b = no_skill_as_rate(1.4).unwrap();
-        assert!((b - 0.376).abs() < 0.005, "{b}");
-        assert_eq!(no_skill_as_rate(0.0), None);
-    }
 
     #[test]
     fn wilson_interval_known_values() {

@@ -3,7 +3,7 @@
 //! `demo`, and shown at the top of the HTML page.
 
 use super::session::Session;
-use super::stats::{median, no_skill_as_rate, wilson_interval, Z_95};
+use super::stats::{median, wilson_interval, Z_95};
 use crate::engine::io::{ModelSnapshot, Output, Regime};
 use crate::types::notional;
 use serde::Serialize;
@@ -122,6 +122,7 @@ impl SessionSummary {
         let mut markout_moves: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
         let mut markout_dropped: BTreeMap<u32, u64> = BTreeMap::new();
         let (mut as_resolved, mut as_adverse) = (0u64, 0u64);
+        let (mut no_skill_sum, mut no_skill_n) = (0.0f64, 0u64);
         let mut last_snap: BTreeMap<&str, &ModelSnapshot> = BTreeMap::new();
         let mut prev_snap: BTreeMap<&str, (f64, &ModelSnapshot)> = BTreeMap::new();
         let mut regime_secs: BTreeMap<Regime, f64> = BTreeMap::new();
@@ -151,7 +152,11 @@ impl SessionSummary {
                     }
                     volume_units += notional(*px, *sz);
                 }
-                Output::Markout { horizon_s, move_bp, was_adverse, .. } => {
+                Output::Markout { horizon_s, move_bp, was_adverse, no_skill, .. } => {
+                    if let Some(p) = no_skill {
+                        no_skill_sum += p;
+                        no_skill_n += 1;
+                    }
                     if move_bp.is_finite() {
                         markout_moves.entry(*horizon_s).or_default().push(*move_bp);
                     }
@@ -246,7 +251,8 @@ impl SessionSummary {
             as_adverse,
             as_rate,
             as_rate_interval: wilson_interval(as_adverse, as_resolved, Z_95),
-            as_no_skill_baseline: sigma_1s_bp.and_then(no_skill_as_rate),
+            // The engine's figure: the mean no-skill probability of the labelled fills.
+            as_no_skill_baseline: (no_skill_n > 0).then(|| no_skill_sum / no_skill_n as f64),
             regime_changes,
             regimes: [Regime::Quiet, Regime::Normal, Regime::Volatile]
                 .iter()

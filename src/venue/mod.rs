@@ -203,6 +203,20 @@ pub struct Adapter {
     trades_seen: Vec<String>,
     clocks: Vec<StreamClock>,
     anomalies: u64,
+    /// Binance: which of `trade` / `aggTrade` counts, per coin.
+    #[serde(default)]
+    trade_sources: Vec<TradeSource>,
+}
+
+/// Binance's two trade streams of one coin: once a `trade` message was seen, `aggTrade` is
+/// ignored; before that `aggTrade` counts, and a later `trade` print that an already counted
+/// `aggTrade` covered (trade id <= its last id) is not counted again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct TradeSource {
+    coin: String,
+    trade_seen: bool,
+    /// Highest trade id counted through an `aggTrade`.
+    agg_counted_to: u64,
 }
 
 impl Adapter {
@@ -212,7 +226,14 @@ impl Adapter {
 
     /// An adapter checking prices and sizes against `instruments` (defaults plus overrides).
     pub fn with_instruments(venue: Venue, instruments: Instruments) -> Adapter {
-        Adapter { venue, instruments, trades_seen: Vec::new(), clocks: Vec::new(), anomalies: 0 }
+        Adapter {
+            venue,
+            instruments,
+            trades_seen: Vec::new(),
+            clocks: Vec::new(),
+            anomalies: 0,
+            trade_sources: Vec::new(),
+        }
     }
 
     pub fn venue(&self) -> Venue {
@@ -263,6 +284,41 @@ impl Adapter {
 
     fn instrument(&self, coin: &str) -> Instrument {
         self.instruments.get(self.venue, coin)
+    }
+
+    /// Whether a Binance trade message counts (see [`TradeSource`]): `agg` for `aggTrade`,
+    /// with the trade ids it carries.
+    fn trade_source(
+        &mut self,
+        coin: &str,
+        agg: bool,
+        trade_id: Option<u64>,
+        agg_first: Option<u64>,
+        agg_last: Option<u64>,
+    ) -> bool {
+        let k = match self.trade_sources.iter().position(|t| t.coin == coin) {
+            Some(k) => k,
+            None => {
+                self.trade_sources.push(TradeSource {
+                    coin: coin.to_string(),
+                    trade_seen: false,
+                    agg_counted_to: 0,
+                });
+                self.trade_sources.len() - 1
+            }
+        };
+        let src = &mut self.trade_sources[k];
+        if agg {
+            if src.trade_seen {
+                return false;
+            }
+            if let Some(last) = agg_last.or(agg_first) {
+                src.agg_counted_to = src.agg_counted_to.max(last);
+            }
+            return true;
+        }
+        src.trade_seen = true;
+        trade_id.map_or(true, |t| t > src.agg_counted_to)
     }
 
     /// Records the exchange time of one stream; an anomaly when it went backwards.

@@ -87,6 +87,8 @@ pub fn build(sc: &Scenario) -> Vec<(Timestamp, Output)> {
                             horizon_s: h as u32,
                             move_bp,
                             was_adverse: (h == 5).then_some(move_bp < -1.0),
+                            // Every snapshot of this session has sigma 1.4 bp/sqrt(s).
+                            no_skill: (h == 5).then(|| paper_trader::engine::no_skill_as_rate(1.4, 1.0, 5)),
                         },
                     ));
                     if h == 5 {

@@ -11,12 +11,20 @@
 //!   probability `fill_prob_base`; the depth model tracks the queue ahead from the real L2
 //!   depth with the probabilistic queue model of Rigtorp (2013).
 //!
-//! The total simulated fill of our quotes per real trade never exceeds that trade's size.
-//! Zero-size probes (the shadow ladder of loop 1) go through the same rules but take no share
-//! of the trade.
+//! Liquidity is used once (`consume_liquidity`, default true): the total simulated fill of our
+//! quotes per real trade never exceeds that trade's size; among our own orders at one price the
+//! trade serves them in price-time order (one FIFO position each, the later behind the earlier,
+//! not independent copies of the queue); a book crossing consumes the displayed size of each
+//! level it fills against until that level's displayed size changes. Zero-size probes (the
+//! shadow ladder of loop 1) go through the same rules, take no share of anything and are
+//! scored against the full displayed size. With `consume_liquidity = false` every order sees
+//! the whole trade and the whole displayed size (an optimistic upper bound).
+//!
+//! Entry and cancel latency follow `latency_model` (see [`super::latency`]).
 
+use super::latency::{jittered, LatencyModel};
 use crate::engine::io::FillKind;
-use crate::market_maker::rng::{uniform, DrawPurpose};
+use crate::market_maker::rng::{uniform_at, DrawPurpose};
 use crate::types::{Price, Qty, Side, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -34,8 +42,17 @@ pub struct FillSimulatorConfig {
     pub adverse_fill_ratio: f64,
     pub entry_latency_ms: u64,
     pub cancel_latency_ms: u64,
-    /// n of the queue model's f(x) = x^n (2 or 3).
+    /// n of the queue model's f(x) = x^n (1 to 4).
     pub queue_exponent: u32,
+    /// Liquidity is used once: one budget per real trade and per displayed level, shared by
+    /// our orders in price-time order (see the module documentation).
+    pub consume_liquidity: bool,
+    /// `constant`, `jitter` or `feed` (see `latency.rs`).
+    pub latency_model: LatencyModel,
+    /// `jitter`: sigma of the log-normal factor around the mean latency.
+    pub jitter_sigma: f64,
+    /// `feed`: trailing window (s) of the minimum receive - exchange time difference.
+    pub feed_window_s: u64,
 }
 
 impl Default for FillSimulatorConfig {
@@ -47,6 +64,10 @@ impl Default for FillSimulatorConfig {
             entry_latency_ms: 100,
             cancel_latency_ms: 100,
             queue_exponent: 2,
+            consume_liquidity: true,
+            latency_model: LatencyModel::Constant,
+            jitter_sigma: 0.5,
+            feed_window_s: 60,
         }
     }
 }
@@ -58,6 +79,8 @@ pub trait BookView {
     fn best_ask(&self) -> Option<Price>;
     fn size_at(&self, side: Side, px: Price) -> Qty;
     fn size_at_or_better(&self, side: Side, px: Price) -> Qty;
+    /// The levels of `side` at `px` or better, best first, appended to `out`.
+    fn levels_at_or_better(&self, side: Side, px: Price, out: &mut Vec<(Price, Qty)>);
 }
 
 /// A quote of the strategy or a probe of the shadow ladder (by its rung).
@@ -127,11 +150,26 @@ pub struct PostOnlyReject {
     pub sz: Qty,
 }
 
+/// Displayed size a book crossing of ours already took at one level: valid while the level
+/// still shows `displayed`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct ConsumedLevel {
+    side: Side,
+    px: Price,
+    displayed: i64,
+    used: i64,
+}
+
+/// Bound on remembered consumed levels (a crossing touches a few levels per order).
+const MAX_CONSUMED_LEVELS: usize = 256;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FillSimulator {
     pub cfg: FillSimulatorConfig,
     seed: u64,
     orders: Vec<SimOrder>,
+    #[serde(default)]
+    consumed: Vec<ConsumedLevel>,
 }
 
 /// The queue model's decision for one trade at our price.
@@ -144,7 +182,7 @@ enum QueueDecision {
 
 impl FillSimulator {
     pub fn new(cfg: &FillSimulatorConfig, seed: u64) -> Self {
-        FillSimulator { cfg: cfg.clone(), seed, orders: Vec::new() }
+        FillSimulator { cfg: cfg.clone(), seed, orders: Vec::new(), consumed: Vec::new() }
     }
 
     pub fn orders(&self) -> &[SimOrder] {
@@ -173,16 +211,39 @@ impl FillSimulator {
         });
     }
 
+    /// The configured mean entry latency (the shadow ladder's probes always use it).
     pub fn entry_latency_ns(&self) -> u64 {
         self.cfg.entry_latency_ms * 1_000_000
     }
 
-    /// Sends a cancel: the order stays fillable for `cancel_latency`.
-    pub fn cancel(&mut self, id: u64, now: Timestamp) {
-        let dead = now.plus_ns(self.cfg.cancel_latency_ms * 1_000_000);
-        if let Some(o) = self.orders.iter_mut().find(|o| o.id == id) {
-            o.dead_at = Some(o.dead_at.map_or(dead, |d| d.min(dead)));
+    /// Entry latency of order `id` under the latency model; `feed_excess_ns` is the feed's
+    /// current delay above its trailing minimum (used by `feed` only).
+    pub fn entry_latency_for(&self, id: u64, feed_excess_ns: u64) -> u64 {
+        self.latency(self.cfg.entry_latency_ms * 1_000_000, id, DrawPurpose::EntryLatency, feed_excess_ns)
+    }
+
+    fn latency(&self, mean_ns: u64, id: u64, purpose: DrawPurpose, feed_excess_ns: u64) -> u64 {
+        match self.cfg.latency_model {
+            LatencyModel::Constant => mean_ns,
+            LatencyModel::Jitter => jittered(mean_ns, self.cfg.jitter_sigma, self.seed, id, purpose),
+            LatencyModel::Feed => mean_ns.saturating_add(feed_excess_ns),
         }
+    }
+
+    /// Sends a cancel: the order stays fillable for the cancel latency. Returns when the
+    /// cancel takes effect (`None` for an unknown order).
+    pub fn cancel(&mut self, id: u64, now: Timestamp, feed_excess_ns: u64) -> Option<Timestamp> {
+        let latency = self.latency(
+            self.cfg.cancel_latency_ms * 1_000_000,
+            id,
+            DrawPurpose::CancelLatency,
+            feed_excess_ns,
+        );
+        let dead = now.plus_ns(latency);
+        let o = self.orders.iter_mut().find(|o| o.id == id)?;
+        let d = o.dead_at.map_or(dead, |d| d.min(dead));
+        o.dead_at = Some(d);
+        Some(d)
     }
 
     /// Removes an order at once (probes are virtual; a gap kills everything at once).
@@ -247,12 +308,15 @@ impl FillSimulator {
         QueueDecision::Excess(excess.max(0))
     }
 
-    /// A market trade: `aggressor` traded `sz` at `px`. Fill opportunities go to `out`,
-    /// best-priced orders first (the order the real queue would serve), then oldest first.
+    /// A market trade: `aggressor` traded `sz` at `px`, the `index`-th print of input `seq`.
+    /// Fill opportunities go to `out`, best-priced orders first (the order the real queue would
+    /// serve), then by the time they joined the queue.
+    #[allow(clippy::too_many_arguments)]
     pub fn on_trade(
         &mut self,
         now: Timestamp,
         seq: u64,
+        index: u32,
         aggressor: Side,
         px: Price,
         sz: Qty,
@@ -265,90 +329,171 @@ impl FillSimulator {
                 o.side == resting && o.fillable(now) && o.crosses(px)
             })
             .collect();
-        idx.sort_by(|&a, &b| {
-            let (oa, ob) = (&self.orders[a], &self.orders[b]);
-            let by_price = match resting {
-                Side::Buy => ob.px.cmp(&oa.px),
-                Side::Sell => oa.px.cmp(&ob.px),
-            };
-            by_price.then(oa.id.cmp(&ob.id))
-        });
+        self.price_time_order(resting, &mut idx);
+        let consume = self.cfg.consume_liquidity;
         let mut budget = sz.0;
+        // Size our earlier orders at the trade's price took from it: a later order of ours at
+        // that price stands behind them in the queue.
+        let mut ours_at_price = 0i64;
         for i in idx {
-            let cfg = self.cfg.clone();
+            let cfg = &self.cfg;
             let seed = self.seed;
             let o = &mut self.orders[i];
             let through = o.px != px;
             let (kind, cap) = if through {
                 (FillKind::TradeThrough, sz.0)
             } else {
-                match Self::compute_fill_probability(&cfg, o, sz) {
+                match Self::compute_fill_probability(cfg, o, sz) {
                     QueueDecision::Probability(p) => {
-                        if uniform(seed, o.id, seq, DrawPurpose::TradeAtPrice) >= p {
+                        if uniform_at(seed, o.id, seq, index, DrawPurpose::TradeAtPrice) >= p {
                             continue;
                         }
                         (FillKind::TradeAtPrice, sz.0)
                     }
-                    QueueDecision::Excess(0) => continue,
-                    QueueDecision::Excess(e) => (FillKind::TradeAtPrice, e),
+                    QueueDecision::Excess(e) => {
+                        let behind_ours = if consume && !o.is_probe() { ours_at_price } else { 0 };
+                        let e = e - behind_ours;
+                        if e <= 0 {
+                            continue;
+                        }
+                        (FillKind::TradeAtPrice, e)
+                    }
                 }
             };
             let fill = if o.is_probe() {
                 0
             } else {
-                let f = o.remaining.0.min(cap).min(budget);
+                let mut f = o.remaining.0.min(cap);
+                if consume {
+                    f = f.min(budget);
+                }
                 if f <= 0 {
                     continue;
                 }
                 budget -= f;
+                if !through {
+                    ours_at_price += f;
+                }
                 f
             };
-            out.push(Self::opportunity(&cfg, seed, seq, o, Qty(fill), kind));
+            out.push(Self::opportunity(cfg, seed, (seq, index), o, Qty(fill), kind));
         }
+    }
+
+    /// Sorts order indices into the order a real queue serves them on `side`: best price
+    /// first, then the time they went live, then the order id.
+    fn price_time_order(&self, side: Side, idx: &mut [usize]) {
+        idx.sort_by(|&a, &b| {
+            let (oa, ob) = (&self.orders[a], &self.orders[b]);
+            let by_price = match side {
+                Side::Buy => ob.px.cmp(&oa.px),
+                Side::Sell => oa.px.cmp(&ob.px),
+            };
+            by_price.then(oa.live_at.cmp(&ob.live_at)).then(oa.id.cmp(&ob.id))
+        });
     }
 
     /// A book update: crossing fills, and the depth model's queue advance.
     pub fn on_book(&mut self, now: Timestamp, seq: u64, book: &dyn BookView, out: &mut Vec<FillOpportunity>) {
-        let cfg = self.cfg.clone();
-        let seed = self.seed;
         let (best_bid, best_ask) = (book.best_bid(), book.best_ask());
-        for o in self.orders.iter_mut() {
+        // What our crossings took stays taken while the level shows the same size.
+        self.consumed.retain(|c| book.size_at(c.side, c.px).0 == c.displayed);
+        let mut crossed = Vec::new();
+        for (i, o) in self.orders.iter_mut().enumerate() {
             if !o.fillable(now) {
                 continue;
             }
-            let crossed = match o.side {
+            let is_crossed = match o.side {
                 Side::Buy => best_ask.is_some_and(|a| a <= o.px),
                 Side::Sell => best_bid.is_some_and(|b| b >= o.px),
             };
-            if crossed {
-                let available = book.size_at_or_better(o.side.opposite(), o.px).0;
-                let fill = if o.is_probe() { 0 } else { o.remaining.0.min(available) };
-                if o.is_probe() || fill > 0 {
-                    out.push(Self::opportunity(&cfg, seed, seq, o, Qty(fill), FillKind::BookCross));
-                }
+            if is_crossed {
+                crossed.push(i);
                 continue;
             }
-            if !cfg.ignore_book_depth {
+            if !self.cfg.ignore_book_depth {
                 let level = book.size_at(o.side, o.px).0;
-                o.queue_ahead =
-                    rigtorp_front(o.queue_ahead, o.level_size, level, o.traded_at_level, cfg.queue_exponent);
+                o.queue_ahead = rigtorp_front(
+                    o.queue_ahead,
+                    o.level_size,
+                    level,
+                    o.traded_at_level,
+                    self.cfg.queue_exponent,
+                );
                 o.level_size = level;
                 o.traded_at_level = 0;
             }
         }
+        for side in [Side::Buy, Side::Sell] {
+            let mut idx: Vec<usize> =
+                crossed.iter().copied().filter(|&i| self.orders[i].side == side).collect();
+            self.price_time_order(side, &mut idx);
+            for i in idx {
+                let o = &self.orders[i];
+                let fill = if o.is_probe() {
+                    0
+                } else if self.cfg.consume_liquidity {
+                    let (opp_side, px, want) = (o.side.opposite(), o.px, o.remaining.0);
+                    self.take_displayed(book, opp_side, px, want)
+                } else {
+                    o.remaining.0.min(book.size_at_or_better(o.side.opposite(), o.px).0)
+                };
+                let o = &mut self.orders[i];
+                if o.is_probe() || fill > 0 {
+                    out.push(Self::opportunity(
+                        &self.cfg,
+                        self.seed,
+                        (seq, 0),
+                        o,
+                        Qty(fill),
+                        FillKind::BookCross,
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Takes up to `want` of the displayed size of `side` at `px` or better, best level first,
+    /// net of what earlier crossings of ours took there; records what it took.
+    fn take_displayed(&mut self, book: &dyn BookView, side: Side, px: Price, want: i64) -> i64 {
+        let mut levels = Vec::new();
+        book.levels_at_or_better(side, px, &mut levels);
+        let mut taken = 0i64;
+        for (lpx, lsz) in levels {
+            if taken >= want {
+                break;
+            }
+            let slot = self.consumed.iter().position(|c| c.side == side && c.px == lpx);
+            let used = slot.map_or(0, |k| self.consumed[k].used);
+            let take = (lsz.0 - used).max(0).min(want - taken);
+            if take == 0 {
+                continue;
+            }
+            taken += take;
+            match slot {
+                Some(k) => self.consumed[k].used += take,
+                None => {
+                    if self.consumed.len() >= MAX_CONSUMED_LEVELS {
+                        self.consumed.remove(0);
+                    }
+                    self.consumed.push(ConsumedLevel { side, px: lpx, displayed: lsz.0, used: take });
+                }
+            }
+        }
+        taken
     }
 
     fn opportunity(
         cfg: &FillSimulatorConfig,
         seed: u64,
-        seq: u64,
+        (seq, index): (u64, u32),
         o: &mut SimOrder,
         sz: Qty,
         kind: FillKind,
     ) -> FillOpportunity {
         let held = !o.is_probe()
             && cfg.adverse_fill_ratio > 0.0
-            && uniform(seed, o.id, seq, DrawPurpose::AdverseHold) < cfg.adverse_fill_ratio;
+            && uniform_at(seed, o.id, seq, index, DrawPurpose::AdverseHold) < cfg.adverse_fill_ratio;
         if held {
             o.held = true;
         } else {
@@ -375,22 +520,38 @@ impl FillSimulator {
 
 /// The probabilistic queue model (Rigtorp 2013): a level shrank by more than the trades at it
 /// explain; the unexplained decrease `chg` is cancels, split between the front (ahead of us)
-/// and the back with `p_back = f(back) / (f(back) + f(front))`, `f(x) = x^n`, in integers.
+/// and the back with `p_back = f(back) / (f(back) + f(front))`, `f(x) = x^n`.
+///
+/// The share is computed from the ratio of the smaller of front and back to the larger, in
+/// f64 (IEEE basic operations: the same on every platform), so no power of a level size is
+/// ever formed: `back^n` in 10^-8 units overflows even i128 for DOGE-size levels at n = 2.
+/// Any sizes a venue can print (the whole `Qty` range) and any n give a result in
+/// `[0, new_level]`.
 pub fn rigtorp_front(front: i64, old_level: i64, new_level: i64, traded: i64, n: u32) -> i64 {
-    let chg = old_level - new_level - traded;
+    let new_level = new_level.max(0);
+    let front = front.max(0);
+    let chg = old_level.saturating_sub(new_level).saturating_sub(traded.max(0));
     if chg <= 0 {
-        return front.min(new_level).max(0);
+        return front.min(new_level);
     }
-    let back = (old_level - front).max(0);
-    let (fb, ff) = (i128::from(back).pow(n), i128::from(front).pow(n));
-    if fb + ff == 0 {
+    let back = old_level.saturating_sub(front).max(0);
+    if back == 0 && front == 0 {
         return 0;
     }
-    // p_back * chg rounded to the nearest unit, in i128; the front takes the rest.
-    let back_share = ((2 * fb * i128::from(chg) + fb + ff) / (2 * (fb + ff))) as i64;
+    let pow = |x: f64| (0..n).fold(1.0f64, |acc, _| acc * x);
+    // p_back = 1 / (1 + (front/back)^n) = r^n / (1 + r^n) with r = back/front.
+    let p_back = if front <= back {
+        1.0 / (1.0 + pow(front as f64 / back as f64))
+    } else {
+        let r = pow(back as f64 / front as f64);
+        r / (1.0 + r)
+    };
+    let back_share = libm::round(p_back * chg as f64).clamp(0.0, chg as f64) as i64;
     let front_share = chg - back_share;
-    let next = front - front_share + (back - back_share).min(0);
-    next.min(new_level).max(0)
+    // Cancels beyond the back's size come out of the front as well.
+    let overflow = back.saturating_sub(back_share).min(0);
+    let next = front.saturating_sub(front_share).saturating_add(overflow);
+    next.clamp(0, new_level)
 }
 
 #[cfg(test)]
@@ -426,6 +587,12 @@ mod tests {
                 Qty(0)
             }
         }
+        fn levels_at_or_better(&self, side: Side, px: Price, out: &mut Vec<(Price, Qty)>) {
+            let (p, s) = if side == Side::Buy { self.bid } else { self.ask };
+            if (side == Side::Buy && p >= px) || (side == Side::Sell && p <= px) {
+                out.push((p, s));
+            }
+        }
     }
 
     fn book(bid: i64, ask: i64) -> TopBook {
@@ -445,7 +612,7 @@ mod tests {
         s.place(1, Side::Buy, Price(100), Qty(300), OrderRole::Quote, Timestamp(100));
         s.activate(Timestamp(99), &book(99, 101), &mut vec![]);
         let mut out = vec![];
-        s.on_trade(Timestamp(99), 1, Side::Sell, Price(98), Qty(1000), &mut out);
+        s.on_trade(Timestamp(99), 1, 0, Side::Sell, Price(98), Qty(1000), &mut out);
         assert!(out.is_empty());
     }
 
@@ -453,7 +620,7 @@ mod tests {
     fn trade_through_fills_capped_by_trade_size() {
         let mut s = sim(FillSimulatorConfig::default());
         let mut out = vec![];
-        s.on_trade(Timestamp(200), 1, Side::Sell, Price(99), Qty(120), &mut out);
+        s.on_trade(Timestamp(200), 1, 0, Side::Sell, Price(99), Qty(120), &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].sz, out[0].kind), (Qty(120), FillKind::TradeThrough));
         assert_eq!(s.order(1).unwrap().remaining, Qty(180));
@@ -475,11 +642,11 @@ mod tests {
     #[test]
     fn cancelled_order_fills_until_cancel_latency_passes() {
         let mut s = sim(FillSimulatorConfig::default());
-        s.cancel(1, Timestamp(1_000));
+        s.cancel(1, Timestamp(1_000), 0);
         let mut out = vec![];
-        s.on_trade(Timestamp(1_000 + 99_999_999), 1, Side::Sell, Price(99), Qty(1), &mut out);
+        s.on_trade(Timestamp(1_000 + 99_999_999), 1, 0, Side::Sell, Price(99), Qty(1), &mut out);
         assert_eq!(out.len(), 1);
-        s.on_trade(Timestamp(1_000 + 100_000_000), 2, Side::Sell, Price(99), Qty(1), &mut out);
+        s.on_trade(Timestamp(1_000 + 100_000_000), 2, 0, Side::Sell, Price(99), Qty(1), &mut out);
         assert_eq!(out.len(), 1);
     }
 
@@ -489,7 +656,7 @@ mod tests {
         for seq in 0..2000 {
             let mut s = sim(FillSimulatorConfig { fill_prob_base: 0.3, ..Default::default() });
             let mut out = vec![];
-            s.on_trade(Timestamp(200), seq, Side::Sell, Price(100), Qty(1), &mut out);
+            s.on_trade(Timestamp(200), seq, 0, Side::Sell, Price(100), Qty(1), &mut out);
             fills += out.len();
         }
         assert!((540..660).contains(&fills), "{fills}");
@@ -502,9 +669,9 @@ mod tests {
         s.place(1, Side::Buy, Price(99), Qty(300), OrderRole::Quote, Timestamp(0));
         s.activate(Timestamp(0), &book(99, 101), &mut vec![]); // 500 ahead
         let mut out = vec![];
-        s.on_trade(Timestamp(1), 1, Side::Sell, Price(99), Qty(400), &mut out);
+        s.on_trade(Timestamp(1), 1, 0, Side::Sell, Price(99), Qty(400), &mut out);
         assert!(out.is_empty());
-        s.on_trade(Timestamp(2), 2, Side::Sell, Price(99), Qty(250), &mut out);
+        s.on_trade(Timestamp(2), 2, 0, Side::Sell, Price(99), Qty(250), &mut out);
         assert_eq!(out[0].sz, Qty(150));
     }
 
@@ -520,6 +687,132 @@ mod tests {
         assert_eq!(rigtorp_front(50, 100, 60, 0, 2), 30);
     }
 
+    /// Issue 10 item 4. Postmortem: `2 * back^n * chg` in i128 overflowed for DOGE-size levels
+    /// at n = 2 (and ~5,000 SOL at n = 3): silent garbage in release builds.
+    #[test]
+    fn rigtorp_front_is_range_safe_for_doge_size_levels() {
+        let doge = |x: i64| x * 100_000_000; // whole coins in 10^-8 units
+                                             // 30 M DOGE at the level, 10 M of it ahead of us, 6 M cancelled: at n = 2 the back
+                                             // (20 M) takes 4/5 of the cancels, the front 1/5.
+        assert_eq!(
+            rigtorp_front(doge(10_000_000), doge(30_000_000), doge(24_000_000), 0, 2),
+            doge(8_800_000)
+        );
+        // 20,000 SOL, half ahead, 2,000 cancelled at n = 3: equal halves split evenly.
+        assert_eq!(rigtorp_front(doge(10_000), doge(20_000), doge(18_000), 0, 3), doge(9_000));
+        // The extremes of the Qty range.
+        assert_eq!(rigtorp_front(i64::MAX / 2, i64::MAX, 0, 0, 4), 0);
+        let f = rigtorp_front(i64::MAX / 4, i64::MAX, i64::MAX / 2, 0, 4);
+        assert!((0..=i64::MAX / 4).contains(&f), "{f}");
+    }
+
+    proptest::proptest! {
+        /// Issue 10 item 4: for any sizes a venue can print and n in 1..=4 the queue ahead
+        /// stays within [0, new level], never grows through cancels, and matches the exact
+        /// rational split where that is computable.
+        #[test]
+        fn rigtorp_front_stays_in_range(
+            front in 0i64..=i64::MAX,
+            old in 0i64..=i64::MAX,
+            new in 0i64..=i64::MAX,
+            traded in 0i64..=i64::MAX,
+            n in 1u32..=4,
+        ) {
+            let f = rigtorp_front(front, old, new, traded, n);
+            proptest::prop_assert!(f >= 0 && f <= new, "front {f} outside [0, {new}]");
+            proptest::prop_assert!(f <= front.max(0), "cancels moved us back: {f} > {front}");
+        }
+
+        #[test]
+        fn rigtorp_front_matches_the_exact_split_on_small_levels(
+            front in 0i64..=1_000_000,
+            back in 0i64..=1_000_000,
+            cancelled in 1i64..=1_000_000,
+            n in 1u32..=4,
+        ) {
+            let old = front + back;
+            let new = (old - cancelled).max(0);
+            let chg = old - new;
+            proptest::prop_assume!(chg > 0 && old > 0);
+            let f = rigtorp_front(front, old, new, 0, n);
+            // Exact: back share = back^n / (back^n + front^n) * chg, in big rationals via f64
+            // of small integers (exact to well below one unit here).
+            let (b, fr) = ((back as f64).powi(n as i32), (front as f64).powi(n as i32));
+            let back_share = (b / (b + fr) * chg as f64).round() as i64;
+            let expect = (front - (chg - back_share) + (back - back_share).min(0)).clamp(0, new);
+            proptest::prop_assert!((f - expect).abs() <= 1, "{f} vs {expect}");
+        }
+    }
+
+    fn two_bids_at(px: i64, cfg: FillSimulatorConfig, bid: i64, ask: i64) -> FillSimulator {
+        let mut s = FillSimulator::new(&cfg, 1);
+        s.place(1, Side::Buy, Price(px), Qty(300), OrderRole::Quote, Timestamp(0));
+        s.place(2, Side::Buy, Price(px), Qty(300), OrderRole::Quote, Timestamp(0));
+        s.place(3, Side::Buy, Price(px), Qty(0), OrderRole::Probe { rung: 0 }, Timestamp(0));
+        s.activate(Timestamp(0), &book(bid, ask), &mut vec![]);
+        s
+    }
+
+    fn filled(out: &[FillOpportunity], id: u64) -> i64 {
+        out.iter().filter(|o| o.order_id == id).map(|o| o.sz.0).sum()
+    }
+
+    #[test]
+    fn our_orders_at_one_price_queue_behind_each_other() {
+        let cfg = FillSimulatorConfig { ignore_book_depth: false, ..Default::default() };
+        let mut s = two_bids_at(99, cfg.clone(), 99, 101); // 500 displayed ahead of both
+        let mut out = vec![];
+        s.on_trade(Timestamp(1), 1, 0, Side::Sell, Price(99), Qty(600), &mut out);
+        // 100 beyond the displayed queue: the first of ours takes it, the second is behind it.
+        assert_eq!((filled(&out, 1), filled(&out, 2)), (100, 0));
+        assert!(out.iter().any(|o| o.order_id == 3), "the probe is scored against the displayed queue");
+        out.clear();
+        s.on_trade(Timestamp(2), 2, 0, Side::Sell, Price(99), Qty(400), &mut out);
+        assert_eq!((filled(&out, 1), filled(&out, 2)), (200, 200));
+        // Without consumption each order is an independent copy of the queue.
+        let mut s = two_bids_at(99, FillSimulatorConfig { consume_liquidity: false, ..cfg }, 99, 101);
+        out.clear();
+        s.on_trade(Timestamp(1), 1, 0, Side::Sell, Price(99), Qty(600), &mut out);
+        assert_eq!((filled(&out, 1), filled(&out, 2)), (100, 100));
+    }
+
+    #[test]
+    fn book_crossing_consumes_the_displayed_size_until_the_level_changes() {
+        let mut s = two_bids_at(100, FillSimulatorConfig::default(), 99, 101);
+        let crossed = |ask_sz: i64| TopBook { bid: (Price(98), Qty(5)), ask: (Price(100), Qty(ask_sz)) };
+        let mut out = vec![];
+        s.on_book(Timestamp(1), 1, &crossed(400), &mut out);
+        assert_eq!((filled(&out, 1), filled(&out, 2)), (300, 100));
+        assert!(out.iter().any(|o| o.order_id == 3 && o.probe), "probes fill against the full size");
+        out.clear();
+        // The same displayed size again: it was used.
+        s.on_book(Timestamp(2), 2, &crossed(400), &mut out);
+        assert_eq!(filled(&out, 2), 0);
+        out.clear();
+        // The level changed: what it shows now is fresh liquidity.
+        s.on_book(Timestamp(3), 3, &crossed(450), &mut out);
+        assert_eq!(filled(&out, 2), 200);
+        // Without consumption every order sees the whole level.
+        let mut s =
+            two_bids_at(100, FillSimulatorConfig { consume_liquidity: false, ..Default::default() }, 99, 101);
+        out.clear();
+        s.on_book(Timestamp(1), 1, &crossed(400), &mut out);
+        assert_eq!((filled(&out, 1), filled(&out, 2)), (300, 300));
+    }
+
+    #[test]
+    fn a_later_order_joins_the_queue_by_the_time_it_went_live() {
+        let cfg = FillSimulatorConfig { ignore_book_depth: false, ..Default::default() };
+        let mut s = FillSimulator::new(&cfg, 1);
+        // Order 2 was placed later but went live first (jittered entry latency).
+        s.place(1, Side::Buy, Price(99), Qty(300), OrderRole::Quote, Timestamp(50));
+        s.place(2, Side::Buy, Price(99), Qty(300), OrderRole::Quote, Timestamp(10));
+        s.activate(Timestamp(50), &book(99, 101), &mut vec![]);
+        let mut out = vec![];
+        s.on_trade(Timestamp(60), 1, 0, Side::Sell, Price(99), Qty(700), &mut out);
+        assert_eq!((filled(&out, 2), filled(&out, 1)), (200, 0));
+    }
+
     #[test]
     fn fills_per_trade_never_exceed_its_size() {
         let mut s = FillSimulator::new(&FillSimulatorConfig::default(), 1);
@@ -528,7 +821,7 @@ mod tests {
         s.place(3, Side::Buy, Price(99), Qty(0), OrderRole::Probe { rung: 0 }, Timestamp(0));
         s.activate(Timestamp(0), &book(98, 101), &mut vec![]);
         let mut out = vec![];
-        s.on_trade(Timestamp(1), 1, Side::Sell, Price(97), Qty(400), &mut out);
+        s.on_trade(Timestamp(1), 1, 0, Side::Sell, Price(97), Qty(400), &mut out);
         let total: i64 = out.iter().map(|o| o.sz.0).sum();
         assert_eq!(total, 400);
         assert_eq!(out[0].order_id, 1);

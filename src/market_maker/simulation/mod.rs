@@ -2,6 +2,7 @@
 
 pub mod calibration;
 pub mod fill_sim;
+pub mod latency;
 pub mod outcome;
 
 pub use calibration::{CalibrationConfig, CalibrationController};

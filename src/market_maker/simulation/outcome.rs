@@ -97,8 +97,36 @@ impl OutcomeTracker {
 
     /// A fill; pushes one pending outcome per horizon.
     pub fn on_fill(&mut self, fill: &FillAt, out: &mut Vec<OutcomeEvent>) {
+        self.on_late_fill(fill, Timestamp::ZERO, |_| None, out);
+    }
+
+    /// A fill booked at `now` that happened at `fill.at` (a held fill decided later): the
+    /// horizons already due before `now` resolve at once with the mid in effect at their due
+    /// time, `mid_at(due)` (the last mid at or before it), as they would have had the fill been
+    /// booked when it happened; the others wait as usual. Never with a later mid.
+    pub fn on_late_fill(
+        &mut self,
+        fill: &FillAt,
+        now: Timestamp,
+        mid_at: impl Fn(Timestamp) -> Option<Price>,
+        out: &mut Vec<OutcomeEvent>,
+    ) {
         let horizons: Vec<u32> = self.horizons().collect();
         for horizon_s in horizons {
+            let due_ns = fill.at.plus_ns(u64::from(horizon_s) * 1_000_000_000);
+            if due_ns < now {
+                let p = PendingFillOutcome {
+                    fill_id: fill.fill_id,
+                    side: fill.side,
+                    price: fill.price,
+                    mid_at_fill: fill.mid_at_fill,
+                    due_ns,
+                    horizon_s,
+                    features: fill.features,
+                };
+                out.push(self.resolve_with(&p, mid_at(due_ns)));
+                continue;
+            }
             let p = PendingFillOutcome {
                 fill_id: fill.fill_id,
                 side: fill.side,
@@ -133,7 +161,11 @@ impl OutcomeTracker {
     }
 
     fn resolve(&self, p: &PendingFillOutcome) -> OutcomeEvent {
-        let Some(mid) = self.mid.filter(|_| p.mid_at_fill.0 > 0) else {
+        self.resolve_with(p, self.mid)
+    }
+
+    fn resolve_with(&self, p: &PendingFillOutcome, mid: Option<Price>) -> OutcomeEvent {
+        let Some(mid) = mid.filter(|_| p.mid_at_fill.0 > 0) else {
             return OutcomeEvent::Dropped { fill_id: p.fill_id, horizon_s: p.horizon_s };
         };
         let s = p.side.sign() as f64;
@@ -198,6 +230,30 @@ mod tests {
             }
             e => panic!("{e:?}"),
         }
+    }
+
+    #[test]
+    fn a_late_fill_resolves_past_horizons_with_the_mid_at_their_due_time() {
+        let mut t =
+            OutcomeTracker::new(&OutcomeConfig { report_horizons_s: vec![1, 30], ..Default::default() });
+        let mut out = vec![];
+        let mid = Price(100_000_000_000);
+        t.update_mid(Timestamp(0), Some(mid), &mut out);
+        // Booked at 6 s: 1 s and 5 s are due already; the mid path says 2 bp down from 3 s on.
+        let path = |due: Timestamp| Some(if due.0 >= 3 * S { Price(99_980_000_000) } else { mid });
+        t.on_late_fill(&fill(Side::Buy, mid), Timestamp(7 * S), path, &mut out);
+        assert_eq!(out.len(), 2);
+        let moves: Vec<(u32, f64)> = out
+            .iter()
+            .map(|e| match e {
+                OutcomeEvent::Resolved { horizon_s, move_bp, .. } => (*horizon_s, *move_bp),
+                e => panic!("{e:?}"),
+            })
+            .collect();
+        assert_eq!(moves[0].0, 5);
+        assert!((moves[0].1 + 2.0).abs() < 1e-9);
+        assert_eq!(moves[1], (1, 0.0));
+        assert_eq!(t.pending_len(), 1);
     }
 
     #[test]
