@@ -29,6 +29,8 @@ enum Command {
     Verify(log_cmds::VerifyArgs),
     /// Cut torn tails (keeping the cut bytes aside) and close unfinished files.
     Repair(log_cmds::RepairArgs),
+    /// Rewrite closed files smaller (verified, then renamed over the originals).
+    Compact(log_cmds::CompactArgs),
     /// Normalized events from the venue adapters, one a line.
     Events(venue_cmds::EventsArgs),
     /// The order book as it stands after every record received at or before a time.
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => log_cmds::inspect(a),
         Command::Verify(a) => log_cmds::verify(a),
         Command::Repair(a) => log_cmds::repair(a),
+        Command::Compact(a) => log_cmds::compact(a),
         Command::Events(a) => venue_cmds::events(a),
         Command::Book(a) => venue_cmds::book(a),
         Command::Synth(a) => synth_cmd::synth(a),

@@ -16,6 +16,13 @@ pub enum FormatArg {
     HlArchive,
 }
 
+pub fn import_format(f: FormatArg) -> ImportFormat {
+    match f {
+        FormatArg::Hftbacktest => ImportFormat::Hftbacktest,
+        FormatArg::HlArchive => ImportFormat::HlArchive,
+    }
+}
+
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Example:\n  paper_trader import --format hftbacktest --venue binance-usdm capture.gz --out rec/"
@@ -38,10 +45,7 @@ pub struct ImportArgs {
 pub fn import(args: &ImportArgs) -> CmdResult {
     let venue = Venue::parse(&args.venue)
         .ok_or_else(|| anyhow::anyhow!("unknown venue '{}': use hyperliquid or binance-usdm", args.venue))?;
-    let format = match args.format {
-        FormatArg::Hftbacktest => ImportFormat::Hftbacktest,
-        FormatArg::HlArchive => ImportFormat::HlArchive,
-    };
+    let format = import_format(args.format);
     // The inputs still exist while importing: one sync at each file's close is enough.
     let opts = WriterOptions { fsync: false, ..WriterOptions::default() };
     let stats = import::import(format, venue, &args.inputs, &args.out, opts)?;
@@ -366,6 +370,46 @@ pub fn repair(args: &RepairArgs) -> CmdResult {
             None => {
                 println!("nothing readable in {}; moved to {}", r.original.display(), r.moved_to.display())
             }
+        }
+    }
+    Ok(exit::OK)
+}
+
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Example:\n  paper_trader compact rec/ --keep-original   # originals kept in rec/precompact/"
+)]
+pub struct CompactArgs {
+    /// Recording directory or log file.
+    pub rec: PathBuf,
+    /// Keep each original file in REC/precompact/ (default: the compact file replaces it).
+    #[arg(long)]
+    pub keep_original: bool,
+}
+
+pub fn compact(args: &CompactArgs) -> CmdResult {
+    let done = crate::log::compact::compact(&args.rec, args.keep_original)?;
+    let (mut before, mut after) = (0u64, 0u64);
+    for c in &done {
+        match &c.outcome {
+            crate::log::compact::Outcome::Compacted { before: b, after: a } => {
+                before += b;
+                after += a;
+                println!(
+                    "compacted {}: {} -> {} bytes ({:.3}x), verified",
+                    c.file.display(),
+                    b,
+                    a,
+                    *a as f64 / (*b).max(1) as f64
+                );
+            }
+            crate::log::compact::Outcome::Skipped(why) => println!("left {} alone: {why}", c.file.display()),
+        }
+    }
+    if before > 0 {
+        println!("total {before} -> {after} bytes ({:.3}x)", after as f64 / before as f64);
+        if args.keep_original {
+            println!("originals kept in {}", args.rec.join(crate::log::compact::PRECOMPACT_DIR).display());
         }
     }
     Ok(exit::OK)

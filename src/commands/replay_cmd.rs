@@ -2,7 +2,7 @@
 
 use super::args::{parse_speed, parse_time, Speed, TimeArg};
 use super::{exit, CmdResult};
-use crate::drivers::replay::{run_replay, ReplayOptions};
+use crate::drivers::replay::{run_replay, run_replay_capture, Capture, ReplayOptions};
 use crate::drivers::session::Summary;
 use crate::engine::EngineConfig;
 use crate::venue::Venue;
@@ -15,8 +15,13 @@ use std::path::PathBuf;
 paper_trader replay rec/ --coins BTCUSDT --set fill_sim.fill_prob_base=0.3 --speed 20x --out s2/\n  \
 paper_trader replay recordings/sample --set fill_prob_base=0.3,0.4,0.5 --set adverse_fill_ratio=0,0.2 --out sweep/")]
 pub struct ReplayArgs {
-    /// The recording (a directory of log files, a single log file, or a live session's inputs/).
+    /// The recording (a directory of log files, a single log file, or a live session's inputs/),
+    /// or with --format a capture file.
     pub rec: PathBuf,
+    /// Replay a capture in this format directly, streaming, without importing it: the same
+    /// records and digest as `import` + `replay` (hftbacktest, hl-archive).
+    #[arg(long, value_enum)]
+    pub format: Option<super::log_cmds::FormatArg>,
     /// Engine configuration (TOML); default: the recording's own (live sessions), else built-in.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -37,7 +42,8 @@ pub struct ReplayArgs {
     /// Seed of the fill simulator's random draws (default: the recording's, else 0).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Override the venue named by the recording's header (hyperliquid, binance-usdm).
+    /// Override the venue named by the recording's header (hyperliquid, binance-usdm); with
+    /// --format, the capture's venue (default: detected from its messages).
     #[arg(long)]
     pub venue: Option<String>,
     /// Start at this time (RFC 3339, ns since the epoch, or +offset from the start).
@@ -90,6 +96,9 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
     opts.speed = args.speed;
     opts.resume = args.resume.clone();
     opts.progress = std::io::stderr().is_terminal();
+    if is_sweep && args.format.is_some() {
+        anyhow::bail!("a sweep reads a recording: import the capture first (paper_trader import)");
+    }
     if is_sweep {
         let workers = args.jobs.unwrap_or_else(crate::drivers::sweep::default_workers);
         let (table, all_ok) =
@@ -98,7 +107,22 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
         eprintln!("sweep table written to {}/sweep.txt and sweep.json", args.out.display());
         return Ok(if all_ok { exit::OK } else { exit::FAILURE });
     }
-    let summary = run_replay(&args.rec, &opts)?;
+    let summary = match args.format {
+        Some(format) => {
+            if opts.resume.is_some() {
+                anyhow::bail!("--resume needs a recording: import the capture first (paper_trader import)");
+            }
+            let format = super::log_cmds::import_format(format);
+            let inputs = vec![args.rec.clone()];
+            let venue = match opts.venue {
+                Some(v) => crate::log::import::Venue::parse(v.name()).context("venue")?,
+                None => crate::log::import::detect_venue(format, &inputs)?,
+            };
+            opts.venue = Venue::from_name(venue.as_str());
+            run_replay_capture(&Capture { format, venue, inputs }, &opts)?
+        }
+        None => run_replay(&args.rec, &opts)?,
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {

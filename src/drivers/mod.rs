@@ -2,6 +2,7 @@
 //! engine from outside (replay from a recording, live from a websocket) or serves data.
 
 pub mod clock;
+pub mod journal;
 pub mod live;
 pub mod record;
 pub mod replay;

@@ -5,10 +5,12 @@ use super::clock::{Pacer, Stopwatch};
 use super::session::{InputDesc, SessionRunner, Summary};
 use crate::commands::args::{Speed, TimeArg};
 use crate::engine::{EngineConfig, Input};
+use crate::log::import::{self, ImportFormat};
 use crate::log::{Body, Control, Header, LogReader};
 use crate::types::Timestamp;
 use crate::venue::Venue;
 use anyhow::{Context, Result};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 /// Settings of one replay, validated by the command.
@@ -81,41 +83,12 @@ pub fn resolve(header: &Header, opts: &ReplayOptions) -> Result<(EngineConfig, u
 pub fn run_replay(rec: &Path, opts: &ReplayOptions) -> Result<Summary> {
     let mut reader = LogReader::open(rec)?;
     let header = reader.header().clone();
-    let source = rec.display().to_string();
-    let (mut runner, resume_after) = match &opts.resume {
-        Some(ck) => {
-            let (runner, seq, recv_ns) = SessionRunner::resume(ck, &opts.out, &source)?;
-            reader.seek_time(recv_ns)?;
-            (runner, Some(seq))
-        }
-        None => {
-            let (config, seed, coins, venue) = resolve(&header, opts)?;
-            let input = InputDesc { source, resumed_from: None };
-            (SessionRunner::create(&opts.out, config, seed, venue, &coins, input)?, None)
-        }
-    };
-    let mut first_ns = None;
-    let mut from_ns = None;
-    let mut to_ns = None;
-    let mut pacer = Pacer::new(opts.speed);
-    let progress = Progress::new(opts.progress);
-    let watch = Stopwatch::start();
-    let mut n = 0u64;
+    let (mut runner, resume_after) = start(&header, &rec.display().to_string(), opts)?;
+    if let Some((_, recv_ns)) = resume_after {
+        reader.seek_time(recv_ns)?;
+    }
+    let mut feeder = Feeder::new(opts, resume_after.map(|r| r.0));
     while let Some(rec) = reader.next_record() {
-        if let Some(after) = resume_after {
-            if rec.seq <= after {
-                continue;
-            }
-        }
-        let start = *first_ns.get_or_insert(rec.recv_ns);
-        let from = *from_ns.get_or_insert_with(|| opts.from.map(|t| t.resolve(start)));
-        let to = *to_ns.get_or_insert_with(|| opts.to.map(|t| t.resolve(start)));
-        if from.is_some_and(|f| rec.recv_ns < f) {
-            continue;
-        }
-        if to.is_some_and(|t| rec.recv_ns > t) {
-            break;
-        }
         let input = match &rec.body {
             Body::Message(raw) => Input::Message { stream: reader.stream_name(rec.stream), raw },
             Body::Control(Control::Connect { .. }) => Input::Connect,
@@ -124,15 +97,131 @@ pub fn run_replay(rec: &Path, opts: &ReplayOptions) -> Result<Summary> {
             Body::Control(Control::Tick) => Input::Tick,
             Body::Control(Control::Subscribe { .. } | Control::End) => continue,
         };
-        pacer.wait_until(rec.recv_ns);
-        runner.feed(Timestamp(rec.recv_ns), rec.seq, input)?;
-        n += 1;
-        if n % 8192 == 0 {
-            progress.update(n, rec.recv_ns, watch.secs());
+        if feeder.feed(&mut runner, rec.seq, rec.recv_ns, input)?.is_break() {
+            break;
         }
     }
-    progress.finish();
+    feeder.progress.finish();
     runner.finish()
+}
+
+/// A capture in a foreign format, replayed without importing it first.
+#[derive(Clone, Debug)]
+pub struct Capture {
+    pub format: ImportFormat,
+    pub venue: import::Venue,
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Replays a capture straight from its file(s), streaming: the engine sees exactly the
+/// records `import` would write (the same code produces them, [`import::for_each_record`]),
+/// with the sequence numbers the recording would give them, so the session and its
+/// `output_digest` are those of `import` + `replay`, without writing the recording.
+pub fn run_replay_capture(capture: &Capture, opts: &ReplayOptions) -> Result<Summary> {
+    let header = import::capture_header(capture.format, capture.venue, &capture.inputs)?;
+    let source = capture.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",");
+    let (mut runner, resume_after) = start(&header, &source, opts)?;
+    let mut feeder = Feeder::new(opts, resume_after.map(|r| r.0));
+    let mut stats = import::ImportStats::default();
+    let mut seq = 0u64;
+    let mut failed = None;
+    import::for_each_record(
+        capture.format,
+        capture.venue,
+        &capture.inputs,
+        &header,
+        &mut stats,
+        |ns, stream, raw| {
+            let flow = feeder.feed(&mut runner, seq, ns, Input::Message { stream, raw });
+            seq += 1;
+            Ok(flow.unwrap_or_else(|e| {
+                failed = Some(e);
+                ControlFlow::Break(())
+            }))
+        },
+    )?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    feeder.progress.finish();
+    runner.finish()
+}
+
+/// The session runner for a recording with `header` (fresh, or resumed from a checkpoint:
+/// then also the input position to continue after).
+fn start(header: &Header, source: &str, opts: &ReplayOptions) -> Result<(SessionRunner, Option<(u64, u64)>)> {
+    Ok(match &opts.resume {
+        Some(ck) => {
+            let (runner, seq, recv_ns) = SessionRunner::resume(ck, &opts.out, source)?;
+            (runner, Some((seq, recv_ns)))
+        }
+        None => {
+            let (config, seed, coins, venue) = resolve(header, opts)?;
+            let input = InputDesc { source: source.to_string(), resumed_from: None };
+            (SessionRunner::create(&opts.out, config, seed, venue, &coins, input)?, None)
+        }
+    })
+}
+
+/// What a replay does with each record, whatever it is read from: resume position, the
+/// `--from`/`--to` window, pacing, progress.
+struct Feeder {
+    resume_after: Option<u64>,
+    first_ns: Option<u64>,
+    from_ns: Option<Option<u64>>,
+    to_ns: Option<Option<u64>>,
+    from: Option<TimeArg>,
+    to: Option<TimeArg>,
+    pacer: Pacer,
+    progress: Progress,
+    watch: Stopwatch,
+    n: u64,
+}
+
+impl Feeder {
+    fn new(opts: &ReplayOptions, resume_after: Option<u64>) -> Feeder {
+        Feeder {
+            resume_after,
+            first_ns: None,
+            from_ns: None,
+            to_ns: None,
+            from: opts.from,
+            to: opts.to,
+            pacer: Pacer::new(opts.speed),
+            progress: Progress::new(opts.progress),
+            watch: Stopwatch::start(),
+            n: 0,
+        }
+    }
+
+    /// Feeds one record; breaks past `--to`.
+    fn feed(
+        &mut self,
+        runner: &mut SessionRunner,
+        seq: u64,
+        recv_ns: u64,
+        input: Input<'_>,
+    ) -> Result<ControlFlow<()>> {
+        if self.resume_after.is_some_and(|after| seq <= after) {
+            return Ok(ControlFlow::Continue(()));
+        }
+        let start = *self.first_ns.get_or_insert(recv_ns);
+        let from = *self.from_ns.get_or_insert_with(|| self.from.map(|t| t.resolve(start)));
+        let to = *self.to_ns.get_or_insert_with(|| self.to.map(|t| t.resolve(start)));
+        if from.is_some_and(|f| recv_ns < f) {
+            return Ok(ControlFlow::Continue(()));
+        }
+        if to.is_some_and(|t| recv_ns > t) {
+            return Ok(ControlFlow::Break(()));
+        }
+        self.pacer.wait_until(recv_ns);
+        runner.feed(Timestamp(recv_ns), seq, input)?;
+        self.n += 1;
+        if self.n % 8192 == 0 {
+            self.progress.update(self.n, recv_ns, self.watch.secs());
+        }
+        Ok(ControlFlow::Continue(()))
+    }
 }
 
 /// A progress line on stderr when it is a terminal (indicatif hides itself otherwise).

@@ -11,6 +11,7 @@
 //! (u32 LE) || record bytes)`, starting from 32 zero bytes. Its 32-byte state is part of every
 //! checkpoint, so a resumed run ends with the digest of the full run.
 
+use super::journal::JournalThread;
 use crate::engine::{Engine, EngineConfig, EngineSummary, Input, Output};
 use crate::log::{Header, LogWriter, WriterOptions};
 use crate::types::Timestamp;
@@ -100,7 +101,7 @@ struct SessionToml<'a> {
 pub struct SessionRunner {
     dir: PathBuf,
     engine: Engine,
-    journal: Option<LogWriter>,
+    journal: Option<JournalThread>,
     digest: [u8; 32],
     out: Vec<Output>,
     input_messages: u64,
@@ -188,10 +189,13 @@ impl SessionRunner {
         // The journal is rebuilt from the inputs at will, so it is synced once at the end, not
         // at every flush: a long replay would otherwise spend its time in fsync. For the same
         // reason it is compressed at zstd level 3, not the recording's 6: level 6's lazy match
-        // search was ~30% of a replay's time (perf) for a journal a few % smaller.
+        // search was ~30% of a replay's time (perf) for a journal a few % smaller. And it is
+        // compressed and written on a thread of its own (`journal.rs`), off the engine's path.
         let opts = WriterOptions { fsync: false, zstd_level: 3, ..WriterOptions::default() };
         let journal = LogWriter::create(&out.join("outputs"), header, opts)
             .with_context(|| format!("creating the output journal in {}", out.display()))?;
+        let journal =
+            JournalThread::spawn(journal, OUTPUT_STREAM).context("starting the journal writer thread")?;
         Ok(SessionRunner {
             dir: out.to_path_buf(),
             engine,
@@ -240,7 +244,7 @@ impl SessionRunner {
         for o in &self.out {
             self.record.clear();
             rmp_serde::encode::write(&mut self.record, o).context("serializing an output")?;
-            journal.append_message(now.0, OUTPUT_STREAM, &self.record)?;
+            journal.append(now.0, &self.record)?;
             self.digest = chain(&self.digest, now.0, &self.record);
             self.output_records += 1;
             if let Output::Checkpoint { index } = o {

@@ -87,12 +87,7 @@ impl BookView for TopView<'_> {
             return Qty(0);
         }
         // The newer top's size, plus the book's levels strictly behind the top down to px.
-        let levels = if side == Side::Buy { self.book.side(Side::Buy) } else { self.book.side(Side::Sell) };
-        let behind: i64 = levels
-            .iter()
-            .filter(|l| behind_or_at(side, l.px, t.px) && l.px != t.px && behind_or_at(side, px, l.px))
-            .map(|l| l.sz.0)
-            .sum();
+        let behind: i64 = self.book.side(side).between(t.px, px).map(|l| l.sz.0).sum();
         Qty(t.sz.0 + behind)
     }
     fn levels_at_or_better(&self, side: Side, px: Price, out: &mut Vec<(Price, Qty)>) {

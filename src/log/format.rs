@@ -16,17 +16,24 @@ use super::record::Control;
 
 pub const FORMAT_MAJOR: u16 = 1;
 pub const FORMAT_MINOR: u16 = 0;
+/// Minor version of a file holding compact blocks (written by `compact`): 1.0 readers stop at
+/// its first compact block, readers of 1.1 and later read both kinds.
+pub const FORMAT_MINOR_COMPACT: u16 = 1;
 
 pub const MAGIC_FILE_HEADER: u32 = 0x184D_2A50;
 pub const MAGIC_BLOCK_HEADER: u32 = 0x184D_2A51;
 pub const MAGIC_INDEX: u32 = 0x184D_2A52;
 pub const MAGIC_TRAILER: u32 = 0x184D_2A53;
+/// Header of a compact block: one CRC-32C over the whole decompressed block instead of one per
+/// record (format 1.1).
+pub const MAGIC_COMPACT_BLOCK: u32 = 0x184D_2A54;
 pub const ZSTD_MAGIC: u32 = 0xFD2F_B528;
 
 pub const TAG_FILE: &[u8; 4] = b"PTLG";
 pub const TAG_BLOCK: &[u8; 4] = b"PTBK";
 pub const TAG_INDEX: &[u8; 4] = b"PTIX";
 pub const TAG_TRAILER: &[u8; 4] = b"PTTR";
+pub const TAG_COMPACT_BLOCK: &[u8; 4] = b"PTBC";
 pub const END_MAGIC: &[u8; 8] = b"PTLGEND1";
 
 /// Largest file-header content accepted (the header holds configurations as TOML text).
@@ -39,6 +46,10 @@ pub const MAX_PAYLOAD: u32 = 64 << 20;
 pub const DECODER_WINDOW_LOG_MAX: u32 = 24;
 
 pub const BLOCK_HEADER_CONTENT: usize = 4 + 4 + 8 + 8 + 4;
+pub const COMPACT_BLOCK_HEADER_CONTENT: usize = 4 + 4 + 8 + 8 + 4 + 4 + 4 + 4;
+/// Largest decompressed compact block accepted: a reader holds one whole block to check its
+/// CRC before it returns any record of it.
+pub const MAX_COMPACT_BLOCK: u32 = 16 << 20;
 pub const INDEX_ENTRY: usize = 40;
 pub const TRAILER_CONTENT: usize = 4 + 8 * 5 + 4 + 8;
 pub const TRAILER_FRAME: usize = 8 + TRAILER_CONTENT;
@@ -166,6 +177,55 @@ pub fn decode_block_header(content: &[u8]) -> Option<BlockHeader> {
         return None;
     }
     Some(BlockHeader { block_index: le_u32(body, 4), first_seq: le_u64(body, 8), first_ns: le_u64(body, 16) })
+}
+
+/// Written before each zstd frame of a compact block (format 1.1): records inside are
+/// `len u32 | payload`; the zstd frame that follows is `frame_len` bytes and decompresses to
+/// `raw_len` bytes whose CRC-32C is `data_crc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompactBlockHeader {
+    pub block: BlockHeader,
+    pub raw_len: u32,
+    pub frame_len: u32,
+    pub data_crc: u32,
+}
+
+pub fn encode_compact_block_header(b: &CompactBlockHeader, out: &mut Vec<u8>) {
+    let mut c = [0u8; COMPACT_BLOCK_HEADER_CONTENT - 4];
+    c[0..4].copy_from_slice(TAG_COMPACT_BLOCK);
+    c[4..8].copy_from_slice(&b.block.block_index.to_le_bytes());
+    c[8..16].copy_from_slice(&b.block.first_seq.to_le_bytes());
+    c[16..24].copy_from_slice(&b.block.first_ns.to_le_bytes());
+    c[24..28].copy_from_slice(&b.raw_len.to_le_bytes());
+    c[28..32].copy_from_slice(&b.frame_len.to_le_bytes());
+    c[32..36].copy_from_slice(&b.data_crc.to_le_bytes());
+    skippable(MAGIC_COMPACT_BLOCK, &c, out);
+}
+
+pub fn decode_compact_block_header(content: &[u8]) -> Option<CompactBlockHeader> {
+    if content.len() != COMPACT_BLOCK_HEADER_CONTENT {
+        return None;
+    }
+    let body = check_crc(content)?;
+    if &body[0..4] != TAG_COMPACT_BLOCK {
+        return None;
+    }
+    Some(CompactBlockHeader {
+        block: BlockHeader {
+            block_index: le_u32(body, 4),
+            first_seq: le_u64(body, 8),
+            first_ns: le_u64(body, 16),
+        },
+        raw_len: le_u32(body, 24),
+        frame_len: le_u32(body, 28),
+        data_crc: le_u32(body, 32),
+    })
+}
+
+/// A record inside a compact block: no CRC of its own (the block's covers it).
+pub fn frame_record_compact(out: &mut Vec<u8>, payload: &[u8]) {
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(payload);
 }
 
 /// One entry of the index frame: where a block starts and what it holds.

@@ -10,6 +10,7 @@
 use super::{Header, LogError, LogWriter, WriterOptions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 /// Stream of lines that are not `<recv_ns> <message>`.
@@ -91,15 +92,15 @@ pub fn hyperliquid_stream(msg: &[u8]) -> (String, Option<String>) {
 
 /// Binance combined-stream name (`btcusdt@depth@0ms`), `Snapshot` for a REST depth snapshot
 /// (named once the symbol is known), or `ws`.
-enum BinanceKind {
-    Stream(String),
+enum BinanceKind<'a> {
+    Stream(&'a str),
     Snapshot,
     Other,
 }
 
-fn binance_kind(msg: &[u8]) -> BinanceKind {
+fn binance_kind(msg: &[u8]) -> BinanceKind<'_> {
     if let Some(s) = json_str_field(msg, "stream", 64) {
-        return BinanceKind::Stream(s.to_owned());
+        return BinanceKind::Stream(s);
     }
     if msg.starts_with(b"{\"lastUpdateId\"") {
         return BinanceKind::Snapshot;
@@ -134,10 +135,10 @@ fn open_input(path: &Path) -> Result<Box<dyn BufRead>, LogError> {
     }
 }
 
-/// Calls `f(line, had_newline)` for each line of each input.
+/// Calls `f(line, had_newline)` for each line of each input, until it breaks.
 fn for_each_line(
     inputs: &[PathBuf],
-    mut f: impl FnMut(&[u8], bool) -> Result<(), LogError>,
+    mut f: impl FnMut(&[u8], bool) -> Result<ControlFlow<()>, LogError>,
 ) -> Result<(), LogError> {
     let mut line = Vec::new();
     for path in inputs {
@@ -152,7 +153,9 @@ fn for_each_line(
             }
             let nl = line.last() == Some(&b'\n');
             let body = if nl { &line[..line.len() - 1] } else { &line[..] };
-            f(body, nl)?;
+            if f(body, nl)?.is_break() {
+                return Ok(());
+            }
         }
     }
     Ok(())
@@ -165,11 +168,11 @@ fn discover_coins(format: ImportFormat, venue: Venue, inputs: &[PathBuf]) -> Res
         let msg = match format {
             ImportFormat::Hftbacktest => match split_line(line) {
                 Some((_, m)) => m,
-                None => return Ok(()),
+                None => return Ok(ControlFlow::Continue(())),
             },
             ImportFormat::HlArchive => match archive_parts(line) {
                 Some((_, raw)) => raw,
-                None => return Ok(()),
+                None => return Ok(ControlFlow::Continue(())),
             },
         };
         match venue {
@@ -186,7 +189,7 @@ fn discover_coins(format: ImportFormat, venue: Venue, inputs: &[PathBuf]) -> Res
                 }
             }
         }
-        Ok(())
+        Ok(ControlFlow::Continue(()))
     })?;
     Ok(coins.into_iter().collect())
 }
@@ -237,34 +240,65 @@ pub fn archive_parts(line: &[u8]) -> Option<(u64, &[u8])> {
     Some((ns, &line[start..end]))
 }
 
-/// Imports `inputs` into a new recording directory `out`.
-pub fn import(
-    format: ImportFormat,
-    venue: Venue,
-    inputs: &[PathBuf],
-    out: &Path,
-    opts: WriterOptions,
-) -> Result<ImportStats, LogError> {
-    let sync_each_flush = opts.fsync;
-    let coins = discover_coins(format, venue, inputs)?;
-    let header = Header {
+/// The venue of a capture's messages, from the first one that says (a Binance combined stream
+/// or depth snapshot, a Hyperliquid channel); Hyperliquid when none does.
+pub fn detect_venue(format: ImportFormat, inputs: &[PathBuf]) -> Result<Venue, LogError> {
+    let mut found = None;
+    for_each_line(inputs, |line, _| {
+        let msg = match format {
+            ImportFormat::Hftbacktest => split_line(line).map(|p| p.1),
+            ImportFormat::HlArchive => archive_parts(line).map(|p| p.1),
+        };
+        let Some(msg) = msg else { return Ok(ControlFlow::Continue(())) };
+        if !matches!(binance_kind(msg), BinanceKind::Other) {
+            found = Some(Venue::BinanceUsdm);
+        } else if json_str_field(msg, "channel", 64).is_some() {
+            found = Some(Venue::Hyperliquid);
+        }
+        Ok(if found.is_some() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
+    })?;
+    Ok(found.unwrap_or(Venue::Hyperliquid))
+}
+
+/// The header an import of `inputs` writes: the venue and every coin the messages name (a
+/// first pass over the inputs).
+pub fn capture_header(format: ImportFormat, venue: Venue, inputs: &[PathBuf]) -> Result<Header, LogError> {
+    Ok(Header {
         venue: venue.as_str().to_owned(),
-        coins,
+        coins: discover_coins(format, venue, inputs)?,
         program_version: crate::PROGRAM_VERSION.to_owned(),
         created_by: "import".to_owned(),
         ..Header::default()
-    };
+    })
+}
+
+/// Calls `f(recv_ns, stream, raw)` for each record an import of `inputs` writes, in the order
+/// it writes them (sequence numbers are the call's index from 0), until `f` breaks. `import` writes exactly these
+/// records and `replay --format` feeds exactly these to the engine: one code path, so replaying
+/// a capture directly and replaying its import cannot differ.
+pub fn for_each_record(
+    format: ImportFormat,
+    venue: Venue,
+    inputs: &[PathBuf],
+    header: &Header,
+    stats: &mut ImportStats,
+    mut f: impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
+) -> Result<(), LogError> {
     let first_symbol = header.coins.first().map_or_else(|| "unknown".to_owned(), |c| c.to_ascii_lowercase());
-    let mut w = LogWriter::create(out, header, opts)?;
-    let mut stats = ImportStats::default();
     let mut symbol: Option<String> = None;
     let mut last_ns = 0u64;
+    let mut snapshot_stream = String::new();
 
-    let put = |w: &mut LogWriter, stats: &mut ImportStats, ns: u64, stream: &str, raw: &[u8]| {
-        *stats.streams.entry(stream.to_owned()).or_default() += 1;
+    let mut put = |stats: &mut ImportStats, ns: u64, stream: &str, raw: &[u8]| {
+        match stats.streams.get_mut(stream) {
+            Some(n) => *n += 1,
+            None => {
+                stats.streams.insert(stream.to_owned(), 1);
+            }
+        }
         stats.first_ns.get_or_insert(ns);
         stats.last_ns = ns;
-        w.append_message(ns, stream, raw).map(|_| ())
+        f(ns, stream, raw)
     };
 
     for_each_line(inputs, |line, nl| {
@@ -276,15 +310,17 @@ pub fn import(
         match parsed {
             None => {
                 stats.unparsed += 1;
-                put(&mut w, &mut stats, last_ns, UNPARSED, line)?;
+                if put(stats, last_ns, UNPARSED, line)?.is_break() {
+                    return Ok(ControlFlow::Break(()));
+                }
             }
             Some((ns, msg)) => {
                 last_ns = ns;
                 stats.messages += 1;
-                match venue {
+                let flow = match venue {
                     Venue::Hyperliquid => {
                         let (stream, _) = hyperliquid_stream(msg);
-                        put(&mut w, &mut stats, ns, &stream, msg)?;
+                        put(stats, ns, &stream, msg)?
                     }
                     Venue::BinanceUsdm => match binance_kind(msg) {
                         BinanceKind::Stream(s) => {
@@ -293,24 +329,45 @@ pub fn import(
                                     symbol = Some(sym.to_owned());
                                 }
                             }
-                            put(&mut w, &mut stats, ns, &s, msg)?;
+                            put(stats, ns, s, msg)?
                         }
                         BinanceKind::Snapshot => {
                             // A snapshot names no symbol: take the latest stream's, else the
                             // first pass's (a snapshot may precede every stream message).
-                            let name =
-                                format!("{}@depthSnapshot", symbol.as_deref().unwrap_or(&first_symbol));
-                            put(&mut w, &mut stats, ns, &name, msg)?;
+                            snapshot_stream.clear();
+                            snapshot_stream.push_str(symbol.as_deref().unwrap_or(&first_symbol));
+                            snapshot_stream.push_str("@depthSnapshot");
+                            put(stats, ns, &snapshot_stream, msg)?
                         }
-                        BinanceKind::Other => put(&mut w, &mut stats, ns, "ws", msg)?,
+                        BinanceKind::Other => put(stats, ns, "ws", msg)?,
                     },
+                };
+                if flow.is_break() {
+                    return Ok(flow);
                 }
             }
         }
         if !nl {
-            put(&mut w, &mut stats, last_ns, NO_FINAL_NEWLINE, b"")?;
+            return put(stats, last_ns, NO_FINAL_NEWLINE, b"");
         }
-        Ok(())
+        Ok(ControlFlow::Continue(()))
+    })
+}
+
+/// Imports `inputs` into a new recording directory `out`.
+pub fn import(
+    format: ImportFormat,
+    venue: Venue,
+    inputs: &[PathBuf],
+    out: &Path,
+    opts: WriterOptions,
+) -> Result<ImportStats, LogError> {
+    let sync_each_flush = opts.fsync;
+    let header = capture_header(format, venue, inputs)?;
+    let mut w = LogWriter::create(out, header.clone(), opts)?;
+    let mut stats = ImportStats::default();
+    for_each_record(format, venue, inputs, &header, &mut stats, |ns, stream, raw| {
+        w.append_message(ns, stream, raw).map(|_| ControlFlow::Continue(()))
     })?;
     w.close()?;
     if !sync_each_flush {

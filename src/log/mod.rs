@@ -5,6 +5,7 @@
 //! replay's output journal): [`LogWriter`] (synchronous), [`ThreadedWriter`] (a writer thread
 //! behind a bounded channel, for live capture) and [`LogReader`].
 
+pub mod compact;
 pub mod format;
 pub mod import;
 pub mod reader;
@@ -97,6 +98,11 @@ pub struct WriterOptions {
     /// bytes. Larger blocks compress better; a block is the unit of seeking and the most a
     /// single corrupted byte can make unreadable.
     pub block_bytes: u64,
+    /// Compact blocks (format 1.1, for `compact`): one CRC-32C per block instead of one per
+    /// record, every flush ends the block, and zstd uses long-distance matching over a 16 MiB
+    /// window. Blocks end past `block_bytes`, which must not exceed
+    /// [`format::MAX_COMPACT_BLOCK`].
+    pub compact: bool,
 }
 
 impl Default for WriterOptions {
@@ -108,6 +114,7 @@ impl Default for WriterOptions {
             zstd_level: 6,
             fsync: true,
             block_bytes: 4 << 20,
+            compact: false,
         }
     }
 }

@@ -124,6 +124,10 @@ pub(crate) struct FileReader {
     /// Where the data region ends (the index offset of a closed file, else the file length).
     data_end: u64,
     pending_block: Option<(BlockHeader, u64)>,
+    /// A compact block header just read (format 1.1), with its offset: its frame is next.
+    pending_compact: Option<(format::CompactBlockHeader, u64)>,
+    /// Decompressed content of the current compact block (reused).
+    compact_buf: Vec<u8>,
     frame: Option<FrameState>,
     decoder: Option<Decoder<'static>>,
     out: Vec<u8>,
@@ -202,6 +206,8 @@ impl FileReader {
             index: None,
             data_end: len,
             pending_block: None,
+            pending_compact: None,
+            compact_buf: Vec::new(),
             frame: None,
             decoder: None,
             out: vec![0u8; CHUNK],
@@ -280,6 +286,7 @@ impl FileReader {
     pub fn seek_block(&mut self, offset: u64) -> Result<(), LogError> {
         self.frame = None;
         self.pending_block = None;
+        self.pending_compact = None;
         self.done = false;
         self.input.seek(offset).map_err(io(&self.path))
     }
@@ -294,8 +301,13 @@ impl FileReader {
         if self.done {
             return false;
         }
-        let r =
-            if self.frame.is_some() { self.step_frame(out, streams, issues) } else { self.step_top(issues) };
+        let r = if self.frame.is_some() {
+            self.step_frame(out, streams, issues)
+        } else if self.pending_compact.is_some() {
+            self.read_compact_block(out, streams, issues)
+        } else {
+            self.step_top(issues)
+        };
         if let Err(e) = r {
             issues.push(self.issue(self.input.offset(), IssueKind::Corrupt, format!("read error: {e}")));
             self.done = true;
@@ -385,7 +397,30 @@ impl FileReader {
             }
             return Ok(());
         }
-        if magic == format::MAGIC_BLOCK_HEADER {
+        if magic == format::MAGIC_COMPACT_BLOCK {
+            self.input.fill(8 + size as usize)?;
+            let h = format::decode_compact_block_header(&self.input.avail()[8..8 + size as usize]);
+            match h {
+                Some(h)
+                    if h.raw_len <= format::MAX_COMPACT_BLOCK && h.frame_len <= format::MAX_COMPACT_BLOCK =>
+                {
+                    if let Some((_, bo)) = self.pending_block.take() {
+                        issues.push(self.issue(
+                            bo,
+                            IssueKind::Corrupt,
+                            "block header without a block".into(),
+                        ));
+                    }
+                    self.pending_compact = Some((h, off));
+                    self.input.consume(8 + size as usize);
+                    Ok(())
+                }
+                _ => {
+                    issues.push(self.issue(off, IssueKind::Corrupt, "compact block header damaged".into()));
+                    self.resync(off + 1, issues)
+                }
+            }
+        } else if magic == format::MAGIC_BLOCK_HEADER {
             self.input.fill(8 + size as usize)?;
             match format::decode_block_header(&self.input.avail()[8..8 + size as usize]) {
                 Some(bh) => {
@@ -469,6 +504,10 @@ impl FileReader {
                     found = Some(i);
                     break;
                 }
+                if is_compact_block_header(&a[i..]) {
+                    found = Some(i);
+                    break;
+                }
                 i += 1;
             }
             match found {
@@ -476,7 +515,10 @@ impl FileReader {
                     self.input.consume(i);
                     return Ok(());
                 }
-                None => self.input.consume(limit),
+                // Keep the last bytes that could start a (longer) compact block header.
+                None => self.input.consume(
+                    limit.min(n.saturating_sub(8 + format::COMPACT_BLOCK_HEADER_CONTENT - 1)).max(1),
+                ),
             }
         }
     }
@@ -579,6 +621,106 @@ impl FileReader {
         }
     }
 
+    /// Reads the compact block whose header was just consumed (format 1.1): the whole frame is
+    /// decompressed and its one CRC checked before any record of it is returned, so a flipped
+    /// bit costs exactly this block; the reader then resumes at the next block header.
+    fn read_compact_block(
+        &mut self,
+        out: &mut VecDeque<Record>,
+        streams: &mut Vec<String>,
+        issues: &mut Vec<Issue>,
+    ) -> std::io::Result<()> {
+        let Some((h, block_offset)) = self.pending_compact.take() else { return Ok(()) };
+        let frame_len = h.frame_len as usize;
+        let start = self.input.offset();
+        if start + frame_len as u64 > self.data_end {
+            let kind = self.end_kind();
+            self.resync(block_offset + 1, issues)?;
+            let detail = format!("compact block at byte {block_offset} runs past the end of the data");
+            issues.push(self.issue(block_offset, if self.done { kind } else { IssueKind::Corrupt }, detail));
+            self.reported_end = self.done;
+            return Ok(());
+        }
+        if self.input.fill(frame_len)? < frame_len {
+            self.done = true;
+            issues.push(self.issue(start, self.end_kind(), "file ends inside a compact block".into()));
+            self.reported_end = true;
+            return Ok(());
+        }
+        let raw_len = h.raw_len as usize;
+        self.compact_buf.clear();
+        self.compact_buf.reserve(raw_len);
+        let mut d = zstd::bulk::Decompressor::new()?;
+        d.window_log_max(format::DECODER_WINDOW_LOG_MAX)?;
+        let decoded = d.decompress_to_buffer(&self.input.avail()[..frame_len], &mut self.compact_buf);
+        let intact =
+            matches!(decoded, Ok(n) if n == raw_len) && crc32c::crc32c(&self.compact_buf) == h.data_crc;
+        if !intact {
+            issues.push(self.issue(
+                block_offset,
+                IssueKind::Corrupt,
+                format!("compact block at byte {block_offset} fails its checksum: its records are lost"),
+            ));
+            return self.resync(block_offset + 1, issues);
+        }
+        self.input.consume(frame_len);
+        let (mut seq, mut ns, mut records) = (h.block.first_seq, h.block.first_ns, 0u64);
+        let buf = &self.compact_buf;
+        let mut p = 0;
+        while p < buf.len() {
+            let len = if buf.len() - p >= 4 { format::le_u32(buf, p) as usize } else { usize::MAX };
+            // The CRC matched, so a bad record here is a writer bug, not damage: still never panic.
+            let Some(payload) = buf.get(p + 4..(p + 4).saturating_add(len)) else {
+                issues.push(self.issue(
+                    block_offset,
+                    IssueKind::Corrupt,
+                    "compact block ends inside a record".into(),
+                ));
+                break;
+            };
+            p += 4 + len;
+            match format::decode_payload(payload) {
+                None => {
+                    issues.push(self.issue(
+                        block_offset,
+                        IssueKind::Corrupt,
+                        "record does not decode".into(),
+                    ));
+                    break;
+                }
+                Some(Payload::StreamDef { id, name }) => {
+                    let i = usize::from(id);
+                    if streams.len() <= i {
+                        streams.resize(i + 1, String::new());
+                    }
+                    streams[i] = name;
+                }
+                Some(Payload::Message { delta_ns, stream, raw }) => {
+                    ns = ns.wrapping_add(delta_ns as u64);
+                    out.push_back(Record { seq, recv_ns: ns, stream, body: Body::Message(raw.to_vec()) });
+                    seq += 1;
+                    records += 1;
+                }
+                Some(Payload::Control { delta_ns, control }) => {
+                    ns = ns.wrapping_add(delta_ns as u64);
+                    let stream = format::CONTROL_STREAM;
+                    out.push_back(Record { seq, recv_ns: ns, stream, body: Body::Control(control) });
+                    seq += 1;
+                    records += 1;
+                }
+                Some(Payload::Unknown) => {}
+            }
+        }
+        self.blocks_seen.push(IndexEntry {
+            offset: block_offset,
+            first_ns: h.block.first_ns,
+            last_ns: ns,
+            records,
+            first_seq: h.block.first_seq,
+        });
+        Ok(())
+    }
+
     /// Parses complete records out of the decompressed bytes; `Some((why, record number))` on
     /// the first bad one.
     fn parse_records(
@@ -667,8 +809,19 @@ impl FileReader {
         let len = self.input.len;
         let mut off = 8 + self.file_header_size();
         let mut head = [0u8; 8 + format::BLOCK_HEADER_CONTENT];
+        let mut chead = [0u8; 8 + format::COMPACT_BLOCK_HEADER_CONTENT];
         while off + head.len() as u64 <= len {
             f.read_exact_at(&mut head, off).map_err(io(&self.path))?;
+            if format::le_u32(&head, 0) == format::MAGIC_COMPACT_BLOCK {
+                // A compact block states its frame's length: no walk needed.
+                if read_at_most(f, off, &mut chead).map_err(io(&self.path))? < chead.len() {
+                    break;
+                }
+                let Some(h) = format::decode_compact_block_header(&chead[8..]) else { break };
+                table.push((off, h.block.first_ns));
+                off += chead.len() as u64 + u64::from(h.frame_len);
+                continue;
+            }
             if format::le_u32(&head, 0) != format::MAGIC_BLOCK_HEADER {
                 break;
             }
@@ -702,6 +855,15 @@ impl FileReader {
         // content = 24 fixed bytes + header msgpack + crc
         24 + self.file_header.header_msgpack.len() as u64 + 4
     }
+}
+
+/// A valid compact block header frame starts `a` (for resynchronising after damage).
+fn is_compact_block_header(a: &[u8]) -> bool {
+    let need = 8 + format::COMPACT_BLOCK_HEADER_CONTENT;
+    a.len() >= need
+        && format::le_u32(a, 0) == format::MAGIC_COMPACT_BLOCK
+        && format::le_u32(a, 4) as usize == format::COMPACT_BLOCK_HEADER_CONTENT
+        && format::decode_compact_block_header(&a[8..need]).is_some()
 }
 
 fn read_at_most(f: &File, at: u64, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -36,6 +36,9 @@ struct OpenBlock {
     entry: IndexEntry,
     raw_bytes: u64,
     prev_ns: u64,
+    /// Compact blocks: where the header sits in `LogWriter::out` (patched when the block
+    /// ends, with the length and CRC-32C of everything written into it).
+    compact: Option<(usize, BlockHeader, u32)>,
 }
 
 struct OpenFile {
@@ -68,6 +71,8 @@ pub struct LogWriter {
     /// Receive time of the oldest record not yet flushed.
     unflushed_since: Option<u64>,
     payload: Vec<u8>,
+    /// Reused buffer for one framed record.
+    framed: Vec<u8>,
     closed: bool,
     files_written: Vec<PathBuf>,
 }
@@ -100,6 +105,7 @@ impl LogWriter {
             out: Vec::new(),
             unflushed_since: None,
             payload: Vec::new(),
+            framed: Vec::new(),
             closed: false,
             files_written: Vec::new(),
         })
@@ -205,10 +211,15 @@ impl LogWriter {
         let Some(f) = self.file.as_mut() else { return Ok(()) };
         let path = f.part_path.clone();
         if let Some(b) = f.block.as_mut() {
-            b.encoder.flush().map_err(io_err(&path))?;
-            self.out.append(b.encoder.get_mut());
-            if b.raw_bytes >= self.opts.block_bytes {
+            if b.compact.is_some() {
+                // A compact block's header is only complete when the block ends.
                 self.end_block()?;
+            } else {
+                b.encoder.flush().map_err(io_err(&path))?;
+                self.out.append(b.encoder.get_mut());
+                if b.raw_bytes >= self.opts.block_bytes {
+                    self.end_block()?;
+                }
             }
         }
         self.write_out()?;
@@ -273,10 +284,16 @@ impl LogWriter {
     fn write_payload(&mut self) -> Result<(), LogError> {
         let f = self.file.as_mut().expect("file open before a record");
         let b = f.block.as_mut().expect("block open before a record");
-        let mut framed = Vec::with_capacity(self.payload.len() + 8);
-        format::frame_record(&mut framed, &self.payload);
-        b.encoder.write_all(&framed).map_err(io_err(&f.part_path))?;
-        b.raw_bytes += framed.len() as u64;
+        self.framed.clear();
+        match b.compact.as_mut() {
+            None => format::frame_record(&mut self.framed, &self.payload),
+            Some((_, _, crc)) => {
+                format::frame_record_compact(&mut self.framed, &self.payload);
+                *crc = crc32c::crc32c_append(*crc, &self.framed);
+            }
+        }
+        b.encoder.write_all(&self.framed).map_err(io_err(&f.part_path))?;
+        b.raw_bytes += self.framed.len() as u64;
         Ok(())
     }
 
@@ -296,7 +313,8 @@ impl LogWriter {
         f.trailer.messages += u64::from(is_message);
         f.trailer.last_ns = recv_ns;
         let since = *self.unflushed_since.get_or_insert(recv_ns);
-        if recv_ns.saturating_sub(since) >= self.opts.flush_interval_ns {
+        let compact_full = self.opts.compact && b.raw_bytes >= self.opts.block_bytes;
+        if compact_full || recv_ns.saturating_sub(since) >= self.opts.flush_interval_ns {
             self.flush()?;
         }
         Ok(seq)
@@ -323,7 +341,7 @@ impl LogWriter {
         }
         let fh = FileHeader {
             major: format::FORMAT_MAJOR,
-            minor: format::FORMAT_MINOR,
+            minor: if self.opts.compact { format::FORMAT_MINOR_COMPACT } else { format::FORMAT_MINOR },
             file_index,
             first_seq: self.next_seq,
             header_msgpack: self.header_msgpack.clone(),
@@ -346,14 +364,29 @@ impl LogWriter {
         let f = self.file.as_mut().expect("file open");
         let offset = f.written + self.out.len() as u64;
         let bh = BlockHeader { block_index: f.index.len() as u32, first_seq: self.next_seq, first_ns };
-        format::encode_block_header(&bh, &mut self.out);
-        let encoder = zstd::stream::write::Encoder::new(Vec::new(), self.opts.zstd_level)
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), self.opts.zstd_level)
             .map_err(io_err(&f.part_path))?;
+        let compact = if self.opts.compact {
+            let at = self.out.len();
+            let h = format::CompactBlockHeader { block: bh, raw_len: 0, frame_len: 0, data_crc: 0 };
+            format::encode_compact_block_header(&h, &mut self.out);
+            // Long-distance matching over the decoder's largest window: feed messages repeat
+            // whole key sequences and price ladders far apart. The source size lets zstd size
+            // its tables and states it in the frame header.
+            let window_log = format::DECODER_WINDOW_LOG_MAX;
+            encoder.long_distance_matching(true).map_err(io_err(&f.part_path))?;
+            encoder.window_log(window_log).map_err(io_err(&f.part_path))?;
+            Some((at, bh, 0u32))
+        } else {
+            format::encode_block_header(&bh, &mut self.out);
+            None
+        };
         f.block = Some(OpenBlock {
             encoder,
             entry: IndexEntry { offset, first_ns, last_ns: first_ns, records: 0, first_seq: self.next_seq },
             raw_bytes: 0,
             prev_ns: first_ns,
+            compact,
         });
         // Each block is self-contained: it restates every stream name defined so far, so a
         // reader seeking to it (or resuming after corruption) knows every stream.
@@ -369,6 +402,22 @@ impl LogWriter {
         let Some(f) = self.file.as_mut() else { return Ok(()) };
         if let Some(b) = f.block.take() {
             let bytes = b.encoder.finish().map_err(io_err(&f.part_path))?;
+            if let Some((at, block, data_crc)) = b.compact {
+                let hlen = 8 + format::COMPACT_BLOCK_HEADER_CONTENT;
+                // Bytes of the frame already flushed into `out` after the header, plus the rest.
+                let frame_len = self.out.len() - at - hlen + bytes.len();
+                let too_big = |what: &str| LogError::Corrupt {
+                    path: f.part_path.clone(),
+                    offset: offset_of(f.written, at),
+                    detail: format!("compact block {what} larger than 4 GiB"),
+                };
+                let raw_len = u32::try_from(b.raw_bytes).map_err(|_| too_big("content"))?;
+                let frame_len = u32::try_from(frame_len).map_err(|_| too_big("frame"))?;
+                let mut h = Vec::with_capacity(hlen);
+                let header = format::CompactBlockHeader { block, raw_len, frame_len, data_crc };
+                format::encode_compact_block_header(&header, &mut h);
+                self.out[at..at + h.len()].copy_from_slice(&h);
+            }
             self.out.extend_from_slice(&bytes);
             f.index.push(b.entry);
         }
@@ -411,6 +460,10 @@ impl LogWriter {
         self.unflushed_since = None;
         Ok(())
     }
+}
+
+fn offset_of(written: u64, at: usize) -> u64 {
+    written + at as u64
 }
 
 impl Drop for LogWriter {

@@ -2,6 +2,7 @@
 //! synchronisation (`U`/`u`/`pu`), which decides whether a book can be trusted.
 
 use super::event::{AnomalyKind, Level, MarketEvent};
+use super::ladder::{self, Ladder};
 use super::Venue;
 use crate::types::{Price, Qty, Side, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -12,12 +13,14 @@ use std::collections::VecDeque;
 /// later than that cannot need them).
 pub const MAX_BUFFERED_DIFFS: usize = 4096;
 
-/// One coin's book: levels best first on both sides.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// One coin's book: levels best first on both sides, O(log n) per level changed at any depth.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OrderBook {
     coin: String,
-    bids: Vec<Level>,
-    asks: Vec<Level>,
+    #[serde(deserialize_with = "ladder::bids")]
+    bids: Ladder,
+    #[serde(deserialize_with = "ladder::asks")]
+    asks: Ladder,
     exch_ns: Timestamp,
     /// Binance: the `u` of the last applied diff (or the snapshot's `lastUpdateId`).
     update_id: Option<u64>,
@@ -28,7 +31,15 @@ pub struct OrderBook {
 
 impl OrderBook {
     pub fn new(coin: &str) -> Self {
-        OrderBook { coin: coin.to_string(), ..Default::default() }
+        OrderBook {
+            coin: coin.to_string(),
+            bids: Ladder::new(Side::Buy),
+            asks: Ladder::new(Side::Sell),
+            exch_ns: Timestamp::default(),
+            update_id: None,
+            synced: false,
+            crossed: false,
+        }
     }
 
     pub fn coin(&self) -> &str {
@@ -42,11 +53,11 @@ impl OrderBook {
     }
 
     pub fn best_bid(&self) -> Option<Level> {
-        self.bids.first().copied()
+        self.bids.best()
     }
 
     pub fn best_ask(&self) -> Option<Level> {
-        self.asks.first().copied()
+        self.asks.best()
     }
 
     /// (best bid + best ask) / 2, rounded down to 10^-8.
@@ -68,7 +79,7 @@ impl OrderBook {
     /// (bid size - ask size) / (bid size + ask size) over the top `levels` of each side, in
     /// [-1, 1]; 0 when both are empty.
     pub fn imbalance(&self, levels: usize) -> f64 {
-        let sum = |v: &[Level]| v.iter().take(levels).map(|l| i128::from(l.sz.0)).sum::<i128>();
+        let sum = |v: &Ladder| v.iter().take(levels).map(|l| i128::from(l.sz.0)).sum::<i128>();
         let (b, a) = (sum(&self.bids), sum(&self.asks));
         if b + a <= 0 {
             return 0.0;
@@ -78,22 +89,13 @@ impl OrderBook {
 
     /// Displayed size at exactly `px` (`Side::Buy` = bids).
     pub fn size_at(&self, side: Side, px: Price) -> Qty {
-        let levels = self.side(side);
-        match search(levels, side, px) {
-            Ok(i) => levels[i].sz,
-            Err(_) => Qty::ZERO,
-        }
+        self.side(side).size_at(px)
     }
 
     /// Total size at `px` or better: bids at prices >= px for `Side::Buy`, asks at prices
     /// <= px for `Side::Sell`.
     pub fn size_at_or_better(&self, side: Side, px: Price) -> Qty {
-        let levels = self.side(side);
-        let end = match search(levels, side, px) {
-            Ok(i) => i + 1,
-            Err(i) => i,
-        };
-        Qty(levels[..end].iter().map(|l| l.sz.0).fold(0i64, i64::saturating_add))
+        self.side(side).size_at_or_better(px)
     }
 
     pub fn bids(&self) -> impl Iterator<Item = Level> + '_ {
@@ -105,7 +107,7 @@ impl OrderBook {
     }
 
     /// The levels of one side, best first (`Side::Buy` = bids).
-    pub fn side(&self, side: Side) -> &[Level] {
+    pub fn side(&self, side: Side) -> &Ladder {
         match side {
             Side::Buy => &self.bids,
             Side::Sell => &self.asks,
@@ -124,42 +126,17 @@ impl OrderBook {
         self.exch_ns = exch_ns;
         self.bids.clear();
         self.asks.clear();
-        for l in bids {
-            upsert(&mut self.bids, Side::Buy, *l);
-        }
-        for l in asks {
-            upsert(&mut self.asks, Side::Sell, *l);
-        }
+        self.apply_diff(exch_ns, bids, asks);
     }
 
     fn apply_diff(&mut self, exch_ns: Timestamp, bids: &[Level], asks: &[Level]) {
         self.exch_ns = exch_ns;
         for l in bids {
-            upsert(&mut self.bids, Side::Buy, *l);
+            self.bids.upsert(*l);
         }
         for l in asks {
-            upsert(&mut self.asks, Side::Sell, *l);
+            self.asks.upsert(*l);
         }
-    }
-}
-
-/// Binary search in a best-first side: bids descending, asks ascending.
-fn search(levels: &[Level], side: Side, px: Price) -> Result<usize, usize> {
-    match side {
-        Side::Buy => levels.binary_search_by(|l| px.cmp(&l.px)),
-        Side::Sell => levels.binary_search_by(|l| l.px.cmp(&px)),
-    }
-}
-
-/// Sets a level's size (absolute); size 0 removes it.
-fn upsert(levels: &mut Vec<Level>, side: Side, l: Level) {
-    match search(levels, side, l.px) {
-        Ok(i) if l.sz.0 == 0 => {
-            levels.remove(i);
-        }
-        Ok(i) => levels[i] = l,
-        Err(_) if l.sz.0 == 0 => {}
-        Err(i) => levels.insert(i, l),
     }
 }
 
@@ -181,6 +158,43 @@ struct PendingDiff {
     prev_last_id: u64,
     bids: Vec<Level>,
     asks: Vec<Level>,
+}
+
+/// A Binance diff as it arrives, borrowed: copied only when it must be buffered.
+#[derive(Clone, Copy)]
+struct Diff<'a> {
+    exch_ns: Timestamp,
+    first_id: u64,
+    last_id: u64,
+    prev_last_id: u64,
+    bids: &'a [Level],
+    asks: &'a [Level],
+}
+
+impl Diff<'_> {
+    fn to_pending(self) -> PendingDiff {
+        PendingDiff {
+            exch_ns: self.exch_ns,
+            first_id: self.first_id,
+            last_id: self.last_id,
+            prev_last_id: self.prev_last_id,
+            bids: self.bids.to_vec(),
+            asks: self.asks.to_vec(),
+        }
+    }
+}
+
+impl PendingDiff {
+    fn as_diff(&self) -> Diff<'_> {
+        Diff {
+            exch_ns: self.exch_ns,
+            first_id: self.first_id,
+            last_id: self.last_id,
+            prev_last_id: self.prev_last_id,
+            bids: &self.bids,
+            asks: &self.asks,
+        }
+    }
 }
 
 /// Binance synchronisation of one coin.
@@ -276,13 +290,13 @@ impl Books {
             }
             MarketEvent::BookDiff { coin, exch_ns, first_id, last_id, prev_last_id, bids, asks } => {
                 let c = self.entry(coin);
-                let d = PendingDiff {
+                let d = Diff {
                     exch_ns: *exch_ns,
                     first_id: *first_id,
                     last_id: *last_id,
                     prev_last_id: *prev_last_id,
-                    bids: bids.clone(),
-                    asks: asks.clone(),
+                    bids,
+                    asks,
                 };
                 let changed = c.on_diff(d, out);
                 c.finish(changed, out)
@@ -321,19 +335,19 @@ impl CoinBook {
         self.book.synced = true;
         self.sync = Sync::FirstDiff(id);
         let pending = std::mem::take(&mut self.pending);
-        for d in pending {
-            self.on_diff(d, out);
+        for d in &pending {
+            self.on_diff(d.as_diff(), out);
         }
         true
     }
 
-    fn on_diff(&mut self, d: PendingDiff, out: &mut Vec<MarketEvent>) -> bool {
+    fn on_diff(&mut self, d: Diff<'_>, out: &mut Vec<MarketEvent>) -> bool {
         match self.sync {
             Sync::NeedSnapshot => {
                 if self.pending.len() >= MAX_BUFFERED_DIFFS {
                     self.pending.pop_front();
                 }
-                self.pending.push_back(d);
+                self.pending.push_back(d.to_pending());
                 false
             }
             Sync::FirstDiff(id) => {
@@ -361,8 +375,8 @@ impl CoinBook {
         }
     }
 
-    fn apply(&mut self, d: PendingDiff) -> bool {
-        self.book.apply_diff(d.exch_ns, &d.bids, &d.asks);
+    fn apply(&mut self, d: Diff<'_>) -> bool {
+        self.book.apply_diff(d.exch_ns, d.bids, d.asks);
         self.book.update_id = Some(d.last_id);
         self.sync = Sync::Live(d.last_id);
         true
@@ -370,12 +384,12 @@ impl CoinBook {
 
     /// A sequence gap: the book is invalid until the next snapshot; this diff is the first
     /// one a later snapshot may need.
-    fn gap(&mut self, detail: String, d: PendingDiff, out: &mut Vec<MarketEvent>) -> bool {
+    fn gap(&mut self, detail: String, d: Diff<'_>, out: &mut Vec<MarketEvent>) -> bool {
         out.push(anomaly(&self.book.coin, AnomalyKind::SequenceGap, detail));
         self.book.synced = false;
         self.sync = Sync::NeedSnapshot;
         self.pending.clear();
-        self.pending.push_back(d);
+        self.pending.push_back(d.to_pending());
         false
     }
 
@@ -383,12 +397,14 @@ impl CoinBook {
     fn finish(&mut self, changed: bool, out: &mut Vec<MarketEvent>) -> BookUpdate {
         if changed && self.book.synced {
             let was_crossed = self.book.crossed;
-            self.book.crossed = match (self.book.best_bid(), self.book.best_ask()) {
+            let top = (self.book.best_bid(), self.book.best_ask());
+            self.book.crossed = match top {
                 (Some(b), Some(a)) => b.px >= a.px,
                 _ => false,
             };
-            if self.book.crossed && !was_crossed {
-                let (b, a) = (self.book.bids[0].px, self.book.asks[0].px);
+            if let (true, false, (Some(Level { px: b, .. }), Some(Level { px: a, .. }))) =
+                (self.book.crossed, was_crossed, top)
+            {
                 out.push(anomaly(
                     &self.book.coin,
                     AnomalyKind::CrossedBook,

@@ -12,6 +12,7 @@ pub mod event;
 mod hyperliquid;
 pub mod instrument;
 pub mod json;
+pub mod ladder;
 
 pub use book::{BookUpdate, Books, OrderBook, MAX_BUFFERED_DIFFS};
 pub use event::{AnomalyKind, Level, MarketEvent, ProtocolKind};
