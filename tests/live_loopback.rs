@@ -116,6 +116,7 @@ impl InputRecorder for MemoryRecorder {
             // Recorded but not an engine input: left out of the comparison below.
             Control::Subscribe { .. } => return Ok(()),
             Control::End => "End",
+            Control::Stale { .. } => "Stale",
         };
         self.0.lock().unwrap().push(Seen::Control { at: recv_ns, control: name.into() });
         Ok(())
@@ -177,6 +178,7 @@ fn run_source(
         client,
         duration: Some(Duration::from_secs(20)),
         progress_interval: Duration::from_secs(1),
+        stale_after: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let tail = source[n..]

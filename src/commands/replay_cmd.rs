@@ -58,6 +58,10 @@ pub struct ReplayArgs {
     /// Print summary.json to stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Replay around corruption in the recording (the engine sees a gap where records were
+    /// lost; summary.json lists it under input_damage) instead of stopping there with exit 4.
+    #[arg(long)]
+    pub accept_damage: bool,
 }
 
 pub fn replay(args: &ReplayArgs) -> CmdResult {
@@ -90,6 +94,7 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
     opts.speed = args.speed;
     opts.resume = args.resume.clone();
     opts.progress = std::io::stderr().is_terminal();
+    opts.accept_damage = args.accept_damage;
     if is_sweep {
         let workers = args.jobs.unwrap_or_else(crate::drivers::sweep::default_workers);
         let (table, all_ok) =
@@ -103,6 +108,14 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print!("{}", table(&summary));
+    }
+    if let Some(d) = summary.input_damage.iter().find(|d| d.kind == "corrupt").filter(|_| !args.accept_damage)
+    {
+        eprintln!(
+            "error: the recording is corrupt ({} at byte {}: {}); the replay went no further than the damage (summary.json lists it under input_damage). Pass --accept-damage to replay around it",
+            d.file, d.byte, d.detail
+        );
+        return Ok(exit::CORRUPT);
     }
     Ok(exit::OK)
 }

@@ -2,10 +2,10 @@
 //! (one record in memory at a time), as fast as possible or paced.
 
 use super::clock::{Pacer, Stopwatch};
-use super::session::{InputDesc, SessionRunner, Summary};
+use super::session::{InputDamage, InputDesc, SessionRunner, Summary};
 use crate::commands::args::{Speed, TimeArg};
 use crate::engine::{EngineConfig, Input};
-use crate::log::{Body, Control, Header, LogReader};
+use crate::log::{Body, Control, Header, IssueKind, LogReader};
 use crate::types::Timestamp;
 use crate::venue::Venue;
 use anyhow::{Context, Result};
@@ -27,6 +27,9 @@ pub struct ReplayOptions {
     pub out: PathBuf,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
+    /// Replay around corruption in the recording (the engine sees a gap there) instead of
+    /// stopping at it.
+    pub accept_damage: bool,
 }
 
 impl ReplayOptions {
@@ -43,6 +46,7 @@ impl ReplayOptions {
             resume: None,
             out: out.to_path_buf(),
             progress: false,
+            accept_damage: false,
         }
     }
 }
@@ -101,7 +105,13 @@ pub fn run_replay(rec: &Path, opts: &ReplayOptions) -> Result<Summary> {
     let progress = Progress::new(opts.progress);
     let watch = Stopwatch::start();
     let mut n = 0u64;
+    let mut damage = DamageTracker::default();
     while let Some(rec) = reader.next_record() {
+        damage.poll(&reader);
+        let lost = damage.check(rec.seq);
+        if lost > 0 && damage.stop_here(opts.accept_damage) {
+            break;
+        }
         if let Some(after) = resume_after {
             if rec.seq <= after {
                 continue;
@@ -122,9 +132,15 @@ pub fn run_replay(rec: &Path, opts: &ReplayOptions) -> Result<Summary> {
             Body::Control(Control::Disconnect { .. }) => Input::Disconnect,
             Body::Control(Control::Gap { .. }) => Input::Gap,
             Body::Control(Control::Tick) => Input::Tick,
+            Body::Control(Control::Stale { .. }) => Input::Stale,
             Body::Control(Control::Subscribe { .. } | Control::End) => continue,
         };
         pacer.wait_until(rec.recv_ns);
+        if lost > 0 {
+            // Records are missing here: the engine sees a gap (books invalid, quotes pulled),
+            // numbered with the first lost sequence number, which no record will use.
+            runner.feed(Timestamp(rec.recv_ns), rec.seq - lost, Input::Gap)?;
+        }
         runner.feed(Timestamp(rec.recv_ns), rec.seq, input)?;
         n += 1;
         if n % 8192 == 0 {
@@ -132,7 +148,64 @@ pub fn run_replay(rec: &Path, opts: &ReplayOptions) -> Result<Summary> {
         }
     }
     progress.finish();
+    damage.poll(&reader);
+    runner.note_input_damage(damage.damage);
     runner.finish()
+}
+
+/// Follows the reader's issues and the records' sequence numbers: each issue becomes an
+/// `input_damage` entry (and a warning naming file and byte); a jump in sequence numbers is
+/// where records were lost, charged to the corruption reported before it.
+#[derive(Default)]
+struct DamageTracker {
+    seen: usize,
+    damage: Vec<InputDamage>,
+    /// The latest corruption not yet matched with the records it lost.
+    unmatched: Option<usize>,
+    expected: Option<u64>,
+}
+
+impl DamageTracker {
+    fn poll(&mut self, reader: &LogReader) {
+        for i in &reader.issues()[self.seen..] {
+            let corrupt = i.kind == IssueKind::Corrupt;
+            tracing::warn!("input damage: {i}");
+            if corrupt {
+                self.unmatched = Some(self.damage.len());
+            }
+            self.damage.push(InputDamage {
+                file: i.path.display().to_string(),
+                byte: i.offset,
+                records_lost: 0,
+                kind: if corrupt { "corrupt" } else { "torn_tail" }.to_string(),
+                detail: i.detail.clone(),
+            });
+        }
+        self.seen = reader.issues().len();
+    }
+
+    /// Records missing before the record numbered `seq`.
+    fn check(&mut self, seq: u64) -> u64 {
+        let lost = match self.expected {
+            Some(e) if seq > e => seq - e,
+            _ => 0,
+        };
+        self.expected = Some(seq.saturating_add(1));
+        if lost > 0 {
+            match self.unmatched.take() {
+                Some(i) => self.damage[i].records_lost += lost,
+                None => tracing::warn!(
+                    "input damage: {lost} records missing before record {seq} (lost to damage before the recording was repaired)"
+                ),
+            }
+        }
+        lost
+    }
+
+    /// Whether to stop where corruption lost records: unless the user accepted the damage.
+    fn stop_here(&self, accept_damage: bool) -> bool {
+        !accept_damage && self.damage.iter().any(|d| d.kind == "corrupt")
+    }
 }
 
 /// A progress line on stderr when it is a terminal (indicatif hides itself otherwise).
