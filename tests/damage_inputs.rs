@@ -154,7 +154,8 @@ fn import_detects_the_venue_and_refuses_what_the_messages_contradict() {
     let tmp = tempfile::tempdir().unwrap();
     let usdm = write_lines(tmp.path(), "usdm.txt", &format!("1723161255030314667 {USDM_DEPTH}\n"));
     let rec = tmp.path().join("usdm");
-    let st = import_detecting(ImportFormat::Hftbacktest, None, &[usdm.clone()], &rec, opts()).unwrap();
+    let st =
+        import_detecting(ImportFormat::Hftbacktest, None, std::slice::from_ref(&usdm), &rec, opts()).unwrap();
     assert_eq!(st.venue, Some(Venue::BinanceUsdm));
     let r = LogReader::open(&rec).unwrap();
     assert_eq!(

@@ -73,6 +73,7 @@ impl LiveEngine for StandIn {
             Input::Disconnect => Seen::Control { at: now.0, control: "Disconnect".into() },
             Input::Gap => Seen::Control { at: now.0, control: "Gap".into() },
             Input::Tick => Seen::Control { at: now.0, control: "Tick".into() },
+            Input::Stale => Seen::Control { at: now.0, control: "Stale".into() },
         };
         self.seen.push(seen);
         Ok(())

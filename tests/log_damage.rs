@@ -364,7 +364,6 @@ fn a_flipped_bit_keeps_every_record_flushed_before_it() {
     }
     w.close().unwrap();
     let bytes = std::fs::read(&files(&dir)[0]).unwrap();
-    let all = expected(&specs);
     let trailer = format::decode_trailer(&bytes[bytes.len() - format::TRAILER_FRAME..]).unwrap();
     let data_end = trailer.index_offset as usize;
     let data_start = flushes[0].0 as usize;
@@ -374,8 +373,7 @@ fn a_flipped_bit_keeps_every_record_flushed_before_it() {
         let at = data_start + rng.below((data_end - data_start) as u64) as usize;
         let mut b = bytes.clone();
         b[at] ^= 1 << rng.below(8);
-        let (kept_len, kept) =
-            flushes.iter().filter(|&&(len, _)| len as usize <= at).last().copied().unwrap();
+        let (kept_len, kept) = flushes.iter().rev().find(|&&(len, _)| len as usize <= at).copied().unwrap();
         let fresh = tmp.path().join(format!("flip-{n}.ptlog"));
         std::fs::write(&fresh, &b).unwrap();
         let mut r = LogReader::open(&fresh).unwrap();

@@ -12,7 +12,7 @@
 
 #![allow(clippy::disallowed_methods)] // Kill timing is wall-clock by nature.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -178,7 +178,7 @@ fn damage_campaign(t: &mut Table, tmp: &Path, truncations: u64, flips: u64, rng:
     let bytes = std::fs::read(&file).unwrap();
     let header_len = 8 + u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as usize;
     let (all, _) = cat_lines(&rec);
-    let written: HashSet<&[u8]> = all.iter().map(Vec::as_slice).collect();
+    let written: BTreeSet<&[u8]> = all.iter().map(Vec::as_slice).collect();
     let trial_dir = |kind: &str, n: u64| {
         let d = tmp.join(format!("{kind}{n}"));
         std::fs::create_dir(&d).unwrap();
