@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/release/paper_trader
 
-.PHONY: build test demo bench lint sample fmt
+.PHONY: build test demo bench lint sample fmt soak
 
 build:
 	$(CARGO) build --release
@@ -14,6 +14,13 @@ PROPTEST_RNG_SEED ?= 20261124
 test:
 	$(CARGO) build --release
 	PROPTEST_RNG_SEED=$(PROPTEST_RNG_SEED) $(CARGO) test --release --all-targets
+
+# The standing damage campaign (issue 11; docs/RELIABILITY.md): real kills of a recorder,
+# truncations and bit flips of a real import, every command on each damaged file, and a table
+# of trials and failures. Sizes: SOAK_KILLS, SOAK_TRUNCATIONS, SOAK_FLIPS, SOAK_SEED.
+soak:
+	$(CARGO) build --release
+	$(CARGO) test --release --test soak -- --ignored --nocapture soak
 
 # The main job on the embedded default: replay the shipped sample recording.
 demo: build

@@ -71,6 +71,7 @@ fn live_options(url: &str, wall: Duration) -> LiveOptions {
         client: ClientOptions::new(url),
         duration: Some(wall),
         progress_interval: Duration::from_secs(3600),
+        stale_after: None,
     }
 }
 

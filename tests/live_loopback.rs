@@ -73,6 +73,7 @@ impl LiveEngine for StandIn {
             Input::Disconnect => Seen::Control { at: now.0, control: "Disconnect".into() },
             Input::Gap => Seen::Control { at: now.0, control: "Gap".into() },
             Input::Tick => Seen::Control { at: now.0, control: "Tick".into() },
+            Input::Stale => Seen::Control { at: now.0, control: "Stale".into() },
         };
         self.seen.push(seen);
         Ok(())
@@ -116,6 +117,7 @@ impl InputRecorder for MemoryRecorder {
             // Recorded but not an engine input: left out of the comparison below.
             Control::Subscribe { .. } => return Ok(()),
             Control::End => "End",
+            Control::Stale { .. } => "Stale",
         };
         self.0.lock().unwrap().push(Seen::Control { at: recv_ns, control: name.into() });
         Ok(())
@@ -177,6 +179,7 @@ fn run_source(
         client,
         duration: Some(Duration::from_secs(20)),
         progress_interval: Duration::from_secs(1),
+        stale_after: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let tail = source[n..]

@@ -51,7 +51,7 @@ fn live_then_replay(
     speed: f64,
     wall: Duration,
     faults: Vec<Fault>,
-    tweak: impl FnOnce(&mut ClientOptions),
+    tweak: impl FnOnce(&mut LiveOptions),
 ) -> Session {
     let items = synth_feed(market_s);
     let mut exchange = LocalExchange::bind(0, faults).unwrap();
@@ -73,8 +73,13 @@ fn live_then_replay(
     let mut client = ClientOptions::new(exchange.url());
     client.backoff_base = Duration::from_millis(20);
     client.backoff_cap = Duration::from_millis(200);
-    tweak(&mut client);
-    let opts = LiveOptions { client, duration: Some(wall), progress_interval: Duration::from_secs(1) };
+    let mut opts = LiveOptions {
+        client,
+        duration: Some(wall),
+        progress_interval: Duration::from_secs(1),
+        stale_after: None,
+    };
+    tweak(&mut opts);
     let setup = SessionSetup {
         config: EngineConfig::default(),
         seed: 3,
@@ -172,10 +177,10 @@ fn after_a_stall_live_still_equals_replay() {
         40.0,
         Duration::from_millis(4000),
         vec![Fault::Stall { duration: Duration::from_secs(2), after: 100 }],
-        |c| {
-            c.silence_timeout = Duration::from_millis(500);
-            c.pong_timeout = Duration::from_millis(400);
-            c.ping_interval = Duration::from_millis(200);
+        |o| {
+            o.client.silence_timeout = Duration::from_millis(500);
+            o.client.pong_timeout = Duration::from_millis(400);
+            o.client.ping_interval = Duration::from_millis(200);
         },
     );
     assert_live_equals_replay(&s);
@@ -203,5 +208,36 @@ fn with_malformed_frames_and_a_refused_subscription_live_still_equals_replay() {
         count(&s, |c| matches!(c, Control::Subscribe { subscription } if subscription.contains("l2Book")))
             >= 2,
         "refused, then retried"
+    );
+}
+
+/// Issue 11 item 8. Postmortem: a stalled feed (`serve --fault stall=5s@300`) left a hole in a
+/// live session with no record, warning or anomaly, and the quotes stayed out on a market no
+/// one could see.
+#[test]
+fn a_stalled_feed_is_recorded_as_stale_pulls_the_quotes_and_replays_the_same() {
+    let s = live_then_replay(
+        180,
+        40.0,
+        Duration::from_millis(6000),
+        vec![Fault::Stall { duration: Duration::from_secs(3), after: 150 }],
+        |o| o.stale_after = Some(Duration::from_millis(1000)),
+    );
+    assert_live_equals_replay(&s);
+    assert_eq!(count(&s, |c| matches!(c, Control::Stale { .. })), 1, "{}", s.report.line());
+    assert_eq!(s.report.stale, 1);
+    assert_eq!(
+        count(&s, |c| matches!(c, Control::Disconnect { .. })),
+        1,
+        "only the final one: silence is not a disconnect"
+    );
+    let pulled = s
+        .outputs
+        .iter()
+        .position(|o| matches!(o, Output::OrderCancelled { reason: CancelReason::Stale, .. }))
+        .expect("quotes pulled for the stale feed");
+    assert!(
+        s.outputs[pulled..].iter().any(|o| matches!(o, Output::OrderPlaced { .. })),
+        "quoting resumes when data returns"
     );
 }

@@ -79,7 +79,13 @@ impl FeedArgs {
         client.backoff_base = self.backoff_base;
         client.backoff_cap = self.backoff_cap;
         client.seed = seed;
-        Ok(LiveOptions { client, duration: self.duration, progress_interval: Duration::from_secs(1) })
+        let venue = crate::venue::Venue::from_name(&self.venue).unwrap_or(crate::venue::Venue::Hyperliquid);
+        Ok(LiveOptions {
+            client,
+            duration: self.duration,
+            progress_interval: Duration::from_secs(1),
+            stale_after: Some(crate::drivers::live::default_stale_after(venue)),
+        })
     }
 
     pub fn protocol(&self) -> Box<Hyperliquid> {

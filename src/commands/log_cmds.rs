@@ -31,9 +31,10 @@ pub struct ImportArgs {
     /// Input format.
     #[arg(long, value_enum)]
     pub format: FormatArg,
-    /// Venue whose messages the inputs hold: hyperliquid or binance-usdm.
-    #[arg(long, default_value = "hyperliquid")]
-    pub venue: String,
+    /// Venue whose messages the inputs hold: hyperliquid or binance-usdm. Default: detected
+    /// from the messages; when given, the messages must agree (COIN-M and spot are refused).
+    #[arg(long)]
+    pub venue: Option<String>,
     /// Input files, imported in the order given.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
@@ -43,12 +44,31 @@ pub struct ImportArgs {
 }
 
 pub fn import(args: &ImportArgs) -> CmdResult {
-    let venue = Venue::parse(&args.venue)
-        .ok_or_else(|| anyhow::anyhow!("unknown venue '{}': use hyperliquid or binance-usdm", args.venue))?;
+    let venue = match &args.venue {
+        Some(v) => Some(
+            Venue::parse(v)
+                .ok_or_else(|| anyhow::anyhow!("unknown venue '{v}': use hyperliquid or binance-usdm"))?,
+        ),
+        None => None,
+    };
     let format = import_format(args.format);
     // The inputs still exist while importing: one sync at each file's close is enough.
     let opts = WriterOptions { fsync: false, ..WriterOptions::default() };
-    let stats = import::import(format, venue, &args.inputs, &args.out, opts)?;
+    let stats =
+        import::import_detecting(format, venue, &args.inputs, &args.out, opts).map_err(|e| match e {
+            crate::log::LogError::Refused { .. } => anyhow::anyhow!("import refused: {e}"),
+            e => e.into(),
+        })?;
+    let venue = stats.venue.map_or("unknown", Venue::as_str);
+    if args.venue.is_none() {
+        tracing::info!("venue {venue}, detected from the messages");
+    }
+    if stats.backwards_times > 0 {
+        tracing::warn!(
+            "{} lines have a receive time before the previous line's: kept as recorded, in input order (replay clamps them and counts them as clamped_times)",
+            stats.backwards_times
+        );
+    }
     tracing::info!(
         lines = stats.lines,
         messages = stats.messages,
@@ -64,7 +84,7 @@ pub fn import(args: &ImportArgs) -> CmdResult {
         );
     }
     println!(
-        "imported {} lines ({} messages, {} unparsed) into {}",
+        "imported {} lines ({} messages, {} unparsed) of {venue} into {}",
         stats.lines,
         stats.messages,
         stats.unparsed,

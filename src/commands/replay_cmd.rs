@@ -64,6 +64,10 @@ pub struct ReplayArgs {
     /// Print summary.json to stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Replay around corruption in the recording (the engine sees a gap where records were
+    /// lost; summary.json lists it under input_damage) instead of stopping there with exit 4.
+    #[arg(long)]
+    pub accept_damage: bool,
 }
 
 pub fn replay(args: &ReplayArgs) -> CmdResult {
@@ -96,6 +100,7 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
     opts.speed = args.speed;
     opts.resume = args.resume.clone();
     opts.progress = std::io::stderr().is_terminal();
+    opts.accept_damage = args.accept_damage;
     if is_sweep && args.format.is_some() {
         anyhow::bail!("a sweep reads a recording: import the capture first (paper_trader import)");
     }
@@ -114,11 +119,11 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
             }
             let format = super::log_cmds::import_format(format);
             let inputs = vec![args.rec.clone()];
+            // The venue is detected from the messages; a --venue they contradict is refused.
             let venue = match opts.venue {
-                Some(v) => crate::log::import::Venue::parse(v.name()).context("venue")?,
-                None => crate::log::import::detect_venue(format, &inputs)?,
+                Some(v) => Some(crate::log::import::Venue::parse(v.name()).context("venue")?),
+                None => None,
             };
-            opts.venue = Venue::from_name(venue.as_str());
             run_replay_capture(&Capture { format, venue, inputs }, &opts)?
         }
         None => run_replay(&args.rec, &opts)?,
@@ -127,6 +132,14 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print!("{}", table(&summary));
+    }
+    if let Some(d) = summary.input_damage.iter().find(|d| d.kind == "corrupt").filter(|_| !args.accept_damage)
+    {
+        eprintln!(
+            "error: the recording is corrupt ({} at byte {}: {}); the replay went no further than the damage (summary.json lists it under input_damage). Pass --accept-damage to replay around it",
+            d.file, d.byte, d.detail
+        );
+        return Ok(exit::CORRUPT);
     }
     Ok(exit::OK)
 }

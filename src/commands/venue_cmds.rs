@@ -111,6 +111,8 @@ impl Normalizer {
                     Control::Subscribe { subscription } => ("subscribe", subscription.clone()),
                     Control::Tick => ("tick", String::new()),
                     Control::End => ("end", String::new()),
+                    // Silence, not loss: the books stay as they are.
+                    Control::Stale { reason } => ("stale", reason.clone()),
                 };
                 out.push(Item::Control { kind, detail });
             }
@@ -134,7 +136,19 @@ pub fn events(args: &EventsArgs) -> CmdResult {
     let mut w = std::io::BufWriter::new(stdout.lock());
     let mut items = Vec::new();
     let mut window: Option<(u64, u64)> = None;
+    let mut damage_seen = 0;
+    let mut last_recv = 0;
     while let Some(rec) = reader.next_record() {
+        last_recv = rec.recv_ns;
+        // Damage in the recording is said where it is met, in the same stream of lines.
+        for i in &reader.issues()[damage_seen..] {
+            let line =
+                if args.json { damage_json(rec.recv_ns, i).to_string() } else { damage_text(rec.recv_ns, i) };
+            if writeln!(w, "{line}").is_err() {
+                return Ok(super::exit::OK);
+            }
+        }
+        damage_seen = reader.issues().len();
         let (from, to) = *window.get_or_insert_with(|| {
             let start = rec.recv_ns;
             (args.from.map_or(0, |t| t.resolve(start)), args.to.map_or(u64::MAX, |t| t.resolve(start)))
@@ -154,8 +168,34 @@ pub fn events(args: &EventsArgs) -> CmdResult {
             }
         }
     }
+    for i in &reader.issues()[damage_seen..] {
+        let line = if args.json { damage_json(last_recv, i).to_string() } else { damage_text(last_recv, i) };
+        let _ = writeln!(w, "{line}");
+    }
     let _ = w.flush();
+    for i in reader.issues() {
+        eprintln!("warning: input damage: {i}");
+    }
     Ok(super::exit::OK)
+}
+
+/// An `events --json` line for damage in the recording (type `input_damage`), at the receive
+/// time of the first record read after it.
+fn damage_json(recv_ns: u64, i: &crate::log::Issue) -> Value {
+    json!({
+        "seq": Value::Null,
+        "recv_ns": recv_ns,
+        "type": "input_damage",
+        "coin": Value::Null,
+        "kind": if i.kind == crate::log::IssueKind::Corrupt { "corrupt" } else { "torn_tail" },
+        "file": i.path.display().to_string(),
+        "byte": i.offset,
+        "detail": i.detail,
+    })
+}
+
+fn damage_text(recv_ns: u64, i: &crate::log::Issue) -> String {
+    format!("- {recv_ns} input_damage - {i}")
 }
 
 pub fn book(args: &BookArgs) -> CmdResult {
@@ -163,20 +203,55 @@ pub fn book(args: &BookArgs) -> CmdResult {
     let mut norm = Normalizer::new(venue);
     let mut items = Vec::new();
     let mut at: Option<u64> = None;
+    let mut last_ns = None;
+    let mut reached_at = false;
     while let Some(rec) = reader.next_record() {
         let t = *at.get_or_insert_with(|| args.at.resolve(rec.recv_ns));
         if rec.recv_ns > t {
+            reached_at = true;
             break;
         }
+        last_ns = Some(rec.recv_ns);
         items.clear();
         norm.on_record(rec.seq, rec.recv_ns, reader.stream_name(rec.stream), &rec.body, &mut items);
     }
+    let mut coins: std::collections::BTreeSet<String> = reader.header().coins.iter().cloned().collect();
+    coins.extend(norm.books.coins().map(str::to_owned));
+    if !coins.contains(&args.coin) {
+        let list: Vec<&str> = coins.iter().map(String::as_str).collect();
+        anyhow::bail!(
+            "coin '{}' is not in {}; its coins: {}",
+            args.coin,
+            args.rec.display(),
+            if list.is_empty() { "none".to_string() } else { list.join(", ") }
+        );
+    }
     let at_ns = at.unwrap_or_else(|| args.at.resolve(0));
+    // Past the last record, the book shown is the last one, which says nothing about `at`.
+    let after_end = !reached_at && last_ns.is_some_and(|l| at_ns > l);
+    if after_end {
+        eprintln!(
+            "notice: --at is after the recording's end ({}); the book shown is the last one, at its end",
+            super::args::format_rfc3339(last_ns.unwrap_or(0))
+        );
+    }
+    let damage = reader.issues().len();
+    for i in reader.issues() {
+        eprintln!("warning: input damage before --at: {i}");
+    }
     let book = norm.books.book(&args.coin);
     let out = if args.json {
-        book_json(&args.coin, at_ns, book, args.depth).to_string()
+        let mut v = book_json(&args.coin, at_ns, book, args.depth);
+        v["after_end"] = json!(after_end);
+        v["last_ns"] = json!(last_ns);
+        v["input_damage"] = json!(damage);
+        v.to_string()
     } else {
-        book_text(&args.coin, at_ns, book, args.depth)
+        let mut t = book_text(&args.coin, at_ns, book, args.depth);
+        if after_end {
+            t.push_str("\n(after the recording's end: this is its last book)");
+        }
+        t
     };
     println!("{out}");
     Ok(super::exit::OK)

@@ -77,6 +77,7 @@ pub fn control_input(control: &Control) -> Option<Input<'static>> {
         Control::Disconnect { .. } => Some(Input::Disconnect),
         Control::Gap { .. } => Some(Input::Gap),
         Control::Tick => Some(Input::Tick),
+        Control::Stale { .. } => Some(Input::Stale),
         Control::Subscribe { .. } | Control::End => None,
     }
 }
@@ -149,6 +150,18 @@ pub struct LiveOptions {
     /// Wall-clock duration; `None` runs until the stop flag is set.
     pub duration: Option<Duration>,
     pub progress_interval: Duration,
+    /// A connected feed silent this long is stale: a `stale` control record, quotes pulled
+    /// (`None`: never). Default per venue: [`default_stale_after`].
+    pub stale_after: Option<Duration>,
+}
+
+/// How long a connected feed may be silent before it counts as stale (`live.stale_after_ms`
+/// = 0): Hyperliquid pushes `l2Book` about every 0.5 s, Binance's depth stream every 0.1-0.25 s.
+pub fn default_stale_after(venue: crate::venue::Venue) -> Duration {
+    match venue {
+        crate::venue::Venue::Hyperliquid => Duration::from_millis(3_000),
+        crate::venue::Venue::BinanceUsdm => Duration::from_millis(2_000),
+    }
 }
 
 /// What the driver saw and measured; the progress callback gets it too.
@@ -161,6 +174,8 @@ pub struct LiveReport {
     pub connects: u64,
     pub disconnects: u64,
     pub gaps: u64,
+    /// Times the feed went silent past the stale threshold.
+    pub stale: u64,
     /// Messages the socket thread dropped because the engine's queue was full.
     pub dropped: u64,
     pub feed_queue_depth: u64,
@@ -217,8 +232,16 @@ pub fn run(
     let client = FeedClient::new(protocol, opts.client.clone(), clock, tx, client_stop.clone());
     let client_stats = client.stats();
     let socket = std::thread::Builder::new().name("feed-socket".into()).spawn(move || client.run())?;
-    let mut pipeline =
-        Pipeline { engine, recorder, clock, last_now: 0, seq: 0, report: LiveReport::default() };
+    let stale_after_ns = opts.stale_after.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let mut pipeline = Pipeline {
+        engine,
+        recorder,
+        clock,
+        last_now: 0,
+        seq: 0,
+        report: LiveReport::default(),
+        stale: StaleWatch { after_ns: stale_after_ns, last_data_ns: None, stale: false },
+    };
     let started = Instant::now();
     let mut next_progress = started + opts.progress_interval;
     let result = (|| -> anyhow::Result<()> {
@@ -228,15 +251,20 @@ pub fn run(
             if ending {
                 client_stop.store(true, Ordering::Relaxed);
             }
-            let wake = match pipeline.engine.next_deadline() {
+            let mut wake = match pipeline.engine.next_deadline() {
                 Some(d) => clock.instant_at(d.0).min(Instant::now() + IDLE_WAKE),
                 None => Instant::now() + IDLE_WAKE,
             };
+            if let Some(due) = pipeline.stale.due_ns() {
+                wake = wake.min(clock.instant_at(due));
+            }
             match rx.recv_deadline(wake) {
                 Ok(ev) => pipeline.consume(ev)?,
                 Err(RecvTimeoutError::Timeout) => {
                     if !ending {
-                        pipeline.tick_until(clock.now_ns())?;
+                        let now = clock.now_ns();
+                        pipeline.tick_until(now)?;
+                        pipeline.check_stale(now)?;
                     }
                 }
                 // The client has stopped and everything it sent has been consumed.
@@ -270,17 +298,45 @@ struct Pipeline<'a> {
     last_now: u64,
     seq: u64,
     report: LiveReport,
+    stale: StaleWatch,
+}
+
+/// Watches a connected feed for silence. Shared by every venue's live driver: it sits in the
+/// pipeline, after the venue's protocol, and sees only receive times.
+struct StaleWatch {
+    after_ns: Option<u64>,
+    /// Receive time of the last message (or of the connect) while connected.
+    last_data_ns: Option<u64>,
+    /// A `stale` record was written and no message has come since.
+    stale: bool,
+}
+
+impl StaleWatch {
+    /// When the feed turns stale if nothing arrives.
+    fn due_ns(&self) -> Option<u64> {
+        if self.stale {
+            return None;
+        }
+        Some(self.last_data_ns?.saturating_add(self.after_ns?))
+    }
 }
 
 impl Pipeline<'_> {
     /// Feeds one event from the socket thread (after any ticks due before it).
     fn consume(&mut self, ev: FeedEvent) -> anyhow::Result<()> {
         let now = ev.recv_ns().max(self.last_now);
+        // Silence past the threshold comes before whatever ends it.
+        self.check_stale(now)?;
         self.tick_until(now)?;
         self.last_now = now;
         let seq = self.next_seq();
         match ev {
             FeedEvent::Message { recv_ns, stream, raw } => {
+                if std::mem::take(&mut self.stale.stale) {
+                    let silent = now.saturating_sub(self.stale.last_data_ns.unwrap_or(now));
+                    tracing::info!("feed resumed after {:.1} s of silence", silent as f64 / 1e9);
+                }
+                self.stale.last_data_ns = Some(now);
                 let dequeued_ns = self.clock.now_ns();
                 self.engine.feed(Timestamp(now), seq, Input::Message { stream: &stream, raw: &raw })?;
                 // Receive stamp to decision, measured on the driver's clock.
@@ -292,8 +348,17 @@ impl Pipeline<'_> {
             }
             FeedEvent::Control { control, .. } => {
                 match &control {
-                    Control::Connect { .. } => self.report.connects += 1,
-                    Control::Disconnect { .. } => self.report.disconnects += 1,
+                    Control::Connect { .. } => {
+                        self.report.connects += 1;
+                        // A connection that never delivers data turns stale too.
+                        self.stale.last_data_ns = Some(now);
+                        self.stale.stale = false;
+                    }
+                    Control::Disconnect { .. } => {
+                        self.report.disconnects += 1;
+                        // The disconnect pulled the quotes already; silence now is expected.
+                        self.stale.last_data_ns = None;
+                    }
                     Control::Gap { .. } => self.report.gaps += 1,
                     _ => {}
                 }
@@ -303,6 +368,29 @@ impl Pipeline<'_> {
                 self.recorder.control(seq, now, control)?;
             }
         }
+        self.note_backlog();
+        Ok(())
+    }
+
+    /// Writes a `stale` record (and feeds it) once the connected feed has been silent past the
+    /// threshold; the engine pulls its quotes, and the next message ends the silence.
+    fn check_stale(&mut self, now: u64) -> anyhow::Result<()> {
+        let (Some(due), Some(after)) = (self.stale.due_ns(), self.stale.after_ns) else { return Ok(()) };
+        if now < due {
+            return Ok(());
+        }
+        let now = now.max(self.last_now);
+        self.last_now = now;
+        self.stale.stale = true;
+        self.report.stale += 1;
+        let reason = format!("no message for {} ms (live.stale_after_ms)", after / 1_000_000);
+        tracing::warn!("feed stale: {reason}; quotes pulled until data returns");
+        let seq = self.next_seq();
+        let control = Control::Stale { reason };
+        if let Some(input) = control_input(&control) {
+            self.engine.feed(Timestamp(now), seq, input)?;
+        }
+        self.recorder.control(seq, now, control)?;
         self.note_backlog();
         Ok(())
     }

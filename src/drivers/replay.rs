@@ -2,11 +2,11 @@
 //! (one record in memory at a time), as fast as possible or paced.
 
 use super::clock::{Pacer, Stopwatch};
-use super::session::{InputDesc, SessionRunner, Summary};
+use super::session::{InputDamage, InputDesc, SessionRunner, Summary};
 use crate::commands::args::{Speed, TimeArg};
 use crate::engine::{EngineConfig, Input};
 use crate::log::import::{self, ImportFormat};
-use crate::log::{Body, Control, Header, LogReader};
+use crate::log::{Body, Control, Header, IssueKind, LogReader};
 use crate::types::Timestamp;
 use crate::venue::Venue;
 use anyhow::{Context, Result};
@@ -29,6 +29,9 @@ pub struct ReplayOptions {
     pub out: PathBuf,
     /// Show a progress bar (on a terminal).
     pub progress: bool,
+    /// Replay around corruption in the recording (the engine sees a gap there) instead of
+    /// stopping at it.
+    pub accept_damage: bool,
 }
 
 impl ReplayOptions {
@@ -45,6 +48,7 @@ impl ReplayOptions {
             resume: None,
             out: out.to_path_buf(),
             progress: false,
+            accept_damage: false,
         }
     }
 }
@@ -88,20 +92,36 @@ pub fn run_replay(rec: &Path, opts: &ReplayOptions) -> Result<Summary> {
         reader.seek_time(recv_ns)?;
     }
     let mut feeder = Feeder::new(opts, resume_after.map(|r| r.0));
+    let mut damage = DamageTracker::default();
     while let Some(rec) = reader.next_record() {
+        damage.poll(&reader);
+        let lost = damage.check(rec.seq);
+        if lost > 0 && damage.stop_here(opts.accept_damage) {
+            break;
+        }
         let input = match &rec.body {
             Body::Message(raw) => Input::Message { stream: reader.stream_name(rec.stream), raw },
             Body::Control(Control::Connect { .. }) => Input::Connect,
             Body::Control(Control::Disconnect { .. }) => Input::Disconnect,
             Body::Control(Control::Gap { .. }) => Input::Gap,
             Body::Control(Control::Tick) => Input::Tick,
+            Body::Control(Control::Stale { .. }) => Input::Stale,
             Body::Control(Control::Subscribe { .. } | Control::End) => continue,
         };
+        if lost > 0 {
+            // Records are missing here: the engine sees a gap (books invalid, quotes pulled),
+            // numbered with the first lost sequence number, which no record will use.
+            if feeder.feed(&mut runner, rec.seq - lost, rec.recv_ns, Input::Gap)?.is_break() {
+                break;
+            }
+        }
         if feeder.feed(&mut runner, rec.seq, rec.recv_ns, input)?.is_break() {
             break;
         }
     }
     feeder.progress.finish();
+    damage.poll(&reader);
+    runner.note_input_damage(damage.damage);
     runner.finish()
 }
 
@@ -109,7 +129,8 @@ pub fn run_replay(rec: &Path, opts: &ReplayOptions) -> Result<Summary> {
 #[derive(Clone, Debug)]
 pub struct Capture {
     pub format: ImportFormat,
-    pub venue: import::Venue,
+    /// The venue the user named (`--venue`); `None` detects it from the messages.
+    pub venue: Option<import::Venue>,
     pub inputs: Vec<PathBuf>,
 }
 
@@ -118,7 +139,7 @@ pub struct Capture {
 /// with the sequence numbers the recording would give them, so the session and its
 /// `output_digest` are those of `import` + `replay`, without writing the recording.
 pub fn run_replay_capture(capture: &Capture, opts: &ReplayOptions) -> Result<Summary> {
-    let header = import::capture_header(capture.format, capture.venue, &capture.inputs)?;
+    let (venue, header) = import::capture_header(capture.format, capture.venue, &capture.inputs)?;
     let source = capture.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",");
     let (mut runner, resume_after) = start(&header, &source, opts)?;
     let mut feeder = Feeder::new(opts, resume_after.map(|r| r.0));
@@ -127,7 +148,7 @@ pub fn run_replay_capture(capture: &Capture, opts: &ReplayOptions) -> Result<Sum
     let mut failed = None;
     import::for_each_record(
         capture.format,
-        capture.venue,
+        venue,
         &capture.inputs,
         &header,
         &mut stats,
@@ -253,5 +274,60 @@ impl Progress {
         if let Some(b) = &self.0 {
             b.finish_and_clear();
         }
+    }
+}
+
+/// Follows the reader's issues and the records' sequence numbers: each issue becomes an
+/// `input_damage` entry (and a warning naming file and byte); a jump in sequence numbers is
+/// where records were lost, charged to the corruption reported before it.
+#[derive(Default)]
+struct DamageTracker {
+    seen: usize,
+    damage: Vec<InputDamage>,
+    /// The latest corruption not yet matched with the records it lost.
+    unmatched: Option<usize>,
+    expected: Option<u64>,
+}
+
+impl DamageTracker {
+    fn poll(&mut self, reader: &LogReader) {
+        for i in &reader.issues()[self.seen..] {
+            let corrupt = i.kind == IssueKind::Corrupt;
+            tracing::warn!("input damage: {i}");
+            if corrupt {
+                self.unmatched = Some(self.damage.len());
+            }
+            self.damage.push(InputDamage {
+                file: i.path.display().to_string(),
+                byte: i.offset,
+                records_lost: 0,
+                kind: if corrupt { "corrupt" } else { "torn_tail" }.to_string(),
+                detail: i.detail.clone(),
+            });
+        }
+        self.seen = reader.issues().len();
+    }
+
+    /// Records missing before the record numbered `seq`.
+    fn check(&mut self, seq: u64) -> u64 {
+        let lost = match self.expected {
+            Some(e) if seq > e => seq - e,
+            _ => 0,
+        };
+        self.expected = Some(seq.saturating_add(1));
+        if lost > 0 {
+            match self.unmatched.take() {
+                Some(i) => self.damage[i].records_lost += lost,
+                None => tracing::warn!(
+                    "input damage: {lost} records missing before record {seq} (lost to damage before the recording was repaired)"
+                ),
+            }
+        }
+        lost
+    }
+
+    /// Whether to stop where corruption lost records: unless the user accepted the damage.
+    fn stop_here(&self, accept_damage: bool) -> bool {
+        !accept_damage && self.damage.iter().any(|d| d.kind == "corrupt")
     }
 }

@@ -84,8 +84,26 @@ pub struct Summary {
     pub output_records: u64,
     /// Receive times that went backwards and were clamped (driver contract).
     pub clamped_times: u64,
+    /// Damage met in the input recording (torn tails, corruption), in reading order. The
+    /// engine saw a gap wherever records were lost.
+    #[serde(default)]
+    pub input_damage: Vec<InputDamage>,
     #[serde(flatten)]
     pub engine: EngineSummary,
+}
+
+/// One damaged place of a replayed recording (`summary.json`'s `input_damage`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputDamage {
+    pub file: String,
+    /// Byte offset in `file` where the damage was found.
+    pub byte: u64,
+    /// Records lost there (the jump in sequence numbers where reading resumed; 0 for a torn
+    /// tail, whose lost records were never flushed and cannot be counted).
+    pub records_lost: u64,
+    /// `torn_tail` (the normal state after a crash) or `corrupt`.
+    pub kind: String,
+    pub detail: String,
 }
 
 #[derive(Serialize)]
@@ -112,6 +130,7 @@ pub struct SessionRunner {
     coins: Vec<String>,
     /// Reused buffer for one serialized output.
     record: Vec<u8>,
+    input_damage: Vec<InputDamage>,
 }
 
 impl SessionRunner {
@@ -209,6 +228,7 @@ impl SessionRunner {
             venue,
             coins: coins.to_vec(),
             record: Vec::with_capacity(256),
+            input_damage: Vec::new(),
         })
     }
 
@@ -222,6 +242,11 @@ impl SessionRunner {
 
     pub fn input_messages(&self) -> u64 {
         self.input_messages
+    }
+
+    /// Notes damage met in the input (it goes to `summary.json`).
+    pub fn note_input_damage(&mut self, damage: Vec<InputDamage>) {
+        self.input_damage = damage;
     }
 
     /// Feeds one input: runs the engine, journals and digests its outputs, writes a
@@ -288,6 +313,7 @@ impl SessionRunner {
             program_version: crate::PROGRAM_VERSION.to_string(),
             output_records: self.output_records,
             clamped_times: self.clamped_times,
+            input_damage: self.input_damage.clone(),
             engine: self.engine.summary(),
         }
     }

@@ -106,6 +106,17 @@ impl Default for StrategyConfig {
     }
 }
 
+/// Section `[live]`: what the live drivers watch (ignored by replay, which replays what the
+/// live driver recorded).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// A connected feed silent this long is stale: a `stale` control record is written and the
+    /// quotes are pulled until data returns. 0 = the venue's default (Hyperliquid 3000, which
+    /// pushes `l2Book` about every 0.5 s; Binance USD-M 2000).
+    pub stale_after_ms: u64,
+}
+
 /// Tick and lot override of one coin (`[instruments.BTCUSDT] tick = "0.1"`), as decimal strings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,6 +139,7 @@ pub struct EngineConfig {
     pub calibration: CalibrationConfig,
     pub regime: RegimeConfig,
     pub instruments: BTreeMap<String, InstrumentOverride>,
+    pub live: LiveConfig,
 }
 
 /// A configuration that was not accepted: which key, where, and what is allowed.
@@ -157,6 +169,18 @@ struct Range {
     max: f64,
     /// Whether the minimum itself is allowed.
     min_inclusive: bool,
+}
+
+impl Range {
+    /// `[min, max]`, or `(min, max]` when the minimum is excluded.
+    fn describe(&self) -> String {
+        let open = if self.min_inclusive { "[" } else { "(" };
+        format!("{open}{}, {}]", self.min, self.max)
+    }
+}
+
+fn range_of(key: &str) -> Option<&'static Range> {
+    RANGES.iter().find(|r| r.key == key)
 }
 
 const fn r(key: &'static str, min: f64, max: f64) -> Range {
@@ -214,6 +238,7 @@ const RANGES: &[Range] = &[
     r("regime.min_dwell_s", 0.0, 86_400.0),
     rx("regime.jump_sigmas", 0.0, 1_000.0),
     r("regime.warmup_s", 0.0, 86_400.0),
+    r("live.stale_after_ms", 0.0, 3_600_000.0),
 ];
 
 impl EngineConfig {
@@ -221,11 +246,20 @@ impl EngineConfig {
     pub fn from_toml(text: &str) -> Result<EngineConfig, ConfigError> {
         let cfg: EngineConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start));
-            let msg = e.message().to_string();
-            let key = unknown_field(&msg)
-                .map(|f| dotted_key_at(text, line, &f))
-                .unwrap_or_else(|| "(file)".to_string());
-            ConfigError { key, line, message: msg.trim().to_string() }
+            let msg = e.message().trim().to_string();
+            match unknown_field(&msg) {
+                Some(f) => ConfigError { key: dotted_key_at(text, line, &f), line, message: msg },
+                // A value of the wrong type or sign: the error's span is the value, so the key
+                // is the one written on that line; its range says what would do.
+                None => {
+                    let key = line.and_then(|l| key_on_line(text, l)).unwrap_or_else(|| "(file)".to_string());
+                    let message = match range_of(&key) {
+                        Some(r) => format!("{msg}; allowed {}", r.describe()),
+                        None => msg,
+                    };
+                    ConfigError { key, line, message }
+                }
+            }
         })?;
         cfg.validate().map_err(|mut e| {
             e.line = find_key_line(text, &e.key);
@@ -255,15 +289,68 @@ impl EngineConfig {
             };
             let low_ok = if range.min_inclusive { x >= range.min } else { x > range.min };
             if !(low_ok && x <= range.max) {
-                let open = if range.min_inclusive { "[" } else { "(" };
                 return Err(ConfigError {
                     key: range.key.into(),
                     line: None,
-                    message: format!("{x} is out of range; allowed {open}{}, {}]", range.min, range.max),
+                    message: format!("{x} is out of range; allowed {}", range.describe()),
                 });
             }
         }
         let err = |key: &str, message: String| Err(ConfigError { key: key.into(), line: None, message });
+        // Relations between keys.
+        let cal = &self.calibration;
+        if cal.gamma_start > cal.gamma_end {
+            return err(
+                "calibration.gamma_start",
+                format!(
+                    "{} exceeds calibration.gamma_end = {}: calibration moves gamma from the fill-hungry start up to the end; allowed (0, calibration.gamma_end]",
+                    cal.gamma_start, cal.gamma_end
+                ),
+            );
+        }
+        if self.engine.shadow_ladder && self.estimator.shadow_ladder_bp.is_empty() {
+            return err(
+                "estimator.shadow_ladder_bp",
+                "is empty while engine.shadow_ladder = true: give at least one depth in bp, or set engine.shadow_ladder = false".into(),
+            );
+        }
+        let st = &self.strategy;
+        if st.order_notional_usd > st.max_order_notional_usd {
+            return err(
+                "strategy.order_notional_usd",
+                format!(
+                    "{} exceeds strategy.max_order_notional_usd = {}; allowed (0, strategy.max_order_notional_usd]",
+                    st.order_notional_usd, st.max_order_notional_usd
+                ),
+            );
+        }
+        if st.order_notional_usd > st.max_position_usd {
+            return err(
+                "strategy.order_notional_usd",
+                format!(
+                    "{} exceeds strategy.max_position_usd = {}: one fill would pass the position limit; allowed (0, strategy.max_position_usd]",
+                    st.order_notional_usd, st.max_position_usd
+                ),
+            );
+        }
+        if self.estimator.bin_width_bp >= self.estimator.max_depth_bp {
+            return err(
+                "estimator.bin_width_bp",
+                format!(
+                    "{} is not below estimator.max_depth_bp = {}: the depth histogram needs more than one bin",
+                    self.estimator.bin_width_bp, self.estimator.max_depth_bp
+                ),
+            );
+        }
+        if self.regime.fast_half_life_s >= self.regime.slow_half_life_s {
+            return err(
+                "regime.fast_half_life_s",
+                format!(
+                    "{} is not below regime.slow_half_life_s = {}: the fast volatility average must be the faster one",
+                    self.regime.fast_half_life_s, self.regime.slow_half_life_s
+                ),
+            );
+        }
         if self.regime.leave_volatile > self.regime.enter_volatile {
             return err("regime.leave_volatile", "must not exceed regime.enter_volatile (hysteresis)".into());
         }
@@ -385,6 +472,18 @@ fn dotted_key_at(text: &str, line: Option<usize>, field: &str) -> String {
     }
 }
 
+/// The dotted key written on `line` (`key = value` under a `[section]`, or `section.key =`).
+fn key_on_line(text: &str, line: usize) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    let (k, _) = l.split_once('=')?;
+    let k = k.trim().trim_matches('"');
+    if k.is_empty() || k.starts_with('[') {
+        return None;
+    }
+    let dotted = dotted_key_at(text, Some(line), k);
+    Some(dotted)
+}
+
 /// The line where a dotted key is written (`[section]` then `key = ...`, or `section.key =`).
 fn find_key_line(text: &str, dotted: &str) -> Option<usize> {
     let (section, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
@@ -442,6 +541,40 @@ mod tests {
         assert_eq!(e.key, "fill_sim.fill_prob_base");
         assert_eq!(e.line, Some(3));
         assert!(e.to_string().contains("[0, 1]"), "{e}");
+    }
+
+    /// Issue 11 item 9. Postmortem: a value of the wrong type or sign was reported against
+    /// `(file)`, not its key, and no range was given.
+    #[test]
+    fn a_wrong_type_or_sign_names_the_key_and_its_range() {
+        let e = EngineConfig::from_toml("[fill_sim]\nentry_latency_ms = -5\n").unwrap_err();
+        assert_eq!(e.key, "fill_sim.entry_latency_ms");
+        assert_eq!(e.line, Some(2));
+        assert!(e.to_string().contains("[0, 60000]"), "{e}");
+        let e = EngineConfig::from_toml("[strategy]\nrequote_mid_bp = \"wide\"\n").unwrap_err();
+        assert_eq!(e.key, "strategy.requote_mid_bp", "{e}");
+        let e = EngineConfig::from_toml("outcome.markout_horizon_s = 2.5\n").unwrap_err();
+        assert_eq!(e.key, "outcome.markout_horizon_s", "{e}");
+    }
+
+    /// Issue 11 item 9. Postmortem: `gamma_start > gamma_end` and an empty shadow ladder
+    /// with the ladder on were accepted: relations between keys were not checked.
+    #[test]
+    fn relations_between_keys_are_checked() {
+        let mut c = EngineConfig::default();
+        let e = c.set("calibration.gamma_start", "2.0").unwrap_err();
+        assert_eq!(e.key, "calibration.gamma_start", "{e}");
+        assert!(e.message.contains("gamma_end"), "{e}");
+        let e = EngineConfig::from_toml("[estimator]\nshadow_ladder_bp = []\n").unwrap_err();
+        assert_eq!(e.key, "estimator.shadow_ladder_bp", "{e}");
+        assert_eq!(e.line, Some(2));
+        EngineConfig::from_toml("[engine]\nshadow_ladder = false\n[estimator]\nshadow_ladder_bp = []\n")
+            .unwrap();
+        let e = c.set("strategy.order_notional_usd", "5000").unwrap_err();
+        assert_eq!(e.key, "strategy.order_notional_usd", "{e}");
+        let e = c.set("regime.fast_half_life_s", "3000").unwrap_err();
+        assert_eq!(e.key, "regime.fast_half_life_s", "{e}");
+        assert_eq!(c, EngineConfig::default(), "a refused --set changes nothing");
     }
 
     #[test]

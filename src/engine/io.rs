@@ -20,6 +20,9 @@ pub enum Input<'a> {
     Gap,
     /// A clock tick the driver injected at one of the engine's deadlines.
     Tick,
+    /// The feed has been silent past the venue's threshold: quotes are pulled (books kept:
+    /// silence is not a gap) until the next book update says the market is there again.
+    Stale,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +51,8 @@ pub enum CancelReason {
     Disconnect,
     Gap,
     Risk,
+    /// The feed went silent past `live.stale_after_ms`.
+    Stale,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -231,13 +231,12 @@ impl Engine {
             Input::Disconnect => self.invalidate(now, seq, CancelReason::Disconnect, out),
             Input::Gap => self.invalidate(now, seq, CancelReason::Gap, out),
             Input::Tick => {}
+            Input::Stale => self.pull_quotes(now, seq, CancelReason::Stale, out),
         }
         self.record_checklist(now);
         if now.0 >= self.next_checkpoint_ns {
-            let interval = self.config.engine.checkpoint_interval_s * 1_000_000_000;
-            while self.next_checkpoint_ns <= now.0 {
-                self.next_checkpoint_ns += interval;
-            }
+            let interval = self.config.engine.checkpoint_interval_s.saturating_mul(1_000_000_000);
+            self.next_checkpoint_ns = next_period_after(self.next_checkpoint_ns, now.0, interval);
             self.checkpoints += 1;
             // Last output of this input: the state saved now is the state after it.
             out.push(Output::Checkpoint { index: self.checkpoints });
@@ -247,8 +246,9 @@ impl Engine {
     fn start(&mut self, now: Timestamp) {
         self.first_ns = Some(now);
         self.checklist.first_ns = now.0;
-        self.next_checkpoint_ns = now.0 + self.config.engine.checkpoint_interval_s * 1_000_000_000;
-        self.next_snapshot_ns = now.0 + self.config.engine.snapshot_interval_s * 1_000_000_000;
+        let e = &self.config.engine;
+        self.next_checkpoint_ns = now.plus_ns(e.checkpoint_interval_s.saturating_mul(1_000_000_000)).0;
+        self.next_snapshot_ns = now.plus_ns(e.snapshot_interval_s.saturating_mul(1_000_000_000)).0;
     }
 
     fn window_open(&self, now: Timestamp) -> bool {
@@ -284,10 +284,8 @@ impl Engine {
             c.advance(&mut ctx, book);
         }
         if now.0 >= self.next_snapshot_ns {
-            let interval = self.config.engine.snapshot_interval_s * 1_000_000_000;
-            while self.next_snapshot_ns <= now.0 {
-                self.next_snapshot_ns += interval;
-            }
+            let interval = self.config.engine.snapshot_interval_s.saturating_mul(1_000_000_000);
+            self.next_snapshot_ns = next_period_after(self.next_snapshot_ns, now.0, interval);
             for c in &self.coins {
                 out.push(Output::Model(c.snapshot(&self.margin)));
             }
@@ -425,6 +423,28 @@ impl Engine {
     fn invalidate(&mut self, now: Timestamp, seq: u64, reason: CancelReason, out: &mut Vec<Output>) {
         self.stats.gaps += 1;
         self.books.invalidate_all();
+        let window = self.window_open(now);
+        for (i, c) in self.coins.iter_mut().enumerate() {
+            let was_valid = c.book_valid;
+            let mut ctx = Self::ctx(
+                &self.config,
+                &mut self.ids,
+                &mut self.margin,
+                &mut self.stats,
+                out,
+                (now, seq, i, self.maker_fee_milli_bp, window),
+            );
+            if was_valid {
+                ctx.out.push(Output::BookValidity { coin: c.coin.clone(), valid: false });
+            }
+            c.invalidate(&mut ctx, reason);
+        }
+    }
+
+    /// A silent feed: every coin's quotes are pulled and its pending markouts dropped (nothing
+    /// is known of the market meanwhile), but the books stay as they are (no message was
+    /// lost), so the next book update makes the coin valid again and it quotes.
+    fn pull_quotes(&mut self, now: Timestamp, seq: u64, reason: CancelReason, out: &mut Vec<Output>) {
         let window = self.window_open(now);
         for (i, c) in self.coins.iter_mut().enumerate() {
             let was_valid = c.book_valid;
@@ -601,6 +621,14 @@ fn instrument_of(config: &EngineConfig, venue: Venue, coin: &str) -> Result<Inst
         return Ok(Instrument::fixed(venue, tick, lot));
     }
     Ok(crate::venue::instrument(venue, coin))
+}
+
+/// The first `due + k * interval` (k >= 1) after `now`, saturating at the end of time: one
+/// division, never a loop, so a receive time near `u64::MAX` cannot spin the engine (issue 11).
+fn next_period_after(due: u64, now: u64, interval: u64) -> u64 {
+    let interval = interval.max(1);
+    let periods = (now.saturating_sub(due) / interval).saturating_add(1);
+    due.saturating_add(periods.saturating_mul(interval))
 }
 
 #[cfg(test)]

@@ -487,6 +487,7 @@ fn control_parts(c: &Control) -> (&'static str, &str) {
         Control::Gap { reason } => ("gap", reason),
         Control::Tick => ("tick", ""),
         Control::End => ("end", ""),
+        Control::Stale { reason } => ("stale", reason),
     }
 }
 
@@ -498,6 +499,7 @@ fn control_from_parts(kind: &str, text: String) -> Option<Control> {
         "gap" => Control::Gap { reason: text },
         "tick" => Control::Tick,
         "end" => Control::End,
+        "stale" => Control::Stale { reason: text },
         _ => return None,
     })
 }

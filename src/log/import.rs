@@ -55,6 +55,10 @@ pub struct ImportStats {
     pub streams: BTreeMap<String, u64>,
     pub first_ns: Option<u64>,
     pub last_ns: u64,
+    /// The venue recorded in the header (named by `--venue`, or detected from the messages).
+    pub venue: Option<Venue>,
+    /// Lines whose receive time is before the previous line's: kept as they are, in order.
+    pub backwards_times: u64,
 }
 
 /// The value of `"key":"value"` within the first `within` bytes of a JSON message (a cheap
@@ -119,7 +123,16 @@ fn split_line(line: &[u8]) -> Option<(u64, &[u8])> {
         return None;
     }
     let ns: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    Some((ns, &line[sp + 1..]))
+    sane_time(ns).then_some((ns, &line[sp + 1..]))
+}
+
+/// 2000-01-01 and 2200-01-01 UTC in ns since the epoch: a receive time outside is not a
+/// receive time (a corrupted or foreign line), and is kept verbatim as an unparsed line.
+pub const SANE_FROM_NS: u64 = 946_684_800_000_000_000;
+pub const SANE_UNTIL_NS: u64 = 7_258_118_400_000_000_000;
+
+pub fn sane_time(ns: u64) -> bool {
+    (SANE_FROM_NS..SANE_UNTIL_NS).contains(&ns)
 }
 
 fn open_input(path: &Path) -> Result<Box<dyn BufRead>, LogError> {
@@ -161,10 +174,22 @@ fn for_each_line(
     Ok(())
 }
 
-/// Collects the coins named in the inputs (first pass: the header names them).
-fn discover_coins(format: ImportFormat, venue: Venue, inputs: &[PathBuf]) -> Result<Vec<String>, LogError> {
-    let mut coins = BTreeSet::new();
+/// What the first pass learned: the coins under each venue's reading, and the evidence of
+/// which venue the messages come from.
+#[derive(Default)]
+struct FirstPass {
+    hyperliquid_coins: BTreeSet<String>,
+    binance_symbols: BTreeSet<String>,
+    evidence: VenueEvidence,
+}
+
+/// Collects the coins named in the inputs and the venue evidence (first pass: the header
+/// names the coins, and the venue is settled before anything is written).
+fn first_pass(format: ImportFormat, inputs: &[PathBuf]) -> Result<FirstPass, LogError> {
+    let mut fp = FirstPass::default();
+    let mut line_no = 0u64;
     for_each_line(inputs, |line, _| {
+        line_no += 1;
         let msg = match format {
             ImportFormat::Hftbacktest => match split_line(line) {
                 Some((_, m)) => m,
@@ -175,23 +200,143 @@ fn discover_coins(format: ImportFormat, venue: Venue, inputs: &[PathBuf]) -> Res
                 None => return Ok(ControlFlow::Continue(())),
             },
         };
-        match venue {
-            Venue::Hyperliquid => {
-                if let (_, Some(c)) = hyperliquid_stream(msg) {
-                    coins.insert(c);
-                }
-            }
-            Venue::BinanceUsdm => {
-                if let BinanceKind::Stream(s) = binance_kind(msg) {
-                    if let Some(sym) = s.split('@').next() {
-                        coins.insert(sym.to_ascii_uppercase());
-                    }
-                }
+        fp.evidence.observe(msg, line_no);
+        if let (_, Some(c)) = hyperliquid_stream(msg) {
+            fp.hyperliquid_coins.insert(c);
+        }
+        if let BinanceKind::Stream(s) = binance_kind(msg) {
+            if let Some(sym) = s.split('@').next() {
+                fp.binance_symbols.insert(sym.to_ascii_uppercase());
             }
         }
         Ok(ControlFlow::Continue(()))
     })?;
-    Ok(coins.into_iter().collect())
+    Ok(fp)
+}
+
+/// The market a message says it comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Seen {
+    Hyperliquid,
+    BinanceUsdm,
+    /// Binance COIN-M (inverse, contract-sized) futures: `_PERP` or dated symbols, `ps` fields.
+    BinanceCoinm,
+    /// Binance spot: depth diffs without `pu`, trades with `M`, book tickers without `e`.
+    BinanceSpot,
+}
+
+impl Seen {
+    fn describe(self) -> &'static str {
+        match self {
+            Seen::Hyperliquid => "Hyperliquid",
+            Seen::BinanceUsdm => "Binance USD-M futures",
+            Seen::BinanceCoinm => "Binance COIN-M (inverse) futures, whose sizes are contracts, not coins",
+            Seen::BinanceSpot => "Binance spot",
+        }
+    }
+}
+
+/// Counts of messages by the market they say they come from, with the first line of each.
+#[derive(Default, Debug)]
+pub struct VenueEvidence {
+    seen: BTreeMap<Seen, (u64, u64, String)>,
+}
+
+impl VenueEvidence {
+    /// Classifies one message (a cheap scan of its first bytes; unknown shapes say nothing).
+    pub fn observe(&mut self, msg: &[u8], line_no: u64) {
+        if let Some((seen, what)) = classify(msg) {
+            let e = self.seen.entry(seen).or_insert_with(|| (0, line_no, what));
+            e.0 += 1;
+        }
+    }
+
+    /// The venue the messages show, checked against the one the user named: `Err` names what
+    /// was seen when it is not a supported venue, is mixed, or contradicts `claimed`.
+    pub fn decide(&self, claimed: Option<Venue>) -> Result<Venue, String> {
+        let example = |s: Seen| {
+            let (n, line, what) = &self.seen[&s];
+            format!("{n} messages, the first at line {line}: {what}")
+        };
+        for unsupported in [Seen::BinanceCoinm, Seen::BinanceSpot] {
+            if self.seen.contains_key(&unsupported) {
+                return Err(format!(
+                    "the messages are {} ({}); only hyperliquid and binance-usdm are supported",
+                    unsupported.describe(),
+                    example(unsupported)
+                ));
+            }
+        }
+        let venues: Vec<Seen> = self.seen.keys().copied().collect();
+        let detected = match venues.as_slice() {
+            [] => None,
+            [one] => Some(*one),
+            _ => {
+                let all: Vec<String> =
+                    venues.iter().map(|v| format!("{} ({})", v.describe(), example(*v))).collect();
+                return Err(format!("the messages come from more than one venue: {}", all.join("; ")));
+            }
+        };
+        let as_venue = |s: Seen| if s == Seen::Hyperliquid { Venue::Hyperliquid } else { Venue::BinanceUsdm };
+        match (detected, claimed) {
+            (Some(d), Some(c)) if as_venue(d) != c => Err(format!(
+                "--venue {} contradicts the messages, which are {} ({})",
+                c.as_str(),
+                d.describe(),
+                example(d)
+            )),
+            (Some(d), _) => Ok(as_venue(d)),
+            (None, Some(c)) => Ok(c),
+            (None, None) => Err(
+                "no message says which venue it comes from (no Hyperliquid channel, no Binance stream); pass --venue"
+                    .to_owned(),
+            ),
+        }
+    }
+}
+
+/// The market of one message and a short description of the evidence.
+fn classify(msg: &[u8]) -> Option<(Seen, String)> {
+    const HL_CHANNELS: [&str; 8] =
+        ["l2Book", "trades", "bbo", "allMids", "activeAssetCtx", "candle", "subscriptionResponse", "pong"];
+    if let Some(ch) = json_str_field(msg, "channel", 64) {
+        if HL_CHANNELS.contains(&ch) {
+            return Some((Seen::Hyperliquid, format!("channel {ch}")));
+        }
+    }
+    let head = &msg[..msg.len().min(512)];
+    let has = |k: &str| find(head, format!("\"{k}\":").as_bytes()).is_some();
+    if msg.starts_with(b"{\"lastUpdateId\"") {
+        // A REST depth snapshot: futures ones carry event and transaction times (COIN-M's
+        // also a pair), spot's only the update id.
+        return Some(if has("pair") {
+            (Seen::BinanceCoinm, "a depth snapshot with a pair".into())
+        } else if has("T") {
+            (Seen::BinanceUsdm, "a futures depth snapshot".into())
+        } else {
+            (Seen::BinanceSpot, "a depth snapshot without transaction time".into())
+        });
+    }
+    let stream = json_str_field(msg, "stream", 64)?;
+    let symbol = stream.split('@').next().unwrap_or("");
+    let kind = json_str_field(msg, "e", 96);
+    if symbol.contains('_') || has("ps") {
+        return Some((Seen::BinanceCoinm, format!("stream {stream}")));
+    }
+    let seen = match kind {
+        Some("depthUpdate") if has("pu") => Seen::BinanceUsdm,
+        Some("depthUpdate") => {
+            return Some((Seen::BinanceSpot, format!("stream {stream}: a depth diff without pu")))
+        }
+        Some("trade") if has("M") && !has("X") => {
+            return Some((Seen::BinanceSpot, format!("stream {stream}: a spot trade (field M)")))
+        }
+        None if stream.ends_with("@bookTicker") => {
+            return Some((Seen::BinanceSpot, format!("stream {stream}: a book ticker without event type")))
+        }
+        _ => Seen::BinanceUsdm,
+    };
+    Some((seen, format!("stream {stream}")))
 }
 
 /// The byte range of the JSON object starting at `b[start]` (`{`), strings and escapes
@@ -240,36 +385,28 @@ pub fn archive_parts(line: &[u8]) -> Option<(u64, &[u8])> {
     Some((ns, &line[start..end]))
 }
 
-/// The venue of a capture's messages, from the first one that says (a Binance combined stream
-/// or depth snapshot, a Hyperliquid channel); Hyperliquid when none does.
-pub fn detect_venue(format: ImportFormat, inputs: &[PathBuf]) -> Result<Venue, LogError> {
-    let mut found = None;
-    for_each_line(inputs, |line, _| {
-        let msg = match format {
-            ImportFormat::Hftbacktest => split_line(line).map(|p| p.1),
-            ImportFormat::HlArchive => archive_parts(line).map(|p| p.1),
-        };
-        let Some(msg) = msg else { return Ok(ControlFlow::Continue(())) };
-        if !matches!(binance_kind(msg), BinanceKind::Other) {
-            found = Some(Venue::BinanceUsdm);
-        } else if json_str_field(msg, "channel", 64).is_some() {
-            found = Some(Venue::Hyperliquid);
-        }
-        Ok(if found.is_some() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) })
-    })?;
-    Ok(found.unwrap_or(Venue::Hyperliquid))
-}
-
-/// The header an import of `inputs` writes: the venue and every coin the messages name (a
-/// first pass over the inputs).
-pub fn capture_header(format: ImportFormat, venue: Venue, inputs: &[PathBuf]) -> Result<Header, LogError> {
-    Ok(Header {
+/// The venue the messages of a capture show (checked against `claimed`, the user's
+/// `--venue`: see [`VenueEvidence::decide`]) and the header an import of it writes, naming
+/// every coin the messages name (a first pass over the inputs).
+pub fn capture_header(
+    format: ImportFormat,
+    claimed: Option<Venue>,
+    inputs: &[PathBuf],
+) -> Result<(Venue, Header), LogError> {
+    let fp = first_pass(format, inputs)?;
+    let venue = fp.evidence.decide(claimed).map_err(|reason| LogError::Refused { reason })?;
+    let coins: Vec<String> = match venue {
+        Venue::Hyperliquid => fp.hyperliquid_coins.into_iter().collect(),
+        Venue::BinanceUsdm => fp.binance_symbols.into_iter().collect(),
+    };
+    let header = Header {
         venue: venue.as_str().to_owned(),
-        coins: discover_coins(format, venue, inputs)?,
+        coins,
         program_version: crate::PROGRAM_VERSION.to_owned(),
         created_by: "import".to_owned(),
         ..Header::default()
-    })
+    };
+    Ok((venue, header))
 }
 
 /// Calls `f(recv_ns, stream, raw)` for each record an import of `inputs` writes, in the order
@@ -315,6 +452,10 @@ pub fn for_each_record(
                 }
             }
             Some((ns, msg)) => {
+                if ns < last_ns {
+                    // Kept raw, in input order (the file order follows the record order).
+                    stats.backwards_times += 1;
+                }
                 last_ns = ns;
                 stats.messages += 1;
                 let flow = match venue {
@@ -354,7 +495,8 @@ pub fn for_each_record(
     })
 }
 
-/// Imports `inputs` into a new recording directory `out`.
+/// Imports `inputs` into a new recording directory `out`, refusing messages that contradict
+/// `venue` (see [`import_detecting`]).
 pub fn import(
     format: ImportFormat,
     venue: Venue,
@@ -362,10 +504,23 @@ pub fn import(
     out: &Path,
     opts: WriterOptions,
 ) -> Result<ImportStats, LogError> {
+    import_detecting(format, Some(venue), inputs, out, opts)
+}
+
+/// Imports `inputs` into a new recording directory `out`. The venue comes from the messages
+/// (Hyperliquid channels, Binance streams); `venue`, when given, must agree with them. COIN-M
+/// and spot captures are refused, naming what they are, until such venues are supported.
+pub fn import_detecting(
+    format: ImportFormat,
+    venue: Option<Venue>,
+    inputs: &[PathBuf],
+    out: &Path,
+    opts: WriterOptions,
+) -> Result<ImportStats, LogError> {
     let sync_each_flush = opts.fsync;
-    let header = capture_header(format, venue, inputs)?;
+    let (venue, header) = capture_header(format, venue, inputs)?;
     let mut w = LogWriter::create(out, header.clone(), opts)?;
-    let mut stats = ImportStats::default();
+    let mut stats = ImportStats { venue: Some(venue), ..ImportStats::default() };
     for_each_record(format, venue, inputs, &header, &mut stats, |ns, stream, raw| {
         w.append_message(ns, stream, raw).map(|_| ControlFlow::Continue(()))
     })?;

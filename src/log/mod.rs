@@ -8,6 +8,7 @@
 pub mod compact;
 pub mod format;
 pub mod import;
+pub mod lock;
 pub mod reader;
 pub mod record;
 pub mod repair;
@@ -53,6 +54,15 @@ pub enum LogError {
     },
     /// The writer thread has stopped (after an I/O error, reported separately).
     WriterGone,
+    /// An input refused before anything was written (e.g. a capture of an unsupported venue).
+    Refused {
+        reason: String,
+    },
+    /// Another writer holds the recording's lock (a recorder is writing it).
+    Locked {
+        path: PathBuf,
+        pid: Option<u32>,
+    },
 }
 
 impl std::fmt::Display for LogError {
@@ -76,6 +86,15 @@ impl std::fmt::Display for LogError {
                 write!(f, "{} at byte {offset}: {detail}", path.display())
             }
             LogError::WriterGone => write!(f, "the log writer thread has stopped"),
+            LogError::Refused { reason } => write!(f, "{reason}"),
+            LogError::Locked { path, pid } => {
+                let who = pid.map_or_else(|| "another process".to_owned(), |p| format!("process {p}"));
+                write!(
+                    f,
+                    "{} is being written by {who}, which holds its lock; wait for it to finish (or stop it) first",
+                    path.display()
+                )
+            }
         }
     }
 }
@@ -193,16 +212,21 @@ impl LogReader {
                 }
             }
         }
-        let Some((i, r)) = first else {
-            return Err(first_err.unwrap_or(LogError::NotARecording { path: path.to_path_buf() }));
+        let (next_file, header, cur) = match first {
+            Some((i, r)) => (i + 1, r.header.clone(), Some(r)),
+            // No file's header is readable (a recorder killed right after creating its only
+            // file, or damaged headers): a torn or corrupt recording with no records, which
+            // `verify` reports as such and `repair` turns into a valid empty one.
+            None if !issues.is_empty() => (files.len(), Header::default(), None),
+            None => return Err(first_err.unwrap_or(LogError::NotARecording { path: path.to_path_buf() })),
         };
         Ok(LogReader {
             path: path.to_path_buf(),
-            header: r.header.clone(),
+            header,
             files,
             streams: vec![format::CONTROL_STREAM_NAME.to_owned()],
-            next_file: i + 1,
-            cur: Some(r),
+            next_file,
+            cur,
             cur_from_start: true,
             queue: VecDeque::new(),
             issues,

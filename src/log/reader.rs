@@ -110,6 +110,24 @@ struct FrameState {
     next_seq: u64,
     prev_ns: u64,
     records: u64,
+    /// The decoder is fed one zstd block at a time: zstd drops the output of a call that ends
+    /// in an error, so feeding more would lose records decoded before the damaged block.
+    feed: ZstdFeed,
+}
+
+/// Where the zstd frame's blocks lie, found by walking their 3-byte headers as input arrives.
+struct ZstdFeed {
+    /// Input may be given to the decoder up to this file offset.
+    limit: u64,
+    /// File offset of the zstd block being fed (the damaged range starts here).
+    block_start: u64,
+    /// The last block's header has been met (then only its checksum follows).
+    last: bool,
+    checksum: bool,
+    /// The decoder's last call filled the output buffer: drain it before feeding more.
+    drain: bool,
+    /// The block headers stopped making sense: let the decoder report what it sees.
+    unbounded: bool,
 }
 
 /// Reads the blocks of one file in order.
@@ -363,6 +381,26 @@ impl FileReader {
                     self.decoder = Some(d);
                 }
             }
+            self.input.fill(18)?;
+            let a = self.input.avail();
+            let feed = match zstd_frame_header_len(a) {
+                Some(h) => ZstdFeed {
+                    limit: off + h as u64,
+                    block_start: off,
+                    last: false,
+                    checksum: a[4] & 4 != 0,
+                    drain: false,
+                    unbounded: false,
+                },
+                None => ZstdFeed {
+                    limit: u64::MAX,
+                    block_start: off,
+                    last: true,
+                    checksum: false,
+                    drain: false,
+                    unbounded: true,
+                },
+            };
             self.frame = Some(FrameState {
                 pending: Vec::new(),
                 pending_start: 0,
@@ -371,6 +409,7 @@ impl FileReader {
                 next_seq: block.first_seq,
                 prev_ns: block.first_ns,
                 records: 0,
+                feed,
             });
             return Ok(());
         }
@@ -530,6 +569,8 @@ impl FileReader {
         issues: &mut Vec<Issue>,
     ) -> std::io::Result<()> {
         let limit = self.data_end.saturating_sub(self.input.offset()) as usize;
+        let feed_limit = self.next_feed_limit()?;
+        let limit = limit.min(feed_limit.saturating_sub(self.input.offset()).min(usize::MAX as u64) as usize);
         let n = self.input.fill(CHUNK)?.min(limit);
         let fs = self.frame.as_mut().expect("in a frame");
         let decoder = self.decoder.as_mut().expect("a decoder exists while in a frame");
@@ -539,27 +580,32 @@ impl FileReader {
         let res = decoder.run(&mut inb, &mut outb);
         let consumed = inb.pos();
         let produced = outb.pos();
+        let was_drain = fs.feed.drain;
+        fs.feed.drain = produced == self.out.len();
+        let zblock = fs.feed.block_start;
         let block_offset = fs.block_offset;
         fs.pending.extend_from_slice(&self.out[..produced]);
         self.input.consume(consumed);
         let bad = self.parse_records(out, streams);
         let fs = self.frame.as_mut().expect("in a frame");
         if let Some((detail, rec_no)) = bad {
-            let off = self.input.offset();
             issues.push(self.issue(
-                off,
+                zblock,
                 IssueKind::Corrupt,
-                format!("{detail} (record {rec_no} of the block at byte {block_offset})"),
+                format!(
+                    "{detail} (record {rec_no} of the block at byte {block_offset}, decoded from the compressed bytes from {zblock})"
+                ),
             ));
             return self.resync(block_offset + 1, issues);
         }
         match res {
             Err(e) => {
-                let off = self.input.offset();
                 issues.push(self.issue(
-                    off,
+                    zblock,
                     IssueKind::Corrupt,
-                    format!("zstd: {e} (block at byte {block_offset})"),
+                    format!(
+                        "zstd: {e} (block at byte {block_offset}, in the compressed bytes from {zblock})"
+                    ),
                 ));
                 self.resync(block_offset + 1, issues)
             }
@@ -595,7 +641,7 @@ impl FileReader {
                 self.resync(block_offset + 1, issues)
             }
             Ok(_) => {
-                if consumed == 0 && produced == 0 && (n == 0 || self.input.at_eof()) {
+                if consumed == 0 && produced == 0 && !was_drain && (n == 0 || self.input.at_eof()) {
                     let off = self.input.offset();
                     // A later block means this one is damaged (its frame ran on); none means
                     // the file simply ends here.
@@ -719,6 +765,44 @@ impl FileReader {
             first_seq: h.block.first_seq,
         });
         Ok(())
+    }
+
+    /// How far the decoder may be fed now: to the end of the current zstd block, or nothing
+    /// while it still holds output of an earlier one (so that an error in the next block
+    /// cannot take that output with it).
+    fn next_feed_limit(&mut self) -> std::io::Result<u64> {
+        let at = self.input.offset();
+        let fs = self.frame.as_ref().expect("in a frame");
+        let f = &fs.feed;
+        if f.unbounded {
+            return Ok(u64::MAX);
+        }
+        if f.drain {
+            return Ok(at);
+        }
+        if at < f.limit || f.last {
+            return Ok(f.limit);
+        }
+        // At a zstd block boundary: read the next block's header.
+        if self.input.fill(3)? < 3 {
+            return Ok(at + self.input.avail().len() as u64);
+        }
+        let a = self.input.avail();
+        let h = u32::from(a[0]) | u32::from(a[1]) << 8 | u32::from(a[2]) << 16;
+        let (last, btype, size) = (h & 1 == 1, (h >> 1) & 3, u64::from(h >> 3));
+        let fs = self.frame.as_mut().expect("in a frame");
+        let f = &mut fs.feed;
+        f.block_start = at;
+        if btype == 3 || size > 128 << 10 {
+            f.unbounded = true;
+            return Ok(u64::MAX);
+        }
+        f.limit = at + 3 + if btype == 1 { 1 } else { size };
+        if last {
+            f.last = true;
+            f.limit += if f.checksum { 4 } else { 0 };
+        }
+        Ok(f.limit)
     }
 
     /// Parses complete records out of the decompressed bytes; `Some((why, record number))` on

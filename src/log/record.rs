@@ -54,4 +54,9 @@ pub enum Control {
     /// A clock tick the live driver injected into the engine at this receive time.
     Tick,
     End,
+    /// The feed has been silent past the venue's threshold (`live.stale_after_ms`): the
+    /// engine pulled its quotes here, and quotes again when data returns.
+    Stale {
+        reason: String,
+    },
 }

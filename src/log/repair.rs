@@ -3,8 +3,8 @@
 //! numbers), and moves the original aside into `damaged/`, so no byte is ever lost.
 
 use super::reader::{recording_files, FileReader, Issue};
-use super::writer::{io_err, PART_SUFFIX};
-use super::{LogError, LogWriter, Record, WriterOptions};
+use super::writer::{io_err, write_empty_file, PART_SUFFIX};
+use super::{Header, LogError, LogWriter, Record, WriterOptions};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
@@ -70,7 +70,11 @@ fn free_path(dir: &Path, name: &str) -> PathBuf {
 
 /// Repairs the recording at `path` (a directory or one file); returns what it changed.
 pub fn repair(path: &Path) -> Result<Vec<Repaired>, LogError> {
+    // Moving a file a recorder is still writing would split the recording: refuse while the
+    // writer's lock is held, and hold it ourselves so no writer starts meanwhile.
+    let _lock = super::lock::RecordingLock::acquire(&super::lock::lock_dir(path))?;
     let files = recording_files(path)?;
+    let only_file = files.len() == 1;
     let dir = if path.is_dir() {
         path.to_path_buf()
     } else {
@@ -119,7 +123,26 @@ pub fn repair(path: &Path) -> Result<Vec<Repaired>, LogError> {
             }
             _ => {
                 std::fs::rename(&file, &moved_to).map_err(io_err(&file))?;
-                None
+                // A file created but holding no readable record (a recorder killed in its first
+                // second) stays in place as a closed, empty file, so the recording remains one.
+                let numbering = fr
+                    .as_ref()
+                    .map(|f| (f.header.clone(), f.file_header.file_index, f.file_header.first_seq));
+                let numbering = numbering.or_else(|| {
+                    only_file.then(|| {
+                        let h = Header { created_by: "repair".into(), ..Header::default() };
+                        (h, 1, 0)
+                    })
+                });
+                match numbering {
+                    Some((header, file_index, first_seq)) => {
+                        let closed = name.strip_suffix(PART_SUFFIX).unwrap_or(&name);
+                        let target = free_path(&dir, closed);
+                        write_empty_file(&target, &header, file_index, first_seq)?;
+                        Some(target)
+                    }
+                    None => None,
+                }
             }
         };
         super::writer::sync_dir(&dir)?;

@@ -75,6 +75,10 @@ pub struct LogWriter {
     framed: Vec<u8>,
     closed: bool,
     files_written: Vec<PathBuf>,
+    /// The UTC hour (since the epoch) of the latest file's name.
+    last_file_hour: u64,
+    /// Held for the writer's life: `repair` and other writers refuse while it is.
+    _lock: super::lock::RecordingLock,
 }
 
 impl LogWriter {
@@ -88,6 +92,7 @@ impl LogWriter {
         } else {
             std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
+        let lock = super::lock::RecordingLock::acquire(dir)?;
         let header_msgpack = rmp_serde::to_vec_named(&header).map_err(|e| LogError::Io {
             path: dir.to_path_buf(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
@@ -108,6 +113,8 @@ impl LogWriter {
             framed: Vec::new(),
             closed: false,
             files_written: Vec::new(),
+            last_file_hour: 0,
+            _lock: lock,
         })
     }
 
@@ -237,7 +244,9 @@ impl LogWriter {
 
     fn before_record(&mut self, recv_ns: u64) -> Result<(), LogError> {
         if let Some(f) = &self.file {
-            let new_hour = self.opts.rotate_hourly && recv_ns / NS_PER_HOUR != f.hour;
+            // Only a later hour starts a new file: a receive time stepping back across an hour
+            // stays in the current file, so file order always follows record order.
+            let new_hour = self.opts.rotate_hourly && recv_ns / NS_PER_HOUR > f.hour;
             let too_big = f.written + self.out.len() as u64 >= self.opts.rotate_bytes;
             if new_hour || too_big {
                 self.close_file()?;
@@ -323,6 +332,10 @@ impl LogWriter {
     fn open_file(&mut self, first_ns: u64) -> Result<(), LogError> {
         let file_index = self.next_file_index;
         self.next_file_index += 1;
+        // Named by its first record's hour, but never before the previous file's: names sort
+        // in record order whatever the receive times do.
+        let first_ns = first_ns.max(self.last_file_hour.saturating_mul(NS_PER_HOUR));
+        self.last_file_hour = first_ns / NS_PER_HOUR;
         let name = file_name(first_ns, file_index);
         let final_path = self.dir.join(&name);
         let part_path = self.dir.join(format!("{name}{PART_SUFFIX}"));
@@ -357,7 +370,9 @@ impl LogWriter {
             block: None,
             trailer: Trailer::default(),
         });
-        Ok(())
+        // The header goes to disk (synced) at creation: a recorder killed before its first
+        // flush leaves a readable, empty file, never a 0-byte one.
+        self.write_out()
     }
 
     fn start_block(&mut self, first_ns: u64) -> Result<(), LogError> {
@@ -464,6 +479,35 @@ impl LogWriter {
 
 fn offset_of(written: u64, at: usize) -> u64 {
     written + at as u64
+}
+
+/// Writes a closed file holding no records (header, empty index, trailer) at `path`, which must
+/// not exist: what `repair` leaves of a file that was created but never got a record.
+pub(crate) fn write_empty_file(
+    path: &Path,
+    header: &super::Header,
+    file_index: u32,
+    first_seq: u64,
+) -> Result<(), LogError> {
+    let header_msgpack = rmp_serde::to_vec_named(header).map_err(|e| LogError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
+    let fh = FileHeader {
+        major: format::FORMAT_MAJOR,
+        minor: format::FORMAT_MINOR,
+        file_index,
+        first_seq,
+        header_msgpack,
+    };
+    let mut out = Vec::new();
+    format::encode_file_header(&fh, &mut out);
+    let trailer = Trailer { index_offset: out.len() as u64, ..Trailer::default() };
+    format::encode_index(&[], &mut out);
+    format::encode_trailer(&trailer, &mut out);
+    let mut f = OpenOptions::new().write(true).create_new(true).open(path).map_err(io_err(path))?;
+    f.write_all(&out).and_then(|()| f.sync_all()).map_err(io_err(path))?;
+    Ok(())
 }
 
 impl Drop for LogWriter {

@@ -143,3 +143,12 @@ pub fn feed(n: usize, start_ns: u64, step_ns: u64, seed: u64) -> Vec<Spec> {
         })
         .collect()
 }
+
+/// Bytes of a log file's header frame (the writer puts it on disk at creation, so a file
+/// holding only these bytes holds no flushed record yet).
+pub fn header_len(path: &Path) -> u64 {
+    use std::io::Read;
+    let mut b = [0u8; 8];
+    std::fs::File::open(path).expect("open").read_exact(&mut b).expect("a header");
+    8 + u64::from(u32::from_le_bytes([b[4], b[5], b[6], b[7]]))
+}

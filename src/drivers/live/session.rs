@@ -158,7 +158,10 @@ pub fn run_session(
 
 pub fn run_command(args: &LiveArgs) -> CmdResult {
     let setup = SessionSetup::from_args(args)?;
-    let opts = args.feed.options(args.seed)?;
+    let mut opts = args.feed.options(args.seed)?;
+    if setup.config.live.stale_after_ms > 0 {
+        opts.stale_after = Some(std::time::Duration::from_millis(setup.config.live.stale_after_ms));
+    }
     let stop = crate::commands::live_cmds::stop_on_signal();
     let mut progress = crate::commands::live_cmds::progress_printer();
     let (summary, report) = run_session(
