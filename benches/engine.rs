@@ -4,6 +4,8 @@
 //! capture and the Hyperliquid archive hour when `../shared` is present; then peak RSS of a
 //! replay of a 1 h and a 24 h synthetic recording, each in its own child process (the bench
 //! re-executes itself and the child reports its own `VmHWM`), which should be flat in length.
+//! On the sample and the Binance capture it also prints fills, PnL and kappa under each
+//! `fill_sim.latency_model` (`docs/FILLS.md`), with constant latency as the reference.
 #![allow(clippy::disallowed_methods)] // a benchmark reads the wall clock
 
 use paper_trader::drivers::replay::{run_replay, ReplayOptions};
@@ -47,6 +49,36 @@ fn bench(name: &str, rec: &Path, coins: Option<Vec<String>>, tmp: &Path) {
         n as f64 / secs_adapter,
         bytes as f64 / 1e6 / secs_adapter
     );
+}
+
+/// Fills and PnL of one recording under each latency model (`fill_sim.latency_model`).
+fn latency_models(name: &str, rec: &Path, coins: Option<Vec<String>>, tmp: &Path) {
+    let mut base: Option<(u64, f64)> = None;
+    for model in ["constant", "jitter", "feed"] {
+        let mut opts = ReplayOptions::new(&tmp.join(format!("{name}-latency-{model}").replace(' ', "_")));
+        opts.coins = coins.clone();
+        opts.overrides = vec![("fill_sim.latency_model".into(), model.into())];
+        let s = match run_replay(rec, &opts) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{name}: latency_model={model} failed: {e:#}");
+                continue;
+            }
+        };
+        let p = &s.engine.pnl;
+        let net = p.realized + p.unrealized - p.fees;
+        let (f0, n0) = *base.get_or_insert((s.engine.fills, net));
+        println!(
+            "{name}: latency_model={model:<8} fills {:>6} ({:+.1}% vs constant)  PnL net {net:+.4} USD ({:+.4} vs constant; realized {:+.4}, unrealized {:+.4}, fees {:.4})  kappa {:.4}",
+            s.engine.fills,
+            if f0 > 0 { (s.engine.fills as f64 / f0 as f64 - 1.0) * 100.0 } else { 0.0 },
+            net - n0,
+            p.realized,
+            p.unrealized,
+            p.fees,
+            s.engine.kappa
+        );
+    }
 }
 
 /// Env var that turns this bench binary into a child that replays one recording and prints
@@ -138,6 +170,7 @@ fn main() {
         out
     };
     bench("sample", &sample, None, &tmp);
+    latency_models("sample", &sample, None, &tmp);
     let capture = root.join("../shared/data/real/binance-usdm_btcusdt_20240808_hftbacktest-collector.gz");
     if capture.exists() {
         let rec = tmp.join("binance");
@@ -150,6 +183,7 @@ fn main() {
             .is_ok_and(|o| o.status.success());
         if ok {
             bench("binance BTCUSDT", &rec, Some(vec!["BTCUSDT".into()]), &tmp);
+            latency_models("binance BTCUSDT", &rec, Some(vec!["BTCUSDT".into()]), &tmp);
         }
     } else {
         eprintln!("skipping: ../shared/data/real absent");

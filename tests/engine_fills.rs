@@ -98,11 +98,26 @@ fn quotes_only() -> EngineConfig {
 /// kappa depended on the cancel latency.
 #[test]
 fn cancelled_quote_exposure_is_credited_up_to_its_dead_at() {
-    let mut r = Run::new(quotes_only());
+    exposure_matches_fillable_life(100, 1_000);
+}
+
+/// Issue 10 item 1, the same leak for a quote cancelled before it went live whose cancel takes
+/// effect after it did (entry 250 ms, requote after 200 ms, cancel latency 100 ms): it was
+/// fillable over [250, 300) ms but, with no input in that window, it was never activated.
+#[test]
+fn a_quote_cancelled_before_going_live_is_exposed_until_its_dead_at() {
+    exposure_matches_fillable_life(250, 200);
+}
+
+fn exposure_matches_fillable_life(entry_ms: u64, move_after_ms: u64) {
+    let mut cfg = quotes_only();
+    cfg.fill_sim.entry_latency_ms = entry_ms;
+    let mut r = Run::new(cfg);
     r.msg(T0 + 10 * MS, &book(T0 + 10 * MS, 50_000));
-    // One tick up a second later: both quotes are replaced; the old ones live 100 ms more.
-    r.msg(T0 + 1_010 * MS, &book(T0 + 1_010 * MS, 50_001));
-    let end = T0 + 2_010 * MS;
+    // One tick up later: both quotes are replaced; the old ones live 100 ms more.
+    let t1 = T0 + (10 + move_after_ms) * MS;
+    r.msg(t1, &book(t1, 50_001));
+    let end = t1 + 1_000 * MS;
     r.input(end, Input::Tick);
     let cancel_ns = EngineConfig::default().fill_sim.cancel_latency_ms * MS;
     let mut live: std::collections::BTreeMap<u64, u64> = Default::default();

@@ -318,9 +318,19 @@ impl SessionRunner {
         }
     }
 
-    /// Closes the journal and writes `summary.json`.
+    /// Closes the journal and writes `summary.json`. The journal ends with a model snapshot of
+    /// every coin at the end of the session, so `report` and `validate` read the same kappa,
+    /// PnL and model state as `summary.json` (one number per quantity).
     pub fn finish(mut self) -> Result<Summary> {
-        if let Some(j) = self.journal.take() {
+        if let Some(mut j) = self.journal.take() {
+            let now = self.last_now;
+            for o in self.engine.final_snapshots() {
+                self.record.clear();
+                rmp_serde::encode::write(&mut self.record, &o).context("serializing an output")?;
+                j.append_message(now.0, OUTPUT_STREAM, &self.record)?;
+                self.digest = chain(&self.digest, now.0, &self.record);
+                self.output_records += 1;
+            }
             j.close()?;
         }
         let summary = self.summary();

@@ -556,6 +556,15 @@ impl Engine {
         }
     }
 
+    /// A model snapshot of every coin as it stands: what a driver journals when the session
+    /// ends, so the journal's last state is the summary's. Empty before the first input.
+    pub fn final_snapshots(&self) -> Vec<Output> {
+        if self.first_ns.is_none() {
+            return vec![];
+        }
+        self.coins.iter().map(|c| Output::Model(c.snapshot(&self.margin))).collect()
+    }
+
     /// The inputs of the checklist as they stand (for `validate` and tests).
     pub fn margin(&self) -> &MarginTracker {
         &self.margin

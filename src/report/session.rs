@@ -98,6 +98,9 @@ impl Session {
         if let Some(n) = self.checkpoint_files {
             t.set_checkpoint_files(n);
         }
+        if let Some(bp) = self.config_value("account.maker_fee_bp").and_then(|v| v.as_float()) {
+            t.set_maker_fee_bp(bp);
+        }
         for (now, o) in &self.outputs {
             t.on_output(*now, o);
         }

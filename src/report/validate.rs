@@ -81,9 +81,44 @@ struct CoinTrack {
     position_mismatches: u64,
     /// The last cumulative market-trade count seen in a snapshot.
     market_trades_seen: u64,
+    /// The independent average-cost ledger of the fills (10^-8 USD): the open position's cost
+    /// basis, and realized PnL. Compared component-wise with the engine's snapshot figures, so a
+    /// wrong fee, fill price or mark shows even when the engine is consistent with itself.
+    cost_basis: i128,
+    realized: i128,
+    /// Open orders' limit prices (a maker fill is booked at its order's price).
+    order_px: BTreeMap<u64, crate::types::Price>,
+    /// Fills whose price is not their order's, or whose fee is not the session's maker rate.
+    price_mismatches: u64,
+    fee_mismatches: u64,
+    /// Snapshots whose realized, unrealized or fees disagree with the ledger.
+    ledger_mismatches: u64,
+    ledger_worst_gap_usd: f64,
     /// Toxicity range over the snapshots (loop 2's symptom: always ~0.5).
     toxicity_range: Option<(f64, f64)>,
     vol_ratio_range: Option<(f64, f64)>,
+}
+
+impl CoinTrack {
+    /// One fill of `signed_sign` (+1 buy, -1 sell), `flow` = |notional|, on the average-cost
+    /// ledger: opening adds to the basis, closing realizes against the average cost.
+    fn apply_to_ledger(&mut self, sign: i64, flow: i128, sz: i64) {
+        let q = i128::from(self.position);
+        let signed = i128::from(sign) * i128::from(sz);
+        if q == 0 || q.signum() == signed.signum() {
+            self.cost_basis += i128::from(sign) * flow;
+            return;
+        }
+        let closing = i128::from(sz).min(q.abs());
+        let released = self.cost_basis * closing / q.abs();
+        let closing_flow = flow * closing / i128::from(sz);
+        self.realized += if q > 0 { closing_flow - released } else { -released - closing_flow };
+        self.cost_basis += i128::from(sign) * (flow - closing_flow) - released;
+        if q + signed == 0 {
+            self.realized -= self.cost_basis;
+            self.cost_basis = 0;
+        }
+    }
 }
 
 fn widen(range: &mut Option<(f64, f64)>, x: f64) {
@@ -122,6 +157,9 @@ pub struct ChecklistTracker {
     checkpoints: Vec<Timestamp>,
     /// In session mode: how many checkpoint files the session directory holds.
     checkpoint_files: Option<usize>,
+    /// The session's maker fee in thousandths of a bp, when known: every fill's fee is
+    /// recomputed from it.
+    maker_fee_milli_bp: Option<i64>,
     /// Items already reported as passed by [`ChecklistTracker::newly_passed`].
     announced: BTreeSet<&'static str>,
 }
@@ -148,6 +186,7 @@ impl ChecklistTracker {
             regime_changes: 0,
             checkpoints: Vec::new(),
             checkpoint_files: None,
+            maker_fee_milli_bp: None,
             announced: BTreeSet::new(),
         }
     }
@@ -155,6 +194,11 @@ impl ChecklistTracker {
     /// The items that pass now and had not passed at an earlier call: what `live` prints as
     /// the session goes ("[PASS] fills_occurring ..."). An item that later fails again (a
     /// missed checkpoint) shows up in [`ChecklistTracker::items`], not here.
+    /// The session's maker fee (bp, negative = rebate): fills' fees are checked against it.
+    pub fn set_maker_fee_bp(&mut self, bp: f64) {
+        self.maker_fee_milli_bp = Some((bp * 1000.0).round() as i64);
+    }
+
     pub fn newly_passed(&mut self) -> Vec<ChecklistItem> {
         let fresh: Vec<ChecklistItem> =
             self.items().into_iter().filter(|i| i.pass && !self.announced.contains(i.name)).collect();
@@ -190,18 +234,39 @@ impl ChecklistTracker {
         self.advance(now);
         let in_window = self.in_window(now);
         match out {
-            Output::OrderPlaced { .. } => self.orders_placed += 1,
+            Output::OrderPlaced { coin, order_id, px, .. } => {
+                self.orders_placed += 1;
+                self.coins.entry(coin.clone()).or_default().order_px.insert(*order_id, *px);
+            }
+            Output::OrderCancelled { coin, order_id, .. } => {
+                // Fills may follow inside the cancel latency; forget the order once the coin
+                // has many more (bounded memory on long sessions).
+                let c = self.coins.entry(coin.clone()).or_default();
+                if c.order_px.len() > 4096 {
+                    let keep_from = order_id.saturating_sub(1024);
+                    c.order_px.retain(|id, _| *id >= keep_from);
+                }
+            }
             Output::OrderRejected { reason, .. } => match reason {
                 RejectReason::Margin => self.margin_rejects += 1,
                 _ => self.other_rejects += 1,
             },
-            Output::Fill { coin, fill_id, side, px, sz, fee, .. } => {
+            Output::Fill { coin, fill_id, order_id, side, px, sz, fee, .. } => {
                 // Zero-size fills would be the shadow ladder's probes: they are not trades.
                 if sz.0 == 0 {
                     return;
                 }
                 self.fills_total += 1;
+                let fee_rate = self.maker_fee_milli_bp;
                 let c = self.coins.entry(coin.clone()).or_default();
+                if c.order_px.get(order_id).is_some_and(|p| p != px) {
+                    c.price_mismatches += 1;
+                }
+                if fee_rate.is_some_and(|r| (notional(*px, *sz) * i128::from(r) / 10_000_000) as i64 != *fee)
+                {
+                    c.fee_mismatches += 1;
+                }
+                c.apply_to_ledger(side.sign(), notional(*px, *sz), sz.0);
                 c.position += side.sign() * sz.0;
                 c.trade_cash -= i128::from(side.sign()) * notional(*px, *sz);
                 c.fees += i128::from(*fee);
@@ -272,6 +337,19 @@ impl ChecklistTracker {
             if gap > c.pnl_worst_gap_usd || gap.is_nan() {
                 c.pnl_worst_gap_usd = if gap.is_nan() { f64::INFINITY } else { gap };
             }
+            // Component by component against the average-cost ledger: realized, unrealized at
+            // the snapshot's mid, fees.
+            let usd = |u: i128| u as f64 / SCALE as f64;
+            let gaps = [
+                (usd(c.realized) - s.pnl_realized).abs(),
+                (usd(value - c.cost_basis) - s.pnl_unrealized).abs(),
+                (usd(c.fees) - s.pnl_fees).abs(),
+            ];
+            let worst = gaps.iter().fold(0.0f64, |m, g| if g.is_nan() { f64::INFINITY } else { m.max(*g) });
+            if worst > PNL_TOLERANCE_USD {
+                c.ledger_mismatches += 1;
+            }
+            c.ledger_worst_gap_usd = c.ledger_worst_gap_usd.max(worst);
         }
     }
 
@@ -470,13 +548,22 @@ impl ChecklistTracker {
         let checks: u64 = self.coins.values().map(|c| c.pnl_checks).sum();
         let worst_gap = self.coins.values().map(|c| c.pnl_worst_gap_usd).fold(0.0, f64::max);
         let mismatches: u64 = self.coins.values().map(|c| c.position_mismatches).sum();
-        let identity_ok = checks > 0 && worst_gap <= PNL_TOLERANCE_USD && mismatches == 0;
+        let price_bad: u64 = self.coins.values().map(|c| c.price_mismatches).sum();
+        let fee_bad: u64 = self.coins.values().map(|c| c.fee_mismatches).sum();
+        let ledger_bad: u64 = self.coins.values().map(|c| c.ledger_mismatches).sum();
+        let ledger_gap = self.coins.values().map(|c| c.ledger_worst_gap_usd).fold(0.0, f64::max);
+        let ledger_ok = price_bad == 0 && fee_bad == 0 && ledger_bad == 0;
+        let identity_ok = checks > 0 && worst_gap <= PNL_TOLERANCE_USD && mismatches == 0 && ledger_ok;
         let nonzero = total != 0.0;
         let pass = nonzero && identity_ok;
         let diagnosis = (!pass).then(|| {
             if self.fills_in_window == 0 {
                 "PnL is zero because nothing filled: fix the fill rate first (see fills_occurring)."
                     .to_string()
+            } else if !ledger_ok && checks > 0 {
+                format!(
+                    "The fills do not account for the reported PnL: {price_bad} fills at a price                      other than their order's, {fee_bad} fees that are not the session's maker                      rate, {ledger_bad} snapshots whose realized, unrealized (at the snapshot's                      mid) or fees differ from an average-cost ledger of the fills (worst                      {ledger_gap:.8} USD). Root cause: a wrong fee, fill price or mark in the                      position accounting."
+                )
             } else if !identity_ok && checks > 0 {
                 format!(
                     "The PnL identity fails: the engine's realized + unrealized - fees differs from \
@@ -504,7 +591,8 @@ impl ChecklistTracker {
             ),
             detail: format!(
                 "realized + unrealized {total:.6} USD; identity checked at {checks} snapshots, worst \
-                 gap {worst_gap:.2e} USD, {mismatches} position mismatches"
+                 gap {worst_gap:.2e} USD, {mismatches} position mismatches; ledger: {price_bad} \
+                 price, {fee_bad} fee, {ledger_bad} PnL-component mismatches"
             ),
             diagnosis,
         }

@@ -154,7 +154,9 @@ pub fn build(sc: &Scenario) -> Vec<(Timestamp, Output)> {
                 Output::Fill {
                     coin: coin.clone(),
                     fill_id: fills,
-                    order_id,
+                    // Not one of the placed quotes (those rest at mid - 1 on the bid only):
+                    // validate checks a fill's price against its order's when it knows it.
+                    order_id: 1_000_000 + fills,
                     side,
                     px: Price(px),
                     sz,

@@ -269,17 +269,26 @@ impl FillSimulator {
     pub fn activate(&mut self, now: Timestamp, book: &dyn BookView, rejects: &mut Vec<PostOnlyReject>) {
         let depth_model = !self.cfg.ignore_book_depth;
         let first_reject = rejects.len();
+        // An order that went live since the last input activates even if its cancel has taken
+        // effect since: it was fillable over [live_at, dead_at), on the book as it stood (the
+        // book has not changed since the last input), and that stretch is exposure.
+        let mut dead_rejects = Vec::new();
         for o in self
             .orders
             .iter_mut()
-            .filter(|o| !o.active && o.live_at <= now && o.dead_at.map_or(true, |d| now < d))
+            .filter(|o| !o.active && o.live_at <= now && o.dead_at.map_or(true, |d| o.live_at < d))
         {
             let crosses = match o.side {
                 Side::Buy => book.best_ask().is_some_and(|a| o.px >= a),
                 Side::Sell => book.best_bid().is_some_and(|b| o.px <= b),
             };
             if crosses {
-                rejects.push(PostOnlyReject { order_id: o.id, side: o.side, px: o.px, sz: o.remaining });
+                if o.dead_at.is_some_and(|d| d <= now) {
+                    // Cancelled already: nothing to report, it simply never rested.
+                    dead_rejects.push(o.id);
+                } else {
+                    rejects.push(PostOnlyReject { order_id: o.id, side: o.side, px: o.px, sz: o.remaining });
+                }
                 continue;
             }
             o.active = true;
@@ -289,9 +298,10 @@ impl FillSimulator {
                 o.level_size = level;
             }
         }
-        if rejects.len() > first_reject {
+        if rejects.len() > first_reject || !dead_rejects.is_empty() {
             let rejected = &rejects[first_reject..];
-            self.orders.retain(|o| !rejected.iter().any(|r| r.order_id == o.id));
+            self.orders
+                .retain(|o| !rejected.iter().any(|r| r.order_id == o.id) && !dead_rejects.contains(&o.id));
         }
     }
 
