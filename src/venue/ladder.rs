@@ -166,7 +166,8 @@ mod tests {
         }
         let want = vec![lv(3, 3), lv(2, 2), lv(1, 1)];
         assert_eq!(rmp_serde::to_vec(&b).unwrap(), rmp_serde::to_vec(&want).unwrap());
-        let mut de = rmp_serde::Deserializer::new(&rmp_serde::to_vec(&want).unwrap()[..]);
+        let bytes = rmp_serde::to_vec(&want).unwrap();
+        let mut de = rmp_serde::Deserializer::new(&bytes[..]);
         assert_eq!(bids(&mut de).unwrap(), b);
     }
 }
