@@ -40,14 +40,17 @@ fn arb_opts() -> impl Strategy<Value = WriterOptions> {
         prop_oneof![Just(100u64), Just(10_000), Just(4 << 20)],
         any::<bool>(),
         prop_oneof![Just(1i32), Just(6)],
+        any::<bool>(),
     )
-        .prop_map(|(flush, rotate, block, hourly, level)| WriterOptions {
+        .prop_map(|(flush, rotate, block, hourly, level, compact)| WriterOptions {
             flush_interval_ns: flush,
             rotate_bytes: rotate,
             rotate_hourly: hourly,
             zstd_level: level,
             fsync: false,
             block_bytes: block,
+            // Compact blocks (format 1.1) must round-trip under every other option too.
+            compact,
         })
 }
 
