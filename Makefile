@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/release/paper_trader
 
-.PHONY: build test demo bench lint sample fmt
+.PHONY: build test demo bench lint sample fmt queue-truth-table
 
 build:
 	$(CARGO) build --release
@@ -34,3 +34,7 @@ fmt:
 sample: build
 	rm -rf recordings/sample
 	$(BIN) synth --seed 42 --duration 2h --coins BTC --out recordings/sample
+
+# The queue models scored against the synthetic venue's exact queue (docs/QUEUE_TRUTH.md).
+queue-truth-table: build
+	scripts/queue_truth_table.sh

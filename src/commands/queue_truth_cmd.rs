@@ -16,17 +16,23 @@ use std::path::{Path, PathBuf};
 #[command(after_help = "Examples:\n  paper_trader synth --seed 11 --duration 20m --order-level --out l3\n  \
 paper_trader replay l3 --set fill_sim.fill_prob_base=0.3 --out s\n  \
 paper_trader queue-truth s\n  \
-paper_trader queue-truth s --json | jq .fill_ratio")]
+paper_trader queue-truth s --json | jq .fill_ratio\n  \
+paper_trader queue-truth sweep/* --table")]
 pub struct QueueTruthArgs {
-    /// The session directory (written by `replay` of a recording made with `synth --order-level`).
-    pub session: PathBuf,
+    /// The session directories (written by `replay` of a recording made with `synth --order-level`).
+    #[arg(required = true, num_args = 1..)]
+    pub sessions: Vec<PathBuf>,
     /// The recording the session replayed (default: the one its session.toml names).
     #[arg(long)]
     pub recording: Option<PathBuf>,
-    /// One JSON object on stdout: orders, simulated_fills, true_fills, fill_ratio,
-    /// fill_ratio_volume, confusion, time_to_fill, markout_5s, pnl, fit, and what was scored.
-    #[arg(long)]
+    /// One JSON object on stdout (an array of them for several sessions): orders,
+    /// simulated_fills, true_fills, fill_ratio, fill_ratio_volume, confusion, time_to_fill,
+    /// markout_5s, pnl, fit, and what was scored.
+    #[arg(long, conflicts_with = "table")]
     pub json: bool,
+    /// One Markdown table row per session (the table of `docs/QUEUE_TRUTH.md`).
+    #[arg(long)]
+    pub table: bool,
 }
 
 /// What was scored: the session's model and the recording's queue.
@@ -200,12 +206,55 @@ pub fn render_text(r: &QueueTruthReport, s: &Scored) -> String {
     out
 }
 
+/// The header of the Markdown table, then one row per session.
+pub const TABLE_HEADER: &str = "| cancel profile | model | orders | simulated fills | true fills | fill ratio | volume ratio | simulated only | true only | TTF error ms | markout diff bp | PnL diff | at-price trades | fitted fill_prob_base |\n\
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+
+pub fn table_row(r: &QueueTruthReport, s: &Scored) -> String {
+    let model = match s.queue_model.as_str() {
+        "flat" => format!("flat p = {}", opt(s.fill_prob_base, 2)),
+        _ => format!("rigtorp n = {}", s.queue_exponent.map_or("-".into(), |n| n.to_string())),
+    };
+    format!(
+        "| {} | {model} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {} | {} +- {} |\n",
+        s.cancel_profile.as_deref().unwrap_or("-"),
+        r.orders,
+        r.simulated_fills,
+        r.true_fills,
+        opt(r.fill_ratio, 3),
+        opt(r.fill_ratio_volume, 3),
+        r.confusion.simulated_only,
+        r.confusion.true_only,
+        opt(r.time_to_fill.mean_error_ms, 1),
+        opt(r.markout_5s.difference_bp, 3),
+        r.pnl.difference,
+        r.fit.at_price_trades,
+        opt(r.fit.fill_prob_base, 3),
+        opt(r.fit.standard_error, 3),
+    )
+}
+
 pub fn queue_truth(args: &QueueTruthArgs) -> CmdResult {
-    let (report, scored) = run(&args.session, args.recording.as_deref())?;
+    let mut runs = Vec::with_capacity(args.sessions.len());
+    for s in &args.sessions {
+        runs.push(run(s, args.recording.as_deref()).with_context(|| format!("session {}", s.display()))?);
+    }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&Output { report: &report, scored: &scored })?);
+        let list: Vec<Output> = runs.iter().map(|(r, s)| Output { report: r, scored: s }).collect();
+        if list.len() == 1 {
+            println!("{}", serde_json::to_string_pretty(&list[0])?);
+        } else {
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        }
+    } else if args.table {
+        print!("{TABLE_HEADER}");
+        for (r, s) in &runs {
+            print!("{}", table_row(r, s));
+        }
     } else {
-        print!("{}", render_text(&report, &scored));
+        for (r, s) in &runs {
+            print!("{}", render_text(r, s));
+        }
     }
     Ok(exit::OK)
 }
