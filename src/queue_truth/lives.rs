@@ -16,10 +16,13 @@ pub struct Lives {
     pub never_live: u64,
 }
 
-/// When a cancel sent at `t` took effect. A requote's cancel travels to the venue for the
-/// session's cancel latency; the other reasons (gap, disconnect, invalid book) drop the
-/// orders at once.
-fn cancel_effective(t: Timestamp, reason: CancelReason, cancel_latency_ns: u64) -> u64 {
+/// When a cancel sent at `t` took effect: the record's `dead_at`. Journals written before
+/// it existed (`dead_at` 0): a requote's cancel travels to the venue for the session's cancel
+/// latency; the other reasons (gap, disconnect, invalid book) drop the orders at once.
+fn cancel_effective(t: Timestamp, reason: CancelReason, dead_at: Timestamp, cancel_latency_ns: u64) -> u64 {
+    if dead_at.0 > 0 {
+        return dead_at.0;
+    }
     match reason {
         CancelReason::Requote => t.0.saturating_add(cancel_latency_ns),
         _ => t.0,
@@ -58,10 +61,10 @@ pub fn session_orders(outputs: &[(Timestamp, Output)], cancel_latency_ns: u64, e
                     o.end_at = o.end_at.min(t.0.saturating_add(1));
                 }
             }
-            Output::OrderCancelled { coin, order_id, reason, .. } => {
+            Output::OrderCancelled { coin, order_id, reason, dead_at } => {
                 let Some(&i) = index.get(&(coin.as_str(), *order_id)) else { continue };
                 let o = &mut lives.orders[i];
-                o.end_at = o.end_at.min(cancel_effective(*t, *reason, cancel_latency_ns));
+                o.end_at = o.end_at.min(cancel_effective(*t, *reason, *dead_at, cancel_latency_ns));
             }
             Output::OrderRejected { coin, side, px, sz, reason: RejectReason::PostOnly } => {
                 // Rejected when it went live (the reject names no order): the latest order of
@@ -121,7 +124,12 @@ mod tests {
 
     #[test]
     fn lives_end_at_the_last_fill_or_when_the_cancel_takes_effect() {
-        let cancel = |id, reason| Output::OrderCancelled { coin: "BTC".into(), order_id: id, reason };
+        let cancel = |id, reason| Output::OrderCancelled {
+            coin: "BTC".into(),
+            order_id: id,
+            reason,
+            dead_at: Timestamp::ZERO,
+        };
         let outs = vec![
             (Timestamp(0), placed(1, 100)),
             (Timestamp(0), placed(2, 100)),
@@ -132,12 +140,23 @@ mod tests {
             (Timestamp(200), cancel(2, CancelReason::Requote)),
             (Timestamp(300), cancel(3, CancelReason::Gap)),
             (Timestamp(50), cancel(4, CancelReason::Requote)),
+            (Timestamp(0), placed(5, 100)),
+            // The journal's own dead_at wins (a latency model that is not a constant).
+            (
+                Timestamp(400),
+                Output::OrderCancelled {
+                    coin: "BTC".into(),
+                    order_id: 5,
+                    reason: CancelReason::Requote,
+                    dead_at: Timestamp(457),
+                },
+            ),
         ];
         let lives = session_orders(&outs, 40, 1_000);
         let ends: Vec<u64> = lives.orders.iter().map(|o| o.end_at).collect();
         // Filled at 160 (inclusive), cancel effective 200 + 40, a gap drops at once, and an
         // order cancelled before it went live never lived.
-        assert_eq!(ends, [161, 240, 300, 90]);
+        assert_eq!(ends, [161, 240, 300, 90, 457]);
         assert_eq!((lives.fees, lives.never_live), (6, 1));
         assert_eq!(lives.orders[0].sim_fills, [(150, 4), (160, 6)]);
     }
