@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/release/paper_trader
 
-.PHONY: build test demo bench lint sample fmt soak
+.PHONY: build test demo bench lint sample fmt soak queue-truth-table
 
 build:
 	$(CARGO) build --release
@@ -41,3 +41,7 @@ fmt:
 sample: build
 	rm -rf recordings/sample
 	$(BIN) synth --seed 42 --duration 2h --coins BTC --out recordings/sample
+
+# The queue models scored against the synthetic venue's exact queue (docs/QUEUE_TRUTH.md).
+queue-truth-table: build
+	scripts/queue_truth_table.sh

@@ -1,14 +1,15 @@
 //! paper_trader: a deterministic event-sourced record/replay paper trader for market making.
 //!
-//! The pure core (`types`, `venue`, `engine`, `market_maker`, `synth`) never touches a clock,
-//! a socket, a file or a thread; `log`, `drivers`, `report` and `commands` do. See
-//! `ARCHITECTURE.md`.
+//! The pure core (`types`, `venue`, `engine`, `market_maker`, `synth`, `queue_truth`) never
+//! touches a clock, a socket, a file or a thread; `log`, `drivers`, `report` and `commands` do.
+//! See `ARCHITECTURE.md`.
 
 pub mod commands;
 pub mod drivers;
 pub mod engine;
 pub mod log;
 pub mod market_maker;
+pub mod queue_truth;
 pub mod report;
 pub mod synth;
 pub mod types;

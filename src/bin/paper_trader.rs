@@ -1,7 +1,9 @@
 //! The `paper_trader` command line: parse flags, call the library, map errors to exit codes.
 
 use clap::{Parser, Subcommand};
-use paper_trader::commands::{self, live_cmds, log_cmds, replay_cmd, report_cmds, synth_cmd, venue_cmds};
+use paper_trader::commands::{
+    self, live_cmds, log_cmds, queue_truth_cmd, replay_cmd, report_cmds, synth_cmd, venue_cmds,
+};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -51,6 +53,8 @@ enum Command {
     Report(report_cmds::ReportArgs),
     /// Replay the shipped sample, print checklist and summary, write the report.
     Demo(report_cmds::DemoArgs),
+    /// Score a session's fills against the exact queue of its order-level recording.
+    QueueTruth(queue_truth_cmd::QueueTruthArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Validate(a) => report_cmds::validate(a),
         Command::Report(a) => report_cmds::report(a),
         Command::Demo(a) => report_cmds::demo(a),
+        Command::QueueTruth(a) => queue_truth_cmd::queue_truth(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod live_cmds;
 pub mod log_cmds;
+pub mod queue_truth_cmd;
 pub mod replay_cmd;
 pub mod report_cmds;
 pub mod synth_cmd;

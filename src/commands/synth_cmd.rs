@@ -5,13 +5,14 @@
 use super::args::parse_duration;
 use super::{exit, CmdResult};
 use crate::log::{Control, Header, LogWriter, WriterOptions};
-use crate::synth::{SynthConfig, SynthVenue};
+use crate::synth::{CancelProfile, SynthConfig, SynthVenue};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Example:\n  paper_trader synth --seed 42 --duration 2h --coins BTC,ETH --out recordings/synth-42"
+    after_help = "Examples:\n  paper_trader synth --seed 42 --duration 2h --coins BTC,ETH --out recordings/synth-42\n  \
+paper_trader synth --seed 11 --duration 20m --order-level --cancel-profile back --out recordings/l3-11"
 )]
 pub struct SynthArgs {
     /// Seed of the generator: the same seed and configuration give the same recording, byte for byte.
@@ -30,9 +31,26 @@ pub struct SynthArgs {
     /// The recording directory to create (must not exist, or be empty).
     #[arg(long, required_unless_present = "print_config")]
     pub out: Option<PathBuf>,
+    /// Also write the exact queue (every level a FIFO of orders) as the `orderLevel:COIN`
+    /// streams, for `queue-truth` (configuration: `[order_level] enabled = true`).
+    #[arg(long)]
+    pub order_level: bool,
+    /// Where cancels fall in a level's queue in the order-level mode: uniform, back or front
+    /// (configuration: `[order_level] cancel_profile`).
+    #[arg(long, value_parser = parse_cancel_profile)]
+    pub cancel_profile: Option<CancelProfile>,
     /// Print the resolved configuration (every key, defaults included) as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
+}
+
+fn parse_cancel_profile(s: &str) -> Result<CancelProfile, String> {
+    match s {
+        "uniform" => Ok(CancelProfile::Uniform),
+        "back" => Ok(CancelProfile::Back),
+        "front" => Ok(CancelProfile::Front),
+        _ => Err(format!("'{s}' is not a cancel profile: uniform, back or front")),
+    }
 }
 
 /// Loads and validates a configuration file, or the defaults.
@@ -108,7 +126,13 @@ pub fn write_recording(
 }
 
 pub fn synth(args: &SynthArgs) -> CmdResult {
-    let cfg = load_config(args.config.as_deref())?;
+    let mut cfg = load_config(args.config.as_deref())?;
+    if args.order_level {
+        cfg.order_level.enabled = true;
+    }
+    if let Some(p) = args.cancel_profile {
+        cfg.order_level.cancel_profile = p;
+    }
     if args.print_config {
         print!("{}", cfg.to_toml());
         return Ok(exit::OK);

@@ -240,6 +240,52 @@ pub struct SynthConfig {
     pub regimes: RegimesConfig,
     /// Contract overrides by coin name (see [`builtin_coin`] for the defaults).
     pub coins: BTreeMap<String, CoinConfig>,
+    /// The exact queue (`[order_level]`): each level a FIFO of individual orders, written into
+    /// the recording as an extra stream. Left out of the serialized configuration while it is
+    /// the default, so recordings without it stay byte-identical to those written before it.
+    #[serde(skip_serializing_if = "OrderLevelConfig::is_default")]
+    pub order_level: OrderLevelConfig,
+}
+
+/// Where in a level's FIFO a cancel (or a size reduction) falls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CancelProfile {
+    /// Every resting order equally likely.
+    #[default]
+    Uniform,
+    /// The back of the queue more likely (density 2u over the position u in [0, 1), front 0):
+    /// recent orders are pulled first, so a joined order moves up mostly by trades.
+    Back,
+    /// The front more likely (density 2(1 - u)): old orders are pulled first, which moves a
+    /// joined order up fastest.
+    Front,
+}
+
+impl CancelProfile {
+    pub fn name(self) -> &'static str {
+        match self {
+            CancelProfile::Uniform => "uniform",
+            CancelProfile::Back => "back",
+            CancelProfile::Front => "front",
+        }
+    }
+}
+
+/// `[order_level]`: the synthetic venue's exact queue (`docs/FORMAT.md`, "Order-level stream").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderLevelConfig {
+    /// Write the order-level stream (`orderLevel:COIN`); `synth --order-level` sets it.
+    pub enabled: bool,
+    /// Position profile of cancels within a level.
+    pub cancel_profile: CancelProfile,
+}
+
+impl OrderLevelConfig {
+    pub fn is_default(&self) -> bool {
+        *self == OrderLevelConfig::default()
+    }
 }
 
 /// Median distance of levels 1..20 from mid (bp): the archive hour's medians for the odd
@@ -286,6 +332,7 @@ impl Default for SynthConfig {
             initial_regime: Regime::Normal,
             regimes: RegimesConfig::default(),
             coins: BTreeMap::new(),
+            order_level: OrderLevelConfig::default(),
         }
     }
 }
@@ -311,9 +358,14 @@ impl SynthConfig {
         Ok(cfg)
     }
 
-    /// The configuration as TOML (every key, defaults included).
+    /// The configuration as TOML (every key, defaults included: the `[order_level]` table,
+    /// which serialization leaves out while it is the default, is appended then).
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_else(|e| format!("# not serializable: {e}\n"))
+        let mut text = toml::to_string(self).unwrap_or_else(|e| format!("# not serializable: {e}\n"));
+        if self.order_level.is_default() {
+            text.push_str("\n[order_level]\nenabled = false\ncancel_profile = \"uniform\"\n");
+        }
+        text
     }
 
     /// Checks every value against its allowed range; the error names the key.
@@ -569,6 +621,21 @@ mod tests {
         assert_eq!(e.key, "depth_profile_bp");
         let e = SynthConfig::from_toml("informed_share = 0.3\ninformed_order_rate = 0.2").unwrap_err();
         assert_eq!(e.key, "informed_share");
+    }
+
+    #[test]
+    fn order_level_keys_parse_and_stay_out_of_default_recordings() {
+        let c = SynthConfig::from_toml("[order_level]\nenabled = true\ncancel_profile = \"back\"").unwrap();
+        assert_eq!(c.order_level, OrderLevelConfig { enabled: true, cancel_profile: CancelProfile::Back });
+        assert!(toml::to_string(&c).unwrap().contains("cancel_profile = \"back\""));
+        let e = SynthConfig::from_toml("[order_level]\ncancel_profile = \"middle\"").unwrap_err();
+        assert!(e.message.contains("middle"), "{e}");
+        // The default is left out of what goes into a recording's header, so recordings made
+        // before the order-level mode existed are unchanged; `to_toml` still shows every key.
+        let d = SynthConfig::default();
+        assert!(!toml::to_string(&d).unwrap().contains("order_level"));
+        assert!(d.to_toml().contains("[order_level]\nenabled = false"));
+        assert_eq!(SynthConfig::from_toml(&c.to_toml()).unwrap(), c);
     }
 
     #[test]

@@ -14,18 +14,20 @@
 //!
 //! Code map: `config` (TOML, defaults, validation), `rng` (the generator), `regime` (the
 //! volatility regime path), `book` (one side of a book), `coin` (one coin's fair price, book
-//! and aggressive orders), `wire` (the venue's JSON), `venue` (the event loop), `truth` (the
-//! ground truth written into the recording header).
+//! and aggressive orders), `orders` (the exact queue of the order-level mode: each level a
+//! FIFO of orders that follows the level book), `wire` (the venue's JSON), `venue` (the event
+//! loop), `truth` (the ground truth written into the recording header).
 
 pub mod book;
 pub mod coin;
 pub mod config;
+pub mod orders;
 pub mod regime;
 pub mod rng;
 pub mod truth;
 pub mod venue;
 pub mod wire;
 
-pub use config::{ConfigError, Regime, SynthConfig};
+pub use config::{CancelProfile, ConfigError, OrderLevelConfig, Regime, SynthConfig};
 pub use truth::GroundTruth;
 pub use venue::{CoinStats, SynthMessage, SynthVenue};

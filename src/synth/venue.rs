@@ -7,14 +7,25 @@
 //! `allMids`). `bbo` follows any event that changed a coin's published top. Receive time is
 //! exchange time plus latency with jitter, never earlier than the previous message's: one
 //! websocket delivers in order.
+//!
+//! In the order-level mode (`[order_level] enabled`) each coin also keeps its exact queue
+//! (`orders.rs`) and its changes go out as `orderLevel:COIN` messages: the changes that lead
+//! to a wire message are written just before it, with the same receive time, so a reader that
+//! applies the stream in record order sees, at every `l2Book` and `bbo`, queues that sum to the
+//! levels shown (and as many orders as `n`). Changes no message shows (hidden levels) go out
+//! at the end of their event, at exchange time plus the base latency. The order-level mode
+//! draws from a stream of its own, so the market (prices, sizes, trades, times) is the same
+//! with it on or off; only the `n` of the levels then counts the queue's orders.
 
 use super::book::{BookLevel, BookSide};
 use super::coin::{CoinSim, Print};
 use super::config::{ConfigError, SynthConfig};
+use super::orders::OrderBook;
 use super::regime::RegimePath;
 use super::rng::{mix64, name_id, Rng};
 use super::truth::GroundTruth;
 use super::wire::{self, Grid, WireTrade};
+use crate::venue::ORDER_LEVEL_CHANNEL;
 use std::collections::VecDeque;
 
 /// One feed message as a client would receive it.
@@ -38,6 +49,9 @@ pub struct CoinStats {
     pub books: u64,
     pub bbos: u64,
     pub windows: u64,
+    /// Order-level records and events written (order-level mode only).
+    pub order_records: u64,
+    pub order_events: u64,
 }
 
 /// Stream identities (mixed with the coin's name) of the independent parts of the market.
@@ -45,6 +59,7 @@ const MID_STREAM: u64 = 1;
 const BOOK_STREAM: u64 = 2;
 const FLOW_STREAM: u64 = 3;
 const IDS_STREAM: u64 = 4;
+const ORDERS_STREAM: u64 = 5;
 const CLOCK_STREAM: u64 = 0x0043_4c4f_434b; // "CLOCK"
 const LATENCY_STREAM: u64 = 0x004c_4154_454e_4359; // "LATENCY"
 const USERS_STREAM: u64 = 0x0055_5345_5253; // "USERS"
@@ -63,8 +78,11 @@ const NEVER: u64 = u64::MAX;
 struct CoinState {
     sim: CoinSim,
     grid: Grid,
-    streams: [String; 3],
+    /// `l2Book:C`, `trades:C`, `bbo:C`, `orderLevel:C`.
+    streams: [String; 4],
     rng_ids: Rng,
+    /// The exact queue, in the order-level mode.
+    orders: Option<OrderBook>,
     /// Next uninformed buy and sell order.
     next_order_ms: [u64; 2],
     next_window_ms: u64,
@@ -114,6 +132,7 @@ pub struct SynthVenue {
     queue: VecDeque<SynthMessage>,
     scratch_bids: Vec<BookLevel>,
     scratch_asks: Vec<BookLevel>,
+    scratch_target: Vec<BookLevel>,
     /// Diffusion volatility left once the informed moves take their share of the variance.
     diffusion_scale: f64,
 }
@@ -148,8 +167,16 @@ impl SynthVenue {
             states.push(CoinState {
                 sim,
                 grid,
-                streams: [format!("l2Book:{name}"), format!("trades:{name}"), format!("bbo:{name}")],
+                streams: [
+                    format!("l2Book:{name}"),
+                    format!("trades:{name}"),
+                    format!("bbo:{name}"),
+                    format!("{ORDER_LEVEL_CHANNEL}:{name}"),
+                ],
                 rng_ids: Rng::derive(seed, id ^ IDS_STREAM),
+                orders: config.order_level.enabled.then(|| {
+                    OrderBook::new(config.order_level.cancel_profile, Rng::derive(seed, id ^ ORDERS_STREAM))
+                }),
                 next_order_ms: [start_ms; 2],
                 next_window_ms: start_ms,
                 next_informed_ms: NEVER,
@@ -173,6 +200,7 @@ impl SynthVenue {
             queue: VecDeque::new(),
             scratch_bids: Vec::new(),
             scratch_asks: Vec::new(),
+            scratch_target: Vec::new(),
         };
         for c in 0..v.coins.len() {
             v.schedule_first_flow(c, start_ms);
@@ -279,6 +307,9 @@ impl SynthVenue {
             Event::WindowOpen(c) => self.open_window(c, t),
             Event::Block => self.block(t),
         }
+        for c in 0..self.coins.len() {
+            self.flush_hidden_orders(c, t);
+        }
     }
 
     fn regime_sigma(&self) -> f64 {
@@ -315,6 +346,7 @@ impl SynthVenue {
             self.coins[c].sim.churn(&self.cfg, factor);
             self.coins[c].sim.published(&self.cfg, BookSide::Bid, &mut self.scratch_bids);
             self.coins[c].sim.published(&self.cfg, BookSide::Ask, &mut self.scratch_asks);
+            self.count_queue_orders(c);
             let s = &self.coins[c];
             let mut raw = Vec::with_capacity(64 + 44 * (self.scratch_bids.len() + self.scratch_asks.len()));
             wire::l2_book(&mut raw, &self.names[c], t, s.grid, &self.scratch_bids, &self.scratch_asks);
@@ -323,7 +355,7 @@ impl SynthVenue {
                 mids.push((c, m2));
             }
             self.coins[c].stats.books += 1;
-            self.emit(t, stream, raw);
+            self.emit_for(c, t, stream, raw);
             self.emit_bbo_if_changed(c, t);
         }
         let list: Vec<(&str, i64, Grid)> =
@@ -343,6 +375,9 @@ impl SynthVenue {
             return;
         }
         let s = &mut self.coins[c];
+        if let Some(orders) = s.orders.as_mut() {
+            orders.apply_prints(if buy { BookSide::Ask } else { BookSide::Bid }, &prints);
+        }
         s.stats.aggressive_orders += 1;
         s.stats.informed_orders += u64::from(informed);
         s.stats.trades += prints.len() as u64;
@@ -350,7 +385,7 @@ impl SynthVenue {
         let mut raw = Vec::with_capacity(64 + 330 * trades.len());
         wire::trades(&mut raw, &self.names[c], s.grid, &trades);
         let stream = s.streams[1].clone();
-        self.emit(t, stream, raw);
+        self.emit_for(c, t, stream, raw);
         self.emit_bbo_if_changed(c, t);
     }
 
@@ -380,7 +415,7 @@ impl SynthVenue {
         let mut raw = Vec::new();
         wire::trades(&mut raw, &self.names[c], s.grid, &trades);
         let stream = s.streams[1].clone();
-        self.emit(start_ms, stream, raw);
+        self.emit_for(c, start_ms, stream, raw);
     }
 
     fn emit_bbo_if_changed(&mut self, c: usize, t: u64) {
@@ -389,24 +424,108 @@ impl SynthVenue {
         let (Some(&bid), Some(&ask)) = (self.scratch_bids.first(), self.scratch_asks.first()) else {
             return;
         };
-        let s = &mut self.coins[c];
-        if s.last_bbo == Some((bid, ask)) {
+        // Compared before the order counts are applied, so that the order-level mode sends
+        // the same bbo messages at the same times as the level mode.
+        if self.coins[c].last_bbo == Some((bid, ask)) {
             return;
         }
-        s.last_bbo = Some((bid, ask));
+        self.coins[c].last_bbo = Some((bid, ask));
+        self.count_queue_orders(c);
+        let (bid, ask) = (self.scratch_bids[0], self.scratch_asks[0]);
+        let s = &mut self.coins[c];
         s.stats.bbos += 1;
         let mut raw = Vec::with_capacity(160);
         wire::bbo(&mut raw, &self.names[c], t, s.grid, Some(&bid), Some(&ask));
         let stream = s.streams[2].clone();
-        self.emit(t, stream, raw);
+        self.emit_for(c, t, stream, raw);
     }
 
-    fn emit(&mut self, t_ms: u64, stream: String, raw: Vec<u8>) {
+    /// Exchange and receive time of a message sent at `t_ms`.
+    fn stamp(&mut self, t_ms: u64) -> (u64, u64) {
         let exch_ns = t_ms * 1_000_000;
         let latency_ms = self.cfg.latency_ms + self.rng_latency.exponential(self.cfg.latency_jitter_ms);
         let recv_ns = (exch_ns + libm::round(latency_ms * 1e6) as u64).max(self.last_recv_ns);
         self.last_recv_ns = recv_ns;
+        (exch_ns, recv_ns)
+    }
+
+    fn emit(&mut self, t_ms: u64, stream: String, raw: Vec<u8>) {
+        let (exch_ns, recv_ns) = self.stamp(t_ms);
         self.queue.push_back(SynthMessage { recv_ns, exch_ns, stream, raw });
+    }
+
+    /// A message of coin `c`, preceded (order-level mode) by the queue changes that led to it,
+    /// at the same receive time.
+    fn emit_for(&mut self, c: usize, t_ms: u64, stream: String, raw: Vec<u8>) {
+        let (exch_ns, recv_ns) = self.stamp(t_ms);
+        self.push_orders(c, t_ms, exch_ns, recv_ns);
+        self.queue.push_back(SynthMessage { recv_ns, exch_ns, stream, raw });
+    }
+
+    /// Order-level mode: the queue changes of coin `c` no message showed, at the end of their
+    /// event. Their receive time (exchange time plus the base latency, never before the last
+    /// message) is never after a later message's, whose latency is at least the base.
+    fn flush_hidden_orders(&mut self, c: usize, t_ms: u64) {
+        if self.coins[c].orders.is_none() {
+            return;
+        }
+        self.sync_orders(c);
+        if !self.coins[c].orders.as_ref().is_some_and(OrderBook::has_events) {
+            return;
+        }
+        let exch_ns = t_ms * 1_000_000;
+        let recv_ns = (exch_ns + libm::round(self.cfg.latency_ms * 1e6) as u64).max(self.last_recv_ns);
+        self.last_recv_ns = recv_ns;
+        self.push_orders(c, t_ms, exch_ns, recv_ns);
+    }
+
+    /// Brings coin `c`'s queues up to date and queues its pending changes as one message.
+    fn push_orders(&mut self, c: usize, t_ms: u64, exch_ns: u64, recv_ns: u64) {
+        if self.coins[c].orders.is_none() {
+            return;
+        }
+        self.sync_orders(c);
+        let s = &mut self.coins[c];
+        let Some(orders) = s.orders.as_mut() else { return };
+        let events = orders.take_events();
+        if events.is_empty() {
+            return;
+        }
+        s.stats.order_records += 1;
+        s.stats.order_events += events.len() as u64;
+        let mut raw = Vec::with_capacity(64 + 32 * events.len());
+        wire::order_level(&mut raw, &self.names[c], t_ms, s.grid, &events);
+        let stream = s.streams[3].clone();
+        self.queue.push_back(SynthMessage { recv_ns, exch_ns, stream, raw });
+    }
+
+    /// Reconciles coin `c`'s queues with its levels: the published ones (tilt included, as
+    /// the wire shows them) and the hidden ones behind them.
+    fn sync_orders(&mut self, c: usize) {
+        let s = &mut self.coins[c];
+        let Some(orders) = s.orders.as_mut() else { return };
+        for side in [BookSide::Bid, BookSide::Ask] {
+            s.sim.published(&self.cfg, side, &mut self.scratch_target);
+            let book = if side == BookSide::Bid { &s.sim.bids } else { &s.sim.asks };
+            self.scratch_target.extend(book.levels.iter().skip(self.cfg.levels).copied());
+            orders.reconcile(side, &self.scratch_target);
+        }
+    }
+
+    /// Order-level mode: the published levels in `scratch_bids`/`scratch_asks` get the number
+    /// of orders in their queues as `n` (the queues are synced first).
+    fn count_queue_orders(&mut self, c: usize) {
+        if self.coins[c].orders.is_none() {
+            return;
+        }
+        self.sync_orders(c);
+        let Some(orders) = self.coins[c].orders.as_ref() else { return };
+        for l in &mut self.scratch_bids {
+            l.n = orders.count_at(BookSide::Bid, l.px_ticks) as u32;
+        }
+        for l in &mut self.scratch_asks {
+            l.n = orders.count_at(BookSide::Ask, l.px_ticks) as u32;
+        }
     }
 }
 

@@ -2,7 +2,8 @@
 //! exactly the venue's: prices and sizes are decimal strings with trailing zeros dropped but
 //! at least one decimal (`"93500.0"`, `"0.1428"`, `"10.0"`), times are integer milliseconds.
 
-use super::book::BookLevel;
+use super::book::{BookLevel, BookSide};
+use super::orders::OrderEvent;
 use crate::types::SCALE;
 
 /// Appends an unsigned integer in decimal.
@@ -199,6 +200,54 @@ pub fn all_mids(buf: &mut Vec<u8>, mids: &[(&str, i64, Grid)]) {
     buf.extend_from_slice(b"}}}");
 }
 
+/// The order-level stream (`docs/FORMAT.md`, "Order-level stream"):
+/// `{"channel":"orderLevel","data":{"coin":..,"time":..,"events":[..]}}` with each event an
+/// array: `["a",oid,"B"|"A",px,sz]` (an order joins the back of its level), `["c",oid,sz]`
+/// (sz of it cancelled) and `["f",oid,sz,taker]` (sz of it filled by aggressive order `taker`).
+pub fn order_level(buf: &mut Vec<u8>, coin: &str, time_ms: u64, grid: Grid, events: &[OrderEvent]) {
+    buf.extend_from_slice(b"{\"channel\":\"orderLevel\",\"data\":{\"coin\":");
+    push_str(buf, coin);
+    buf.extend_from_slice(b",\"time\":");
+    push_u64(buf, time_ms);
+    buf.extend_from_slice(b",\"events\":[");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        let sz = |buf: &mut Vec<u8>, lots: i64| {
+            buf.push(b'"');
+            push_decimal(buf, lots * grid.lot_units);
+            buf.push(b'"');
+        };
+        match *e {
+            OrderEvent::Add { id, side, px_ticks, lots } => {
+                buf.extend_from_slice(b"[\"a\",");
+                push_u64(buf, id);
+                buf.extend_from_slice(if side == BookSide::Bid { b",\"B\",\"" } else { b",\"A\",\"" });
+                push_decimal(buf, px_ticks * grid.tick_units);
+                buf.extend_from_slice(b"\",");
+                sz(buf, lots);
+            }
+            OrderEvent::Cancel { id, lots } => {
+                buf.extend_from_slice(b"[\"c\",");
+                push_u64(buf, id);
+                buf.push(b',');
+                sz(buf, lots);
+            }
+            OrderEvent::Fill { id, lots, taker } => {
+                buf.extend_from_slice(b"[\"f\",");
+                push_u64(buf, id);
+                buf.push(b',');
+                sz(buf, lots);
+                buf.push(b',');
+                push_u64(buf, taker);
+            }
+        }
+        buf.push(b']');
+    }
+    buf.extend_from_slice(b"]}}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,5 +303,14 @@ mod tests {
         assert_eq!(v["data"][0]["hash"].as_str().unwrap().len(), 66);
         assert_eq!(v["data"][0]["users"][0].as_str().unwrap().len(), 42);
         assert!(text.starts_with(r#"{"channel":"trades","data":[{"coin":"BTC","side":"A","px":"93500.0","sz":"0.00219","time":9,"hash":"0x00"#));
+        let ev = [
+            OrderEvent::Add { id: 7, side: BookSide::Ask, px_ticks: 93_501, lots: 1_500 },
+            OrderEvent::Cancel { id: 7, lots: 500 },
+            OrderEvent::Fill { id: 7, lots: 1_000, taker: 3 },
+        ];
+        assert_eq!(
+            s(|b| order_level(b, "BTC", 11, g, &ev)),
+            r#"{"channel":"orderLevel","data":{"coin":"BTC","time":11,"events":[["a",7,"A","93501.0","0.015"],["c",7,"0.005"],["f",7,"0.01",3]]}}"#
+        );
     }
 }

@@ -79,6 +79,9 @@ pub(super) fn parse(ad: &mut Adapter, raw: &[u8], out: &mut Vec<MarketEvent>) ->
             out.push(MarketEvent::Protocol { kind: ProtocolKind::SubscriptionAck, detail: text(d.raw) });
             Ok(())
         }
+        // The synthetic venue's exact queue (ground truth, not a feed), when it arrives under
+        // a stream name of its own choosing (a served recording): skipped like its stream.
+        b"orderLevel" => Ok(()),
         b"pong" => {
             out.push(MarketEvent::Protocol { kind: ProtocolKind::Pong, detail: String::new() });
             Ok(())

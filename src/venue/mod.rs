@@ -22,6 +22,16 @@ use crate::types::Timestamp;
 use json::JsonError;
 use serde::{Deserialize, Serialize};
 
+/// The channel of the synthetic venue's order-level stream (streams `orderLevel:COIN`,
+/// `docs/FORMAT.md`): the exact queue, ground truth for `queue-truth`. It is no feed: adapters
+/// skip it without an event or an anomaly, so the engine never sees it.
+pub const ORDER_LEVEL_CHANNEL: &str = "orderLevel";
+
+/// True for the record streams of the order-level stream (`orderLevel:COIN`).
+pub fn is_order_level_stream(stream: &str) -> bool {
+    stream.strip_prefix(ORDER_LEVEL_CHANNEL).is_some_and(|rest| rest.starts_with(':'))
+}
+
 /// A venue whose wire format we speak.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Venue {
@@ -259,6 +269,9 @@ impl Adapter {
         out: &mut Vec<MarketEvent>,
     ) {
         let _ = (seq, recv_ns);
+        if is_order_level_stream(stream) {
+            return;
+        }
         let start = out.len();
         let result = match self.venue {
             Venue::Hyperliquid => hyperliquid::parse(self, raw, out),
