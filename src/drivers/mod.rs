@@ -5,6 +5,7 @@ pub mod clock;
 pub mod live;
 pub mod record;
 pub mod replay;
+pub mod rest;
 pub mod serve;
 pub mod session;
 pub mod sweep;

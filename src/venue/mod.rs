@@ -14,7 +14,7 @@ pub mod instrument;
 pub mod json;
 
 pub use book::{BookUpdate, Books, OrderBook, MAX_BUFFERED_DIFFS};
-pub use event::{AnomalyKind, Level, MarketEvent, ProtocolKind};
+pub use event::{parse_rate, AnomalyKind, Level, MarketEvent, ProtocolKind, RATE_SCALE};
 pub use instrument::{instrument, Instrument, Instruments};
 
 use crate::types::Timestamp;
@@ -64,6 +64,7 @@ enum StreamKind {
     BnAggTrade,
     BnBookTicker,
     BnSnapshot,
+    BnMarkPrice,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
