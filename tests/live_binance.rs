@@ -44,7 +44,10 @@ fn binance_feed(market_s: u64) -> Vec<SourceItem> {
     let mut items = Vec::new();
     let diff = |ns: u64, u0: u64, u: u64, pu: u64, b: &[(i64, i64)], a: &[(i64, i64)]| {
         let side = |v: &[(i64, i64)]| {
-            v.iter().map(|(p, q)| format!(r#"["{}","{}.{:03}"]"#, px(*p), q / 1000, q % 1000)).collect::<Vec<_>>().join(",")
+            v.iter()
+                .map(|(p, q)| format!(r#"["{}","{}.{:03}"]"#, px(*p), q / 1000, q % 1000))
+                .collect::<Vec<_>>()
+                .join(",")
         };
         let ms = ns / 1_000_000;
         msg(
@@ -66,7 +69,10 @@ fn binance_feed(market_s: u64) -> Vec<SourceItem> {
         if rev {
             v.reverse();
         }
-        v.iter().map(|(p, q)| format!(r#"["{}","{}.{:03}"]"#, px(*p), q / 1000, q % 1000)).collect::<Vec<_>>().join(",")
+        v.iter()
+            .map(|(p, q)| format!(r#"["{}","{}.{:03}"]"#, px(*p), q / 1000, q % 1000))
+            .collect::<Vec<_>>()
+            .join(",")
     };
     let mut snap_bids = bids.clone();
     snap_bids.insert(599_999, 1000 + 10); // the snapshot predates the straddling diff's change
@@ -136,8 +142,14 @@ impl Server {
         let hub = exchange.hub();
         let first = exchange.take_first_connection().unwrap();
         let playback = std::thread::spawn(move || {
-            let mut open = || -> Result<Box<dyn MessageSource>, String> { Ok(Box::new(VecSource::new(items.clone()))) };
-            bserve::play(&hub, &first, &mut open, PlaybackOptions { speed: Speed::Factor(speed), looping: false })
+            let mut open =
+                || -> Result<Box<dyn MessageSource>, String> { Ok(Box::new(VecSource::new(items.clone()))) };
+            bserve::play(
+                &hub,
+                &first,
+                &mut open,
+                PlaybackOptions { speed: Speed::Factor(speed), looping: false },
+            )
         });
         Server { exchange: Some(exchange), playback: Some(playback) }
     }
@@ -193,7 +205,9 @@ fn levels(v: &serde_json::Value) -> Side {
     v.as_array()
         .unwrap()
         .iter()
-        .map(|l| (l[0].as_str().unwrap().parse::<f64>().unwrap().to_string(), l[1].as_str().unwrap().to_string()))
+        .map(|l| {
+            (l[0].as_str().unwrap().parse::<f64>().unwrap().to_string(), l[1].as_str().unwrap().to_string())
+        })
         .collect()
 }
 
@@ -216,7 +230,8 @@ fn norm(side: Side) -> Side {
 #[test]
 fn the_rest_snapshot_is_consistent_with_the_diffs_streamed() {
     let server = Server::start(30, 5.0, Vec::new(), Keepalive::default());
-    let mut ws = connect(&format!("{}?streams=btcusdt@depth@0ms", server.url()), Duration::from_secs(5)).unwrap();
+    let mut ws =
+        connect(&format!("{}?streams=btcusdt@depth@0ms", server.url()), Duration::from_secs(5)).unwrap();
     ws.send(Message::text(r#"{"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": 7}"#)).unwrap();
     let got = read_until(&mut ws, Duration::from_secs(10), |v| v["id"] == 7);
     assert_eq!(got.last().unwrap(), &serde_json::json!({"result": null, "id": 7}));
@@ -229,7 +244,11 @@ fn the_rest_snapshot_is_consistent_with_the_diffs_streamed() {
         diffs.len() >= 3
     });
     assert_eq!(diffs[0]["U"], 101, "the stream starts with the diff that bridges the recording's snapshot");
-    let body = rest::get(&format!("{}/fapi/v1/depth?symbol=BTCUSDT&limit=1000", server.rest()), Duration::from_secs(5)).unwrap();
+    let body = rest::get(
+        &format!("{}/fapi/v1/depth?symbol=BTCUSDT&limit=1000", server.rest()),
+        Duration::from_secs(5),
+    )
+    .unwrap();
     let snap: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let last = snap["lastUpdateId"].as_u64().unwrap();
     let (mut bids, mut asks) = (levels(&snap["bids"]), levels(&snap["asks"]));
@@ -258,16 +277,27 @@ fn the_rest_snapshot_is_consistent_with_the_diffs_streamed() {
             applied += 1;
         }
         if second.is_none() && applied > 20 {
-            let body = rest::get(&format!("{}/fapi/v1/depth?symbol=BTCUSDT&limit=1000", server.rest()), Duration::from_secs(5)).unwrap();
+            let body = rest::get(
+                &format!("{}/fapi/v1/depth?symbol=BTCUSDT&limit=1000", server.rest()),
+                Duration::from_secs(5),
+            )
+            .unwrap();
             second = Some(serde_json::from_slice(&body).unwrap());
         }
         if let (Some(s), Some(p)) = (&second, prev) {
             if p == s["lastUpdateId"].as_u64().unwrap() {
-                assert_eq!(norm(bids.clone()), norm(levels(&s["bids"])), "bids of snapshot + diffs = a later snapshot");
+                assert_eq!(
+                    norm(bids.clone()),
+                    norm(levels(&s["bids"])),
+                    "bids of snapshot + diffs = a later snapshot"
+                );
                 assert_eq!(norm(asks.clone()), norm(levels(&s["asks"])));
                 ws.send(Message::text(r#"{"method":"LIST_SUBSCRIPTIONS","id":9}"#)).unwrap();
                 let got = read_until(&mut ws, Duration::from_secs(5), |v| v["id"] == 9);
-                assert_eq!(got.last().unwrap()["result"], serde_json::json!(["btcusdt@depth@0ms", "btcusdt@trade"]));
+                assert_eq!(
+                    got.last().unwrap()["result"],
+                    serde_json::json!(["btcusdt@depth@0ms", "btcusdt@trade"])
+                );
                 return;
             }
         }
@@ -278,16 +308,27 @@ fn the_rest_snapshot_is_consistent_with_the_diffs_streamed() {
 #[test]
 fn the_raw_stream_sends_bare_events_and_rest_errors_are_the_venues() {
     let server = Server::start(20, 5.0, Vec::new(), Keepalive::default());
-    let mut ws = connect(&format!("{}/ws/btcusdt@trade", server.url().trim_end_matches("/stream")), Duration::from_secs(5)).unwrap();
+    let mut ws = connect(
+        &format!("{}/ws/btcusdt@trade", server.url().trim_end_matches("/stream")),
+        Duration::from_secs(5),
+    )
+    .unwrap();
     let got = read_until(&mut ws, Duration::from_secs(10), |v| v["e"] == "trade");
     assert_eq!(got.last().unwrap()["e"], "trade", "bare events on /ws: {got:?}");
     assert!(got.last().unwrap().get("stream").is_none());
-    let err = rest::get(&format!("{}/fapi/v1/depth?symbol=ETHUSDT", server.rest()), Duration::from_secs(5)).unwrap_err();
+    let err = rest::get(&format!("{}/fapi/v1/depth?symbol=ETHUSDT", server.rest()), Duration::from_secs(5))
+        .unwrap_err();
     assert!(err.contains("400") && err.contains("-1121"), "{err}");
-    let err = rest::get(&format!("{}/fapi/v1/depth?symbol=BTCUSDT&limit=7", server.rest()), Duration::from_secs(5)).unwrap_err();
+    let err =
+        rest::get(&format!("{}/fapi/v1/depth?symbol=BTCUSDT&limit=7", server.rest()), Duration::from_secs(5))
+            .unwrap_err();
     assert!(err.contains("-1130"), "{err}");
-    assert!(rest::get(&format!("{}/nowhere", server.rest()), Duration::from_secs(5)).unwrap_err().contains("404"));
-    let body = rest::get(&format!("{}/fapi/v1/depth?symbol=btcusdt&limit=5", server.rest()), Duration::from_secs(5)).unwrap();
+    assert!(rest::get(&format!("{}/nowhere", server.rest()), Duration::from_secs(5))
+        .unwrap_err()
+        .contains("404"));
+    let body =
+        rest::get(&format!("{}/fapi/v1/depth?symbol=btcusdt&limit=5", server.rest()), Duration::from_secs(5))
+            .unwrap();
     let snap: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(snap["bids"].as_array().unwrap().len(), 5);
     ws.send(Message::text("not json")).unwrap();
@@ -297,7 +338,8 @@ fn the_raw_stream_sends_bare_events_and_rest_errors_are_the_venues() {
 
 #[test]
 fn the_server_pings_and_drops_a_client_that_never_answers() {
-    let keepalive = Keepalive { ping_interval: Duration::from_millis(100), pong_timeout: Duration::from_millis(300) };
+    let keepalive =
+        Keepalive { ping_interval: Duration::from_millis(100), pong_timeout: Duration::from_millis(300) };
     let server = Server::start(20, 1.0, Vec::new(), keepalive);
     // A raw TCP websocket client that never reads (so never answers pings).
     let mut ws = connect(&server.url(), Duration::from_secs(5)).unwrap();
@@ -368,12 +410,15 @@ fn live_run(faults: Vec<Fault>, wall: Duration, max_age: Option<Duration>) -> Li
     )
     .unwrap();
     drop(server);
-    let replayed = run_replay(&session.join("inputs"), &ReplayOptions::new(&dir.path().join("replay"))).unwrap();
+    let replayed =
+        run_replay(&session.join("inputs"), &ReplayOptions::new(&dir.path().join("replay"))).unwrap();
     let mut reader = LogReader::open(&session.join("inputs")).unwrap();
     let (mut controls, mut snapshots) = (Vec::new(), 0);
     let mut adapter = Adapter::new(Venue::BinanceUsdm);
     let mut books = Books::new(Venue::BinanceUsdm);
     let (mut events, mut sink) = (Vec::new(), Vec::new());
+    // Validity after the last market message (the session ends with its own disconnect).
+    let mut valid_after_last_message = false;
     while let Some(rec) = reader.next_record() {
         match rec.body {
             Body::Control(c) => {
@@ -392,6 +437,7 @@ fn live_run(faults: Vec<Fault>, wall: Duration, max_age: Option<Duration>) -> Li
                 for e in &events {
                     books.apply(e, &mut sink);
                 }
+                valid_after_last_message = books.book("BTCUSDT").is_some_and(|b| b.is_valid());
             }
         }
     }
@@ -401,7 +447,7 @@ fn live_run(faults: Vec<Fault>, wall: Duration, max_age: Option<Duration>) -> Li
         live_digest: live.output_digest,
         replay_digest: replayed.output_digest,
         messages: live.input_messages,
-        book_valid_at_end: books.book("BTCUSDT").is_some_and(|b| b.is_valid()),
+        book_valid_at_end: valid_after_last_message,
         _dir: dir,
     }
 }
@@ -446,7 +492,9 @@ fn a_connection_is_renewed_before_the_venues_age_limit() {
     let r = live_run(Vec::new(), Duration::from_millis(2500), Some(Duration::from_millis(900)));
     assert_eq!(r.live_digest, r.replay_digest);
     assert!(
-        r.controls.iter().any(|c| matches!(c, Control::Disconnect { reason } if reason.contains("planned reconnect"))),
+        r.controls
+            .iter()
+            .any(|c| matches!(c, Control::Disconnect { reason } if reason.contains("planned reconnect"))),
         "{:?}",
         r.controls
     );

@@ -219,7 +219,7 @@ pub fn live(args: &LiveArgs) -> CmdResult {
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  paper_trader serve recordings/sample --port 0 --speed 20x\n  paper_trader serve --synth 7 --coins BTC,ETH --port 8080 --fault drop-after=500 --fault refuse=l2Book:2\n\nThe first line on stdout is the URL (ws://127.0.0.1:PORT/ws). The market's clock starts when the first client connects. At the end of the recording the server keeps its connections (pings answered, no more data) until Ctrl-C/SIGTERM, unless --loop (start again) or --exit-at-end."
+    after_help = "Examples:\n  paper_trader serve recordings/sample --port 0 --speed 20x\n  paper_trader serve --synth 7 --coins BTC,ETH --port 8080 --fault drop-after=500 --fault refuse=l2Book:2\n  paper_trader serve rec/binance --venue binance-usdm --port 0 --speed 10x --fault seq-break=200\n\nThe first line on stdout is the URL (ws://127.0.0.1:PORT/ws; binance-usdm: ws://127.0.0.1:PORT/stream, and the REST base http://127.0.0.1:PORT on the second line). The market's clock starts when the first client connects. At the end of the recording the server keeps its connections (pings answered, no more data) until Ctrl-C/SIGTERM, unless --loop (start again) or --exit-at-end."
 )]
 pub struct ServeArgs {
     /// A recording (directory or log file) or a text capture (`<recv_ns> <json>` lines, gzip or plain).

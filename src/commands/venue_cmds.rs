@@ -305,7 +305,13 @@ pub fn event_json(rec: &Record, item: &Item) -> Value {
                     put("ask", ask.as_ref().map_or(Value::Null, pair));
                 }
                 MarketEvent::AssetCtx {
-                    exch_ns, mark_px, oracle_px, funding_rate, open_interest, next_funding_ns, ..
+                    exch_ns,
+                    mark_px,
+                    oracle_px,
+                    funding_rate,
+                    open_interest,
+                    next_funding_ns,
+                    ..
                 } => {
                     put("type", json!("asset_ctx"));
                     put("exch_ns", json!(exch_ns.map(|t| t.0)));

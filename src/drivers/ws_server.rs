@@ -68,11 +68,21 @@ impl Fault {
             (Fault::SeqBreak(_), Venue::Hyperliquid) => {
                 Err("--fault seq-break needs a sequenced feed: use it with --venue binance-usdm".into())
             }
-            (Fault::Refuse { kind, .. }, Venue::Hyperliquid) if !Self::HYPERLIQUID_KINDS.contains(&kind.as_str()) => {
-                Err(format!("--fault refuse={kind}: on hyperliquid TYPE is one of {}", Self::HYPERLIQUID_KINDS.join(", ")))
+            (Fault::Refuse { kind, .. }, Venue::Hyperliquid)
+                if !Self::HYPERLIQUID_KINDS.contains(&kind.as_str()) =>
+            {
+                Err(format!(
+                    "--fault refuse={kind}: on hyperliquid TYPE is one of {}",
+                    Self::HYPERLIQUID_KINDS.join(", ")
+                ))
             }
-            (Fault::Refuse { kind, .. }, Venue::BinanceUsdm) if !Self::BINANCE_KINDS.contains(&kind.as_str()) => {
-                Err(format!("--fault refuse={kind}: on binance-usdm TYPE is one of {}", Self::BINANCE_KINDS.join(", ")))
+            (Fault::Refuse { kind, .. }, Venue::BinanceUsdm)
+                if !Self::BINANCE_KINDS.contains(&kind.as_str()) =>
+            {
+                Err(format!(
+                    "--fault refuse={kind}: on binance-usdm TYPE is one of {}",
+                    Self::BINANCE_KINDS.join(", ")
+                ))
             }
             _ => Ok(()),
         }

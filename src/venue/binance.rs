@@ -238,8 +238,10 @@ fn event(ad: &mut Adapter, f: Fields<'_>, out: &mut Vec<MarketEvent>) -> Result<
             let mark_px = Price(decimal(need(f.px, "mark price p", e)?, "mark price")?);
             let oracle_px = f.index_px.map(|i| decimal(i, "index price")).transpose()?.map(Price);
             let rate = need(f.rate, "funding rate r", e)?;
-            let funding_rate = super::parse_rate(rate)
-                .ok_or_else(|| Bad { kind: AnomalyKind::BadNumber, detail: format!("funding rate {:?}", excerpt(rate)) })?;
+            let funding_rate = super::parse_rate(rate).ok_or_else(|| Bad {
+                kind: AnomalyKind::BadNumber,
+                detail: format!("funding rate {:?}", excerpt(rate)),
+            })?;
             if mark_px.0 <= 0 {
                 return Err(Bad { kind: AnomalyKind::BadNumber, detail: format!("mark price {mark_px}") });
             }

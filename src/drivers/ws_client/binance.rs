@@ -125,14 +125,23 @@ pub fn parse_request(raw: &str) -> Result<Request, (i64, String, serde_json::Val
         serde_json::from_str(raw).map_err(|_| (3, "Invalid JSON".to_string(), serde_json::Value::Null))?;
     let id = v.get("id").cloned().unwrap_or(serde_json::Value::Null);
     if !(id.is_u64() || id.is_string() || id.is_null()) {
-        return Err((2, "Invalid request: request ID must be an unsigned integer".into(), serde_json::Value::Null));
+        return Err((
+            2,
+            "Invalid request: request ID must be an unsigned integer".into(),
+            serde_json::Value::Null,
+        ));
     }
-    let method = v.get("method").and_then(|m| m.as_str()).ok_or((2, "Invalid request: missing method".to_string(), id.clone()))?;
+    let method = v.get("method").and_then(|m| m.as_str()).ok_or((
+        2,
+        "Invalid request: missing method".to_string(),
+        id.clone(),
+    ))?;
     let streams = || -> Result<Vec<String>, (i64, String, serde_json::Value)> {
-        let params = v
-            .get("params")
-            .and_then(|p| p.as_array())
-            .ok_or((2, "Invalid request: params must be an array of stream names".to_string(), id.clone()))?;
+        let params = v.get("params").and_then(|p| p.as_array()).ok_or((
+            2,
+            "Invalid request: params must be an array of stream names".to_string(),
+            id.clone(),
+        ))?;
         params
             .iter()
             .map(|p| match p.as_str() {
@@ -385,7 +394,9 @@ mod tests {
 
     #[test]
     fn parses_requests_as_the_connector_writes_them() {
-        let r = parse_request(r#"{"method": "SUBSCRIBE", "params": ["btcusdt@depth@0ms", "btcusdt@trade"], "id": 1}"#);
+        let r = parse_request(
+            r#"{"method": "SUBSCRIBE", "params": ["btcusdt@depth@0ms", "btcusdt@trade"], "id": 1}"#,
+        );
         assert_eq!(
             r,
             Ok(Request::Subscribe {
@@ -393,10 +404,16 @@ mod tests {
                 id: serde_json::json!(1)
             })
         );
-        assert!(matches!(parse_request(r#"{"method":"LIST_SUBSCRIPTIONS","id":3}"#), Ok(Request::List { .. })));
+        assert!(matches!(
+            parse_request(r#"{"method":"LIST_SUBSCRIPTIONS","id":3}"#),
+            Ok(Request::List { .. })
+        ));
         assert_eq!(parse_request("nope").unwrap_err().0, 3);
         assert_eq!(parse_request(r#"{"method":"SUBSCRIBE","params":["BTC USDT"],"id":2}"#).unwrap_err().0, 2);
-        assert_eq!(result_reply(&serde_json::Value::Null, &serde_json::json!(1)), r#"{"result":null,"id":1}"#);
+        assert_eq!(
+            result_reply(&serde_json::Value::Null, &serde_json::json!(1)),
+            r#"{"result":null,"id":1}"#
+        );
     }
 
     #[test]
@@ -404,7 +421,10 @@ mod tests {
         let mut p = BinanceUsdm::new(&["btcusdt".to_string()], "http://h/");
         p.on_connect();
         assert_eq!(p.observe("btcusdt@depth@0ms", &diff(10, 12, 9)).fetch, vec!["BTCUSDT".to_string()]);
-        assert_eq!(p.snapshot_request("BTCUSDT").unwrap().0, "http://h/fapi/v1/depth?symbol=BTCUSDT&limit=1000");
+        assert_eq!(
+            p.snapshot_request("BTCUSDT").unwrap().0,
+            "http://h/fapi/v1/depth?symbol=BTCUSDT&limit=1000"
+        );
         // While fetching, no second request.
         assert!(p.observe("btcusdt@depth@0ms", &diff(13, 15, 12)).fetch.is_empty());
         // Older than the first buffered diff: not handed on, asked again.
@@ -412,7 +432,10 @@ mod tests {
             p.on_snapshot("BTCUSDT", Some(br#"{"lastUpdateId":5,"bids":[],"asks":[]}"#)),
             SnapshotVerdict::Refetch(REFETCH_DELAY)
         );
-        assert_eq!(p.on_snapshot("BTCUSDT", Some(br#"{"lastUpdateId":11,"bids":[],"asks":[]}"#)), SnapshotVerdict::Record);
+        assert_eq!(
+            p.on_snapshot("BTCUSDT", Some(br#"{"lastUpdateId":11,"bids":[],"asks":[]}"#)),
+            SnapshotVerdict::Record
+        );
         let ok = p.observe("btcusdt@depth@0ms", &diff(16, 18, 15));
         assert!(ok.gap.is_none() && ok.fetch.is_empty());
         // A break: a gap before the diff, and a new snapshot.

@@ -211,7 +211,13 @@ impl BinanceHub {
     }
 
     /// Subscribes a connection to streams; `Err` is the refusal text (fault injection).
-    fn subscribe(&self, conn: u64, tx: &Sender<Frame>, combined: bool, streams: &[String]) -> Result<(), String> {
+    fn subscribe(
+        &self,
+        conn: u64,
+        tx: &Sender<Frame>,
+        combined: bool,
+        streams: &[String],
+    ) -> Result<(), String> {
         let mut st = self.lock();
         for s in streams {
             let kind = s.split('@').nth(1).unwrap_or_default().to_string();
@@ -243,7 +249,11 @@ impl BinanceHub {
 
     fn subscriptions_of(&self, conn: u64) -> Vec<String> {
         let st = self.lock();
-        st.subscribers.iter().filter(|(_, v)| v.iter().any(|s| s.conn == conn)).map(|(k, _)| k.clone()).collect()
+        st.subscribers
+            .iter()
+            .filter(|(_, v)| v.iter().any(|s| s.conn == conn))
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     fn forget(&self, conn: u64) {
@@ -294,8 +304,9 @@ impl BinanceExchange {
             stats: ServerStats::default(),
         });
         let accept_hub = hub.clone();
-        let accept =
-            std::thread::Builder::new().name("serve-accept".into()).spawn(move || accept_loop(listener, accept_hub))?;
+        let accept = std::thread::Builder::new()
+            .name("serve-accept".into())
+            .spawn(move || accept_loop(listener, accept_hub))?;
         Ok(BinanceExchange { addr, hub, first_connection: Some(first_rx), accept: Some(accept) })
     }
 
@@ -405,7 +416,9 @@ fn serve_rest(mut stream: TcpStream, head: &[u8], hub: &BinanceHub) {
     let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let param = |name: &str| {
-        query.split('&').find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+        query
+            .split('&')
+            .find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
     };
     let (status, body) = match (method, path) {
         ("GET", "/fapi/v1/depth") => match param("symbol") {
@@ -445,7 +458,8 @@ struct Target {
 }
 
 fn parse_target(path: &str, query: Option<&str>) -> Result<Target, String> {
-    let streams_of = |s: &str| -> Vec<String> { s.split('/').filter(|x| !x.is_empty()).map(str::to_string).collect() };
+    let streams_of =
+        |s: &str| -> Vec<String> { s.split('/').filter(|x| !x.is_empty()).map(str::to_string).collect() };
     let t = if path == "/stream" {
         let streams = query
             .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("streams=")))
@@ -468,7 +482,8 @@ fn parse_target(path: &str, query: Option<&str>) -> Result<Target, String> {
 #[allow(clippy::result_large_err)] // tungstenite's callback signature fixes the error type.
 fn serve_websocket(conn: u64, stream: TcpStream, peer: SocketAddr, hub: Arc<BinanceHub>) {
     let _ = stream.set_nodelay(true);
-    let config = WebSocketConfig { max_write_buffer_size: MAX_WRITE_BUFFER_BYTES, ..WebSocketConfig::default() };
+    let config =
+        WebSocketConfig { max_write_buffer_size: MAX_WRITE_BUFFER_BYTES, ..WebSocketConfig::default() };
     let mut target = Target::default();
     let check = |req: &HttpRequest, resp: HttpResponse| -> Result<HttpResponse, ErrorResponse> {
         match parse_target(req.uri().path(), req.uri().query()) {
@@ -626,7 +641,9 @@ impl Connection {
                 self.hub.unsubscribe(self.conn, &streams);
                 bn::result_reply(&serde_json::Value::Null, &id)
             }
-            Ok(Request::List { id }) => bn::result_reply(&serde_json::json!(self.hub.subscriptions_of(self.conn)), &id),
+            Ok(Request::List { id }) => {
+                bn::result_reply(&serde_json::json!(self.hub.subscriptions_of(self.conn)), &id)
+            }
             Err((code, msg, id)) => bn::error_reply(code, &msg, &id),
         };
         self.write(ws, Message::text(reply))
@@ -710,8 +727,10 @@ fn start_at_first_snapshot(
                     let id = BinanceHub::apply(&mut st, recv_ns, &stream, &raw)
                         .ok_or_else(|| format!("the first REST snapshot (stream {stream}) does not parse"))?;
                     drop(st);
-                    let bridge =
-                        pre.into_iter().filter(|(_, _, r)| bn::diff_ids(r).is_some_and(|(_, u, _)| u >= id)).collect();
+                    let bridge = pre
+                        .into_iter()
+                        .filter(|(_, _, r)| bn::diff_ids(r).is_some_and(|(_, u, _)| u >= id))
+                        .collect();
                     return Ok((recv_ns, bridge));
                 }
                 if stream.contains("@depth") {
