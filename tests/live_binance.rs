@@ -2,6 +2,7 @@
 //! speaks the combined and raw streams and the REST depth, consistently; a live session syncs
 //! its book from the REST snapshot, resyncs after a sequence break or a reconnect, and equals
 //! the replay of what it recorded.
+#![allow(clippy::disallowed_methods)] // Loopback clients wait on wall time for frames to arrive.
 
 use paper_trader::commands::args::Speed;
 use paper_trader::drivers::live::session::{run_session, SessionSetup};
@@ -375,6 +376,8 @@ struct LiveRun {
     messages: u64,
     /// The book rebuilt from the recording is valid at its end.
     book_valid_at_end: bool,
+    /// Times the rebuilt book went from invalid to valid (once per sync from a snapshot).
+    syncs: usize,
     _dir: tempfile::TempDir,
 }
 
@@ -419,6 +422,7 @@ fn live_run(faults: Vec<Fault>, wall: Duration, max_age: Option<Duration>) -> Li
     let (mut events, mut sink) = (Vec::new(), Vec::new());
     // Validity after the last market message (the session ends with its own disconnect).
     let mut valid_after_last_message = false;
+    let mut syncs = 0;
     while let Some(rec) = reader.next_record() {
         match rec.body {
             Body::Control(c) => {
@@ -437,7 +441,9 @@ fn live_run(faults: Vec<Fault>, wall: Duration, max_age: Option<Duration>) -> Li
                 for e in &events {
                     books.apply(e, &mut sink);
                 }
-                valid_after_last_message = books.book("BTCUSDT").is_some_and(|b| b.is_valid());
+                let valid = books.book("BTCUSDT").is_some_and(|b| b.is_valid());
+                syncs += usize::from(valid && !valid_after_last_message);
+                valid_after_last_message = valid;
             }
         }
     }
@@ -448,6 +454,7 @@ fn live_run(faults: Vec<Fault>, wall: Duration, max_age: Option<Duration>) -> Li
         replay_digest: replayed.output_digest,
         messages: live.input_messages,
         book_valid_at_end: valid_after_last_message,
+        syncs,
         _dir: dir,
     }
 }
@@ -484,7 +491,9 @@ fn after_a_dropped_connection_it_resubscribes_and_resyncs() {
     let subs = r.controls.iter().filter(|c| matches!(c, Control::Subscribe { .. })).count();
     assert!(connects >= 2 && subs >= 2, "{connects} connects, {subs} subscribes");
     assert!(r.snapshots >= 2, "a snapshot per connection");
-    assert!(r.book_valid_at_end);
+    // The last connection may be cut just before the session ends, before its snapshot: what
+    // must hold is that the book synced again after a reconnect.
+    assert!(r.syncs >= 2, "synced {} times", r.syncs);
 }
 
 #[test]
