@@ -156,7 +156,11 @@ fn a_live_session_equals_the_replay_of_its_inputs() {
     assert!(s.report.ticks > 0, "the engine's deadlines were ticked");
     assert!(count(&s, |c| matches!(c, Control::Tick)) as u64 == s.report.ticks, "every tick is recorded");
     assert_eq!(count(&s, |c| matches!(c, Control::Connect { .. })), 1);
-    assert_eq!(count(&s, |c| matches!(c, Control::Subscribe { .. })), 3);
+    assert_eq!(
+        count(&s, |c| matches!(c, Control::Subscribe { .. })),
+        4,
+        "l2Book, trades, bbo, activeAssetCtx"
+    );
 }
 
 #[test]
@@ -165,7 +169,7 @@ fn after_a_dropped_connection_live_still_equals_replay() {
     assert_live_equals_replay(&s);
     assert!(count(&s, |c| matches!(c, Control::Connect { .. })) >= 2, "{}", s.report.line());
     assert!(count(&s, |c| matches!(c, Control::Gap { .. })) >= 1);
-    assert!(count(&s, |c| matches!(c, Control::Subscribe { .. })) >= 6, "resubscribed");
+    assert!(count(&s, |c| matches!(c, Control::Subscribe { .. })) >= 8, "resubscribed");
     assert!(s.live.engine.gaps >= 1, "the engine saw the gap");
     assert_cancels_and_resumes(&s);
 }

@@ -4,9 +4,12 @@ use super::args::{parse_duration, parse_speed, Speed};
 use super::{exit, CmdResult};
 use crate::drivers::live::{LiveOptions, LiveReport};
 use crate::drivers::serve::{self, PlaybackOptions};
+use crate::drivers::ws_client::binance::BinanceUsdm;
 use crate::drivers::ws_client::hyperliquid::Hyperliquid;
-use crate::drivers::ws_client::ClientOptions;
+use crate::drivers::ws_client::{ClientOptions, VenueProtocol};
+use crate::drivers::ws_server::binance::{BinanceExchange, Keepalive};
 use crate::drivers::ws_server::{Fault, LocalExchange};
+use crate::venue::Venue;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,6 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub const DEFAULT_HL_URL: &str = "wss://api.hyperliquid.xyz/ws";
+/// Binance USD-M's combined stream endpoint and REST base.
+pub const DEFAULT_BINANCE_URL: &str = "wss://fstream.binance.com/stream";
+pub const DEFAULT_BINANCE_REST_URL: &str = "https://fapi.binance.com";
 
 fn duration_arg(s: &str) -> Result<Duration, String> {
     parse_duration(s).map(Duration::from_nanos).map_err(|e| e.to_string())
@@ -27,24 +33,25 @@ fn fault_arg(s: &str) -> Result<Fault, String> {
     Fault::parse(s)
 }
 
-fn venue_arg(s: &str) -> Result<String, String> {
-    match s {
-        "hyperliquid" => Ok(s.to_string()),
-        "binance-usdm" => Err("live feeds of binance-usdm come later: use --venue hyperliquid".into()),
-        _ => Err(format!("unknown venue '{s}': use hyperliquid")),
-    }
+fn venue_arg(s: &str) -> Result<Venue, String> {
+    Venue::from_name(s).ok_or_else(|| format!("unknown venue '{s}': use hyperliquid or binance-usdm"))
 }
 
 /// Connection flags shared by `record` and `live`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct FeedArgs {
-    /// The venue (only `hyperliquid` live for now).
+    /// The venue: hyperliquid or binance-usdm.
     #[arg(long, default_value = "hyperliquid", value_parser = venue_arg)]
-    pub venue: String,
-    /// Websocket URL of the venue (or of a local `serve`).
-    #[arg(long, default_value = DEFAULT_HL_URL)]
-    pub url: String,
-    /// Coins to subscribe to (l2Book, trades and bbo of each), comma-separated.
+    pub venue: Venue,
+    /// Websocket URL of the venue (or of a local `serve`); default wss://api.hyperliquid.xyz/ws,
+    /// or wss://fstream.binance.com/stream for binance-usdm.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Binance: the REST base for depth snapshots (default https://fapi.binance.com).
+    #[arg(long)]
+    pub rest_url: Option<String>,
+    /// Coins to subscribe to, comma-separated: Hyperliquid coins (BTC: l2Book, trades, bbo,
+    /// activeAssetCtx) or Binance symbols (BTCUSDT: depth@0ms, trade, bookTicker, markPrice@1s).
     #[arg(long, value_delimiter = ',', required = true)]
     pub coins: Vec<String>,
     /// Also subscribe to allMids.
@@ -59,6 +66,9 @@ pub struct FeedArgs {
     /// Silence after which the connection counts as dead.
     #[arg(long, default_value = "60s", value_parser = duration_arg, hide = true)]
     pub silence_timeout: Duration,
+    /// Binance: reconnect on our terms once a connection is this old (the venue cuts at 24 h).
+    #[arg(long, value_parser = duration_arg, hide = true)]
+    pub max_connection_age: Option<Duration>,
     /// First reconnect backoff (doubling, capped at --backoff-cap, jittered).
     #[arg(long, default_value = "250ms", value_parser = duration_arg, hide = true)]
     pub backoff_base: Duration,
@@ -72,7 +82,11 @@ impl FeedArgs {
             self.coins.iter().all(|c| !c.trim().is_empty()),
             "--coins has an empty name: write e.g. --coins BTC,ETH"
         );
-        let mut client = ClientOptions::new(&self.url);
+        anyhow::ensure!(
+            self.venue == Venue::BinanceUsdm || self.rest_url.is_none(),
+            "--rest-url is for --venue binance-usdm (Hyperliquid books come whole on the websocket)"
+        );
+        let mut client = ClientOptions::new(&self.url());
         client.ping_interval = self.ping_interval;
         client.silence_timeout = self.silence_timeout;
         client.pong_timeout = client.pong_timeout.min(self.silence_timeout);
@@ -88,9 +102,39 @@ impl FeedArgs {
         })
     }
 
-    pub fn protocol(&self) -> Box<Hyperliquid> {
-        let coins: Vec<String> = self.coins.iter().map(|c| c.trim().to_string()).collect();
-        Box::new(Hyperliquid::new(&coins, self.all_mids))
+    /// The websocket URL: `--url`, or the venue's own endpoint.
+    pub fn url(&self) -> String {
+        self.url.clone().unwrap_or_else(|| match self.venue {
+            Venue::Hyperliquid => DEFAULT_HL_URL.to_string(),
+            Venue::BinanceUsdm => DEFAULT_BINANCE_URL.to_string(),
+        })
+    }
+
+    /// The coins as the venue names them (Binance symbols upper case).
+    pub fn coin_names(&self) -> Vec<String> {
+        self.coins
+            .iter()
+            .map(|c| match self.venue {
+                Venue::Hyperliquid => c.trim().to_string(),
+                Venue::BinanceUsdm => c.trim().to_ascii_uppercase(),
+            })
+            .collect()
+    }
+
+    pub fn protocol(&self) -> anyhow::Result<Box<dyn VenueProtocol>> {
+        let coins = self.coin_names();
+        Ok(match self.venue {
+            Venue::Hyperliquid => Box::new(Hyperliquid::new(&coins, self.all_mids)),
+            Venue::BinanceUsdm => {
+                anyhow::ensure!(!self.all_mids, "--all-mids is a Hyperliquid channel");
+                let rest = self.rest_url.as_deref().unwrap_or(DEFAULT_BINANCE_REST_URL);
+                let mut p = BinanceUsdm::new(&coins, rest);
+                if let Some(age) = self.max_connection_age {
+                    p.max_connection_age = age;
+                }
+                Box::new(p)
+            }
+        })
     }
 }
 
@@ -133,8 +177,8 @@ pub struct RecordArgs {
 pub fn record(args: &RecordArgs) -> CmdResult {
     let opts = args.feed.options(0)?;
     let header = crate::log::Header {
-        venue: args.feed.venue.clone(),
-        coins: args.feed.coins.clone(),
+        venue: args.feed.venue.name().to_string(),
+        coins: args.feed.coin_names(),
         program_version: crate::PROGRAM_VERSION.to_string(),
         created_by: "record".to_string(),
         engine_config: None,
@@ -144,7 +188,7 @@ pub fn record(args: &RecordArgs) -> CmdResult {
     let stop = stop_on_signal();
     let mut progress = progress_printer();
     let report = crate::drivers::record::run_record(
-        args.feed.protocol(),
+        args.feed.protocol()?,
         &opts,
         &args.out,
         header,
@@ -181,7 +225,7 @@ pub fn live(args: &LiveArgs) -> CmdResult {
 
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  paper_trader serve recordings/sample --port 0 --speed 20x\n  paper_trader serve --synth 7 --coins BTC,ETH --port 8080 --fault drop-after=500 --fault refuse=l2Book:2\n\nThe first line on stdout is the URL (ws://127.0.0.1:PORT/ws). The market's clock starts when the first client connects. At the end of the recording the server keeps its connections (pings answered, no more data) until Ctrl-C/SIGTERM, unless --loop (start again) or --exit-at-end."
+    after_help = "Examples:\n  paper_trader serve recordings/sample --port 0 --speed 20x\n  paper_trader serve --synth 7 --coins BTC,ETH --port 8080 --fault drop-after=500 --fault refuse=l2Book:2\n  paper_trader serve rec/binance --venue binance-usdm --port 0 --speed 10x --fault seq-break=200\n\nThe first line on stdout is the URL (ws://127.0.0.1:PORT/ws; binance-usdm: ws://127.0.0.1:PORT/stream, and the REST base http://127.0.0.1:PORT on the second line). The market's clock starts when the first client connects. At the end of the recording the server keeps its connections (pings answered, no more data) until Ctrl-C/SIGTERM, unless --loop (start again) or --exit-at-end."
 )]
 pub struct ServeArgs {
     /// A recording (directory or log file) or a text capture (`<recv_ns> <json>` lines, gzip or plain).
@@ -190,6 +234,10 @@ pub struct ServeArgs {
     /// Serve the synthetic venue with this seed instead of a recording.
     #[arg(long)]
     pub synth: Option<u64>,
+    /// The protocol to speak: hyperliquid (`/ws`) or binance-usdm (`/stream`, `/ws` and the
+    /// REST depth endpoint on the same port; stdout line 2 is the REST base).
+    #[arg(long, default_value = "hyperliquid", value_parser = venue_arg)]
+    pub venue: Venue,
     /// Configuration of the synthetic venue (TOML); default: the built-in one.
     #[arg(long, requires = "synth")]
     pub synth_config: Option<PathBuf>,
@@ -202,7 +250,7 @@ pub struct ServeArgs {
     /// Pace: 1x (original), 20x, or max.
     #[arg(long, default_value = "1x", value_parser = speed_arg)]
     pub speed: Speed,
-    /// Fault to inject (repeatable): drop-after=N | stall=DURATION[@N] | malformed-every=N | refuse=TYPE[:N].
+    /// Fault to inject (repeatable): drop-after=N | stall=DURATION[@N] | malformed-every=N | refuse=TYPE[:N] | seq-break=N (binance-usdm).
     #[arg(long, value_parser = fault_arg)]
     pub fault: Vec<Fault>,
     /// Start again from the beginning at the end of the recording.
@@ -214,6 +262,13 @@ pub struct ServeArgs {
 }
 
 pub fn serve(args: &ServeArgs) -> CmdResult {
+    for f in &args.fault {
+        f.check_venue(args.venue).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    anyhow::ensure!(
+        args.venue == Venue::Hyperliquid || args.synth.is_none(),
+        "the synthetic venue speaks Hyperliquid's protocol: serve a binance-usdm recording instead of --synth"
+    );
     let mut open: Box<dyn FnMut() -> Result<Box<dyn serve::MessageSource>, String> + Send> =
         match (&args.rec, args.synth) {
             (Some(rec), _) => {
@@ -237,6 +292,9 @@ pub fn serve(args: &ServeArgs) -> CmdResult {
             (None, None) => anyhow::bail!("give a recording or --synth SEED"),
         };
     let stop = stop_on_signal();
+    if args.venue == Venue::BinanceUsdm {
+        return serve_binance(args, open, stop);
+    }
     let mut exchange = LocalExchange::bind(args.port, args.fault.clone())
         .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
     {
@@ -264,6 +322,53 @@ pub fn serve(args: &ServeArgs) -> CmdResult {
     tracing::info!(
         published = report.published,
         history_batches = report.history_batches,
+        connections = hub.stats.connections.load(Ordering::Relaxed),
+        faults = hub.stats.faults_injected.load(Ordering::Relaxed),
+        "serve stopped"
+    );
+    Ok(exit::OK)
+}
+
+/// `serve --venue binance-usdm`: the combined and raw streams and the REST depth on one port.
+fn serve_binance(
+    args: &ServeArgs,
+    mut open: Box<dyn FnMut() -> Result<Box<dyn serve::MessageSource>, String> + Send>,
+    stop: Arc<AtomicBool>,
+) -> CmdResult {
+    let mut exchange = BinanceExchange::bind(args.port, args.fault.clone(), Keepalive::default())
+        .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1:{}: {e}", args.port))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", exchange.url())?;
+        writeln!(out, "{}", exchange.rest_url())?;
+        out.flush()?;
+    }
+    tracing::info!(url = %exchange.url(), rest = %exchange.rest_url(), speed = ?args.speed, faults = ?args.fault, "serving binance-usdm");
+    let hub = exchange.hub();
+    let first =
+        exchange.take_first_connection().ok_or_else(|| anyhow::anyhow!("no first-connection signal"))?;
+    let opts = PlaybackOptions { speed: args.speed, looping: args.looping };
+    let play_hub = hub.clone();
+    // A playback that fails (no snapshot in the recording, a read error) ends the server.
+    let failed = Arc::new(AtomicBool::new(false));
+    let play_failed = failed.clone();
+    let playback = std::thread::Builder::new().name("serve-playback".into()).spawn(move || {
+        let r = crate::drivers::ws_server::binance::play(&play_hub, &first, &mut open, opts);
+        play_failed.store(r.is_err(), Ordering::Relaxed);
+        r
+    })?;
+    let exit_at_end = args.exit_at_end;
+    while !(stop.load(Ordering::Relaxed)
+        || playback.is_finished() && (exit_at_end || failed.load(Ordering::Relaxed)))
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    hub.shutdown();
+    let report = playback.join().map_err(|_| anyhow::anyhow!("the playback thread panicked"))?;
+    exchange.shutdown();
+    let report = report.map_err(|e| anyhow::anyhow!("{e}"))?;
+    tracing::info!(
+        published = report.published,
         connections = hub.stats.connections.load(Ordering::Relaxed),
         faults = hub.stats.faults_injected.load(Ordering::Relaxed),
         "serve stopped"

@@ -379,6 +379,23 @@ pub fn event_json(rec: &Record, item: &Item) -> Value {
                     put("bid", bid.as_ref().map_or(Value::Null, pair));
                     put("ask", ask.as_ref().map_or(Value::Null, pair));
                 }
+                MarketEvent::AssetCtx {
+                    exch_ns,
+                    mark_px,
+                    oracle_px,
+                    funding_rate,
+                    open_interest,
+                    next_funding_ns,
+                    ..
+                } => {
+                    put("type", json!("asset_ctx"));
+                    put("exch_ns", json!(exch_ns.map(|t| t.0)));
+                    put("mark_px", json!(mark_px.to_string()));
+                    put("oracle_px", json!(oracle_px.map(|p| p.to_string())));
+                    put("funding_rate", json!(format_rate(*funding_rate)));
+                    put("open_interest", json!(open_interest.map(|q| q.to_string())));
+                    put("next_funding_ns", json!(next_funding_ns.map(|t| t.0)));
+                }
                 MarketEvent::Mids { mids } => {
                     put("type", json!("mids"));
                     let m: serde_json::Map<String, Value> =
@@ -399,6 +416,20 @@ pub fn event_json(rec: &Record, item: &Item) -> Value {
         }
     }
     v
+}
+
+/// A funding rate (units of 10^-12) as the exact decimal the venue wrote.
+fn format_rate(r: i64) -> String {
+    let scale = crate::venue::RATE_SCALE;
+    let (sign, a) = if r < 0 { ("-", r.unsigned_abs()) } else { ("", r as u64) };
+    let frac = format!("{:012}", a % scale as u64);
+    let frac = frac.trim_end_matches('0');
+    let int = a / scale as u64;
+    if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    }
 }
 
 fn top(levels: &[Level]) -> String {
@@ -439,6 +470,11 @@ pub fn event_text(rec: &Record, item: &Item) -> String {
                     format!("{} {} / {}", head("bbo", coin), top(bid.as_slice()), top(ask.as_slice()))
                 }
                 MarketEvent::Mids { mids } => format!("{} {} coins", head("mids", None), mids.len()),
+                MarketEvent::AssetCtx { mark_px, funding_rate, .. } => format!(
+                    "{} mark {mark_px} funding {}",
+                    head("asset_ctx", coin),
+                    format_rate(*funding_rate)
+                ),
                 MarketEvent::Protocol { kind, detail } => {
                     format!("{} {} {detail}", head("control", None), protocol_name(*kind))
                 }

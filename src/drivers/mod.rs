@@ -6,6 +6,7 @@ pub mod journal;
 pub mod live;
 pub mod record;
 pub mod replay;
+pub mod rest;
 pub mod serve;
 pub mod session;
 pub mod sweep;

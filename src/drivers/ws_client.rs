@@ -12,6 +12,7 @@
 //! flag are checked between messages), no async runtime.
 #![allow(clippy::disallowed_methods)] // A driver: the receive time is read from the wall clock here.
 
+pub mod binance;
 pub mod hyperliquid;
 
 use crate::log::Control;
@@ -24,18 +25,65 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
+/// REST snapshots fetched and not yet taken by the socket loop (one fetch per symbol at a time).
+const SNAPSHOT_QUEUE_CAPACITY: usize = 64;
+
+/// What a venue's protocol makes of one data message before it is handed on.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    /// A `Gap` control record to hand on *before* the message (a sequence break).
+    pub gap: Option<String>,
+    /// Symbols whose REST book snapshot should be fetched now.
+    pub fetch: Vec<String>,
+}
+
+/// What to do with a fetched REST snapshot (`None` body: the fetch failed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapshotVerdict {
+    /// Hand the body on as a message of the snapshot's stream.
+    Record,
+    /// Drop it and fetch again after the delay.
+    Refetch(Duration),
+    /// Not a symbol of this session.
+    Ignore,
+}
+
 /// What a venue's websocket protocol needs from the client loop.
 pub trait VenueProtocol: Send {
     fn venue(&self) -> &'static str;
     /// `(subscription description, text frame)` to send after each connect.
-    fn subscribe_frames(&self) -> Vec<(String, String)>;
+    fn subscribe_frames(&mut self) -> Vec<(String, String)>;
+    /// The least time between two subscribe frames (the venue's rate limit on incoming
+    /// messages).
+    fn subscribe_interval(&self) -> Duration {
+        Duration::ZERO
+    }
+    /// A connection older than this is closed and reopened on our terms (a venue that cuts
+    /// connections at a fixed age).
+    fn max_connection_age(&self) -> Option<Duration> {
+        None
+    }
+    /// A new connection: per-connection state starts over.
+    fn on_connect(&mut self) {}
+    /// Looks at one message (with its stream name) before it is handed on.
+    fn observe(&mut self, _stream: &str, _raw: &[u8]) -> Observed {
+        Observed::default()
+    }
+    /// `(url, stream name)` of a symbol's REST book snapshot, for venues that have one.
+    fn snapshot_request(&self, _symbol: &str) -> Option<(String, String)> {
+        None
+    }
+    /// A fetched snapshot body (or `None`: the fetch failed).
+    fn on_snapshot(&mut self, _symbol: &str, _body: Option<&[u8]>) -> SnapshotVerdict {
+        SnapshotVerdict::Ignore
+    }
     /// The application-level ping, if the venue has one (Hyperliquid: `{"method":"ping"}`).
     fn ping_frame(&self) -> Option<String>;
     fn is_pong(&self, raw: &[u8]) -> bool;
     /// Subscriptions (by description) that a server message says were refused.
     fn refused_subscriptions(&self, raw: &[u8]) -> Vec<String>;
     /// The frame that retries one subscription (by description).
-    fn resubscribe_frame(&self, subscription: &str) -> Option<String>;
+    fn resubscribe_frame(&mut self, subscription: &str) -> Option<String>;
     /// The stream name a raw message is recorded under.
     fn stream_of(&self, raw: &[u8]) -> String;
 }
@@ -235,6 +283,10 @@ pub struct FeedClient {
     stats: Arc<ClientStats>,
     stop: Arc<AtomicBool>,
     dropped_since_gap: u64,
+    /// Connections opened so far (snapshots fetched for an older one are dropped).
+    connection: u64,
+    snapshots_tx: Sender<SnapshotResult>,
+    snapshots_rx: crossbeam_channel::Receiver<SnapshotResult>,
 }
 
 enum Ended {
@@ -250,7 +302,11 @@ impl FeedClient {
         out: Sender<FeedEvent>,
         stop: Arc<AtomicBool>,
     ) -> FeedClient {
+        let (snapshots_tx, snapshots_rx) = crossbeam_channel::bounded(SNAPSHOT_QUEUE_CAPACITY);
         FeedClient {
+            connection: 0,
+            snapshots_tx,
+            snapshots_rx,
             protocol,
             opts,
             clock,
@@ -371,21 +427,44 @@ impl FeedClient {
         if let Err(e) = set_read_timeout(ws, self.opts.poll_interval) {
             return Ended::Dead(format!("socket: {e}"));
         }
-        for (subscription, frame) in self.protocol.subscribe_frames() {
-            if let Err(e) = ws.send(Message::text(frame)) {
-                return Ended::Dead(format!("send subscribe: {e}"));
-            }
-            self.control(Control::Subscribe { subscription });
-        }
+        self.connection += 1;
+        self.protocol.on_connect();
+        let opened = Instant::now();
+        // Subscribe frames go out one per `subscribe_interval` (the venue's rate limit).
+        let mut to_subscribe: std::collections::VecDeque<(String, String)> =
+            self.protocol.subscribe_frames().into();
+        let mut next_subscribe = opened;
         let mut last_rx = Instant::now();
         let mut last_ping = Instant::now();
         let mut pong_due: Option<Instant> = None;
         let mut retries: Vec<(Instant, String)> = Vec::new();
+        let mut fetches: Vec<(Instant, String)> = Vec::new();
         let mut retry_backoff =
             Backoff::new(self.opts.backoff_base, self.opts.backoff_cap, self.opts.seed ^ 0x5EED_5EED);
         loop {
             if self.stopped() {
                 return Ended::Stop;
+            }
+            let now = Instant::now();
+            if now >= next_subscribe {
+                if let Some((subscription, frame)) = to_subscribe.pop_front() {
+                    if let Err(e) = ws.send(Message::text(frame)) {
+                        return Ended::Dead(format!("send subscribe: {e}"));
+                    }
+                    self.control(Control::Subscribe { subscription });
+                    next_subscribe = now + self.protocol.subscribe_interval();
+                    if !to_subscribe.is_empty() && self.protocol.subscribe_interval().is_zero() {
+                        continue;
+                    }
+                }
+            }
+            if let Some(age) = self.protocol.max_connection_age() {
+                if opened.elapsed() >= age {
+                    return Ended::Dead(format!(
+                        "planned reconnect: the connection is {:?} old (the venue cuts connections at 24 h)",
+                        age
+                    ));
+                }
             }
             match ws.read() {
                 Ok(msg) => {
@@ -414,6 +493,12 @@ impl FeedClient {
                         retries.push((Instant::now() + delay, refused));
                     }
                     let stream = self.protocol.stream_of(&raw);
+                    let seen = self.protocol.observe(&stream, &raw);
+                    if let Some(reason) = seen.gap {
+                        tracing::warn!(%reason, "sequence break: the book resyncs from a new snapshot");
+                        self.control(Control::Gap { reason });
+                    }
+                    fetches.extend(seen.fetch.into_iter().map(|s| (Instant::now(), s)));
                     self.offer(recv_ns, stream, raw);
                 }
                 Err(tungstenite::Error::Io(e))
@@ -450,8 +535,75 @@ impl FeedClient {
                     i += 1;
                 }
             }
+            self.start_due_fetches(&mut fetches, now);
+            self.take_snapshots(&mut fetches);
         }
     }
+
+    /// Starts the REST snapshot fetches that are due, each on its own short-lived thread (the
+    /// socket is read meanwhile: a slow REST answer must not stall the stream).
+    fn start_due_fetches(&mut self, fetches: &mut Vec<(Instant, String)>, now: Instant) {
+        let mut i = 0;
+        while i < fetches.len() {
+            if fetches[i].0 > now {
+                i += 1;
+                continue;
+            }
+            let (_, symbol) = fetches.swap_remove(i);
+            let Some((url, stream)) = self.protocol.snapshot_request(&symbol) else { continue };
+            let tx = self.snapshots_tx.clone();
+            let connection = self.connection;
+            let timeout = self.opts.connect_timeout;
+            tracing::info!(%url, "fetching the book snapshot");
+            let spawned = std::thread::Builder::new().name("rest-snapshot".into()).spawn(move || {
+                let result = crate::drivers::rest::get(&url, timeout);
+                let _ = tx.send(SnapshotResult { connection, symbol, stream, result });
+            });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "cannot start the snapshot fetch");
+            }
+        }
+    }
+
+    /// Hands on the snapshots that arrived (stamped when the socket thread takes them, so the
+    /// feed stays in receive order), or schedules a new fetch.
+    fn take_snapshots(&mut self, fetches: &mut Vec<(Instant, String)>) {
+        while let Ok(snap) = self.snapshots_rx.try_recv() {
+            if snap.connection != self.connection {
+                continue; // fetched for a connection that is gone: its book restarts anyway
+            }
+            if let Err(e) = &snap.result {
+                tracing::warn!(symbol = %snap.symbol, error = %e, "book snapshot fetch failed");
+            }
+            let body = snap.result.as_ref().ok().map(|b| b.as_slice());
+            match self.protocol.on_snapshot(&snap.symbol, body) {
+                SnapshotVerdict::Record => {
+                    let recv_ns = self.clock.now_ns();
+                    if let Ok(body) = snap.result {
+                        self.stats.messages.fetch_add(1, Ordering::Relaxed);
+                        self.stats.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                        self.offer(recv_ns, snap.stream, body);
+                    }
+                }
+                SnapshotVerdict::Refetch(delay) => {
+                    if snap.result.is_ok() {
+                        tracing::info!(symbol = %snap.symbol, "snapshot older than the buffered diffs: fetching again");
+                    }
+                    fetches.push((Instant::now() + delay, snap.symbol));
+                }
+                SnapshotVerdict::Ignore => {}
+            }
+        }
+    }
+}
+
+/// A REST snapshot fetched on a helper thread.
+struct SnapshotResult {
+    /// The connection it was fetched for.
+    connection: u64,
+    symbol: String,
+    stream: String,
+    result: Result<Vec<u8>, String>,
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@
 //! between. A client too slow for its queue is disconnected, as a real exchange would.
 #![allow(clippy::disallowed_methods)] // A driver: pacing and fault timers read the monotonic clock.
 
+pub mod binance;
+
 use crate::drivers::ws_client::hyperliquid::{self as hl, Request, Subscription};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};
 use std::collections::{BTreeMap, VecDeque};
@@ -26,15 +28,15 @@ use tungstenite::{Message, WebSocket};
 /// Frames queued for one connection before it counts as too slow and is disconnected.
 pub const CONNECTION_QUEUE_CAPACITY: usize = 65_536;
 /// Bytes tungstenite may buffer for a connection whose socket is not draining.
-const MAX_WRITE_BUFFER_BYTES: usize = 64 << 20;
+pub(crate) const MAX_WRITE_BUFFER_BYTES: usize = 64 << 20;
 /// How long a connection thread waits for outgoing frames before reading client frames again.
-const POLL_INTERVAL: Duration = Duration::from_millis(5);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(5);
 /// Trades kept per coin for the history batch a `trades` subscription starts with (the real
 /// venue sent 30, oldest first, in the shared capture).
 pub const HISTORY_TRADES: usize = 30;
 
 /// A fault to inject, from `--fault` (`drop-after=N`, `stall=T[@N]`, `malformed-every=N`,
-/// `refuse=TYPE[:N]`).
+/// `refuse=TYPE[:N]`, and on Binance `seq-break=N`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
     /// Cut every connection's TCP stream (no close frame) after it was sent N data messages.
@@ -46,11 +48,45 @@ pub enum Fault {
     MalformedEvery(u64),
     /// The first N subscriptions (server-wide) to a channel type are refused on `error`.
     Refuse { kind: String, times: u32 },
+    /// Binance: the Nth `depthUpdate` of each connection is withheld (a sequence break).
+    SeqBreak(u64),
 }
 
 impl Fault {
     pub const SYNTAX: &'static str =
-        "drop-after=N | stall=DURATION[@N] | malformed-every=N | refuse=TYPE[:N] (e.g. drop-after=500, stall=5s@200, malformed-every=100, refuse=l2Book:2)";
+        "drop-after=N | stall=DURATION[@N] | malformed-every=N | refuse=TYPE[:N] | seq-break=N (e.g. drop-after=500, stall=5s@200, malformed-every=100, refuse=l2Book:2, seq-break=50)";
+
+    /// The channel types `refuse=` takes on each venue.
+    pub const HYPERLIQUID_KINDS: [&'static str; 5] = ["l2Book", "trades", "bbo", "activeAssetCtx", "allMids"];
+    pub const BINANCE_KINDS: [&'static str; 4] = ["depth", "trade", "bookTicker", "markPrice"];
+
+    /// Whether this fault applies to a server of `venue` (`refuse` kinds and `seq-break` are
+    /// venue-specific); the error says what to write instead.
+    pub fn check_venue(&self, venue: crate::venue::Venue) -> Result<(), String> {
+        use crate::venue::Venue;
+        match (self, venue) {
+            (Fault::SeqBreak(_), Venue::Hyperliquid) => {
+                Err("--fault seq-break needs a sequenced feed: use it with --venue binance-usdm".into())
+            }
+            (Fault::Refuse { kind, .. }, Venue::Hyperliquid)
+                if !Self::HYPERLIQUID_KINDS.contains(&kind.as_str()) =>
+            {
+                Err(format!(
+                    "--fault refuse={kind}: on hyperliquid TYPE is one of {}",
+                    Self::HYPERLIQUID_KINDS.join(", ")
+                ))
+            }
+            (Fault::Refuse { kind, .. }, Venue::BinanceUsdm)
+                if !Self::BINANCE_KINDS.contains(&kind.as_str()) =>
+            {
+                Err(format!(
+                    "--fault refuse={kind}: on binance-usdm TYPE is one of {}",
+                    Self::BINANCE_KINDS.join(", ")
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
 
     pub fn parse(s: &str) -> Result<Fault, String> {
         let bad = |why: &str| format!("bad --fault '{s}': {why}; write {}", Fault::SYNTAX);
@@ -60,6 +96,7 @@ impl Fault {
         };
         match name {
             "drop-after" => Ok(Fault::DropAfter(count(value)?)),
+            "seq-break" => Ok(Fault::SeqBreak(count(value)?)),
             "malformed-every" => Ok(Fault::MalformedEvery(count(value)?)),
             "stall" => {
                 let (d, after) = value.split_once('@').unwrap_or((value, "100"));
@@ -68,8 +105,10 @@ impl Fault {
             }
             "refuse" => {
                 let (kind, times) = value.split_once(':').unwrap_or((value, "1"));
-                if !matches!(kind, "l2Book" | "trades" | "bbo" | "allMids") {
-                    return Err(bad("TYPE is one of l2Book, trades, bbo, allMids"));
+                if !(Self::HYPERLIQUID_KINDS.contains(&kind) || Self::BINANCE_KINDS.contains(&kind)) {
+                    return Err(bad(
+                        "TYPE is one of l2Book, trades, bbo, activeAssetCtx, allMids (hyperliquid) or depth, trade, bookTicker, markPrice (binance-usdm)",
+                    ));
                 }
                 let times = times
                     .parse::<u32>()
@@ -600,6 +639,11 @@ mod tests {
             Ok(Fault::Stall { duration: Duration::from_secs(2), after: 100 })
         );
         assert_eq!(Fault::parse("malformed-every=10"), Ok(Fault::MalformedEvery(10)));
+        assert_eq!(Fault::parse("seq-break=50"), Ok(Fault::SeqBreak(50)));
+        assert!(Fault::SeqBreak(1).check_venue(crate::venue::Venue::Hyperliquid).is_err());
+        let depth = Fault::parse("refuse=depth").unwrap();
+        assert!(depth.check_venue(crate::venue::Venue::BinanceUsdm).is_ok());
+        assert!(depth.check_venue(crate::venue::Venue::Hyperliquid).unwrap_err().contains("l2Book"));
         assert_eq!(Fault::parse("refuse=l2Book"), Ok(Fault::Refuse { kind: "l2Book".into(), times: 1 }));
         assert_eq!(Fault::parse("refuse=trades:3"), Ok(Fault::Refuse { kind: "trades".into(), times: 3 }));
         assert!(Fault::parse("drop-after=0").is_err());

@@ -328,7 +328,7 @@ impl Engine {
                 self.stats.anomalies += 1;
                 out.push(Output::Anomaly { coin: coin.clone(), kind: *kind, detail: detail.clone(), seq });
             }
-            MarketEvent::Protocol { .. } | MarketEvent::Mids { .. } => {}
+            MarketEvent::Protocol { .. } | MarketEvent::Mids { .. } | MarketEvent::AssetCtx { .. } => {}
             MarketEvent::Trade { coin, side, px, sz, history, .. } => {
                 if *history {
                     return;

@@ -37,8 +37,13 @@ struct Fields<'a> {
     agg_first: Option<u64>,
     agg_last: Option<u64>,
     last_update_id: Option<u64>,
+    /// `markPriceUpdate`: index price `i` and funding rate `r`.
+    index_px: Option<&'a [u8]>,
+    rate: Option<&'a [u8]>,
     /// `{"result":..,"id":..}`: the answer to a subscribe request.
     is_response: bool,
+    /// `{"error":{..},"id":..}`: a refused request.
+    is_error: bool,
     stream: Option<&'a [u8]>,
     has_data: bool,
 }
@@ -70,6 +75,10 @@ pub(super) fn parse(
     }
     if top.e.is_some() {
         return event(ad, top, out);
+    }
+    if top.is_error {
+        out.push(MarketEvent::Protocol { kind: ProtocolKind::Error, detail: text(raw) });
+        return Ok(());
     }
     if top.is_response {
         out.push(MarketEvent::Protocol { kind: ProtocolKind::SubscriptionAck, detail: text(raw) });
@@ -107,6 +116,12 @@ fn fields<'a>(s: &mut Scanner<'a>, mut data: Option<&mut Fields<'a>>) -> Result<
             b"f" => f.agg_first = Some(s.u64()?),
             b"l" => f.agg_last = Some(s.u64()?),
             b"lastUpdateId" => f.last_update_id = Some(s.u64()?),
+            b"i" if s.peek() == Some(b'"') => f.index_px = Some(s.string()?),
+            b"r" if s.peek() == Some(b'"') => f.rate = Some(s.string()?),
+            b"error" if top => {
+                f.is_error = true;
+                s.skip_value()?;
+            }
             b"stream" if top => f.stream = Some(s.string()?),
             b"data" if s.peek() == Some(b'{') => {
                 if let Some(d) = data.as_deref_mut() {
@@ -227,6 +242,29 @@ fn event(ad: &mut Adapter, f: Fields<'_>, out: &mut Vec<MarketEvent>) -> Result<
                 });
             }
         }
+        b"markPriceUpdate" => {
+            let mark_px = Price(decimal(need(f.px, "mark price p", e)?, "mark price")?);
+            let oracle_px = f.index_px.map(|i| decimal(i, "index price")).transpose()?.map(Price);
+            let rate = need(f.rate, "funding rate r", e)?;
+            let funding_rate = super::parse_rate(rate).ok_or_else(|| Bad {
+                kind: AnomalyKind::BadNumber,
+                detail: format!("funding rate {:?}", excerpt(rate)),
+            })?;
+            if mark_px.0 <= 0 {
+                return Err(Bad { kind: AnomalyKind::BadNumber, detail: format!("mark price {mark_px}") });
+            }
+            ad.check_time(StreamKind::BnMarkPrice, &coin, event_ns, out);
+            out.push(MarketEvent::AssetCtx {
+                coin,
+                exch_ns: Some(event_ns),
+                mark_px,
+                oracle_px,
+                funding_rate,
+                open_interest: None,
+                // In this event `T` is the next funding time, not a trade time.
+                next_funding_ns: f.trade_ms.map(ms),
+            });
+        }
         other => {
             return Err(Bad {
                 kind: AnomalyKind::UnknownChannel,
@@ -331,6 +369,27 @@ mod tests {
             matches!(&v[..], [MarketEvent::BookSnapshot { coin, update_id: Some(5123107852948), .. }] if coin == "BTCUSDT")
         );
         assert!(matches!(run(&mut ad, "x", r#"{"result":null,"id":1}"#)[..], [MarketEvent::Protocol { .. }]));
+        assert!(matches!(
+            run(&mut ad, "ws", r#"{"error":{"code":2,"msg":"Invalid request"},"id":3}"#)[..],
+            [MarketEvent::Protocol { kind: ProtocolKind::Error, .. }]
+        ));
+        let v = run(
+            &mut ad,
+            "btcusdt@markPrice@1s",
+            r#"{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1723161257000,"s":"BTCUSDT","p":"61801.10000000","P":"61790.2","i":"61795.52340909","r":"-0.00003829","T":1723190400000}}"#,
+        );
+        assert_eq!(
+            v,
+            vec![MarketEvent::AssetCtx {
+                coin: "BTCUSDT".into(),
+                exch_ns: Some(Timestamp(1_723_161_257_000_000_000)),
+                mark_px: Price(6_180_110_000_000),
+                oracle_px: Some(Price(6_179_552_340_909)),
+                funding_rate: -38_290_000,
+                open_interest: None,
+                next_funding_ns: Some(Timestamp(1_723_190_400_000_000_000)),
+            }]
+        );
         assert_eq!(ad.anomaly_count(), 0);
     }
 

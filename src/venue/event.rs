@@ -4,6 +4,38 @@
 use crate::types::{Price, Qty, Side, Timestamp};
 use serde::{Deserialize, Serialize};
 
+/// Funding rates are integers in units of 10^-12 (Hyperliquid publishes rates like
+/// `0.0000125`, finer than the 10^-8 of prices).
+pub const RATE_SCALE: i64 = 1_000_000_000_000;
+
+/// Parses a decimal rate string (`"-0.00003829"`) into units of [`RATE_SCALE`], never via f64;
+/// `None` when it is not a decimal or has more than 12 decimals.
+pub fn parse_rate(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (int, frac) = match digits.iter().position(|&b| b == b'.') {
+        Some(i) => (&digits[..i], &digits[i + 1..]),
+        None => (digits, &b""[..]),
+    };
+    if int.is_empty() || int.len() > 6 || frac.len() > 12 || !int.iter().chain(frac).all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &b in int {
+        v = v * 10 + i64::from(b - b'0');
+    }
+    let mut f: i64 = 0;
+    for &b in frac {
+        f = f * 10 + i64::from(b - b'0');
+    }
+    f *= 10i64.pow(12 - frac.len() as u32);
+    let v = v * RATE_SCALE + f;
+    Some(if neg { -v } else { v })
+}
+
 /// One price level: price, total size, and the venue's order count when it publishes one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Level {
@@ -44,6 +76,21 @@ pub enum MarketEvent {
     Bbo { coin: String, exch_ns: Timestamp, update_id: Option<u64>, bid: Option<Level>, ask: Option<Level> },
     /// Mid prices of many coins (Hyperliquid `allMids`), in the order the message lists them.
     Mids { mids: Vec<(String, Price)> },
+    /// A perpetual's context: the venue's mark price and funding (Hyperliquid `activeAssetCtx`,
+    /// Binance `markPriceUpdate`). `exch_ns` is `None` where the venue stamps no time
+    /// (Hyperliquid). `funding_rate` is the venue's current rate per funding interval (1 h on
+    /// Hyperliquid, Binance's `r` per its interval) in units of [`RATE_SCALE`]; positive means
+    /// longs pay shorts. `oracle_px` is Hyperliquid's oracle or Binance's index price;
+    /// `next_funding_ns` is Binance's `T`.
+    AssetCtx {
+        coin: String,
+        exch_ns: Option<Timestamp>,
+        mark_px: Price,
+        oracle_px: Option<Price>,
+        funding_rate: i64,
+        open_interest: Option<Qty>,
+        next_funding_ns: Option<Timestamp>,
+    },
     /// A protocol message that carries no market data (greeting, subscription ack, pong, error).
     Protocol { kind: ProtocolKind, detail: String },
     /// Something malformed or unexpected; counted, surfaced, never fatal.
@@ -84,7 +131,8 @@ impl MarketEvent {
             MarketEvent::BookSnapshot { coin, .. }
             | MarketEvent::BookDiff { coin, .. }
             | MarketEvent::Trade { coin, .. }
-            | MarketEvent::Bbo { coin, .. } => Some(coin),
+            | MarketEvent::Bbo { coin, .. }
+            | MarketEvent::AssetCtx { coin, .. } => Some(coin),
             MarketEvent::Anomaly { coin, .. } => coin.as_deref(),
             MarketEvent::Mids { .. } | MarketEvent::Protocol { .. } => None,
         }

@@ -29,11 +29,22 @@ struct Data<'a> {
     bbo: Option<(Option<Level>, Option<Level>)>,
     mids: Option<Vec<(String, Price)>>,
     trades: Option<Vec<Trade<'a>>>,
+    /// `activeAssetCtx`: the perpetual's context.
+    ctx: Option<Ctx>,
     /// `subscriptionResponse`: the subscription's type and coin.
     sub_type: Option<&'a [u8]>,
     sub_coin: Option<&'a [u8]>,
     /// The raw value, for details of protocol messages.
     raw: &'a [u8],
+}
+
+/// The fields of an `activeAssetCtx` context this program uses.
+#[derive(Default)]
+struct Ctx {
+    mark_px: Option<i64>,
+    oracle_px: Option<i64>,
+    funding: Option<i64>,
+    open_interest: Option<i64>,
 }
 
 #[derive(Default)]
@@ -82,6 +93,27 @@ pub(super) fn parse(ad: &mut Adapter, raw: &[u8], out: &mut Vec<MarketEvent>) ->
         // The synthetic venue's exact queue (ground truth, not a feed), when it arrives under
         // a stream name of its own choosing (a served recording): skipped like its stream.
         b"orderLevel" => Ok(()),
+        b"activeAssetCtx" => {
+            let d = data.ok_or_else(|| malformed("activeAssetCtx without data"))?;
+            let coin = text(d.coin.ok_or_else(|| malformed("activeAssetCtx without coin"))?);
+            let c = d.ctx.ok_or_else(|| malformed("activeAssetCtx without ctx"))?;
+            let mark_px = Price(c.mark_px.ok_or_else(|| malformed("activeAssetCtx without markPx"))?);
+            let funding_rate = c.funding.ok_or_else(|| malformed("activeAssetCtx without funding"))?;
+            if mark_px.0 <= 0 {
+                return Err(Bad { kind: super::AnomalyKind::BadNumber, detail: format!("markPx {mark_px}") });
+            }
+            out.push(MarketEvent::AssetCtx {
+                coin,
+                // The venue stamps no time on it; the receive time travels beside the event.
+                exch_ns: d.time_ms.map(|t| Timestamp(t.saturating_mul(1_000_000))),
+                mark_px,
+                oracle_px: c.oracle_px.map(Price),
+                funding_rate,
+                open_interest: c.open_interest.map(Qty),
+                next_funding_ns: None,
+            });
+            Ok(())
+        }
         b"pong" => {
             out.push(MarketEvent::Protocol { kind: ProtocolKind::Pong, detail: String::new() });
             Ok(())
@@ -133,6 +165,7 @@ fn data<'a>(s: &mut Scanner<'a>) -> Result<Data<'a>, Bad> {
                 b"levels" => d.levels = Some(levels(s)?),
                 b"bbo" => d.bbo = Some(bbo_pair(s)?),
                 b"mids" => d.mids = Some(mids(s)?),
+                b"ctx" => d.ctx = Some(ctx(s)?),
                 b"subscription" => s.object(|s, k| -> Result<(), Bad> {
                     match k {
                         b"type" => d.sub_type = Some(s.string()?),
@@ -164,6 +197,30 @@ fn data<'a>(s: &mut Scanner<'a>) -> Result<Data<'a>, Bad> {
     let end = s.pos();
     d.raw = s.slice(start, end);
     Ok(d)
+}
+
+/// `{"funding":..,"openInterest":..,"oraclePx":..,"markPx":..,..}` in any order.
+fn ctx(s: &mut Scanner<'_>) -> Result<Ctx, Bad> {
+    let mut c = Ctx::default();
+    s.object(|s, k| -> Result<(), Bad> {
+        match k {
+            b"markPx" => c.mark_px = Some(decimal(s.string()?, "markPx")?),
+            b"oraclePx" => c.oracle_px = Some(decimal(s.string()?, "oraclePx")?),
+            b"openInterest" => c.open_interest = Some(decimal(s.string()?, "openInterest")?),
+            b"funding" => {
+                let raw = s.string()?;
+                c.funding = Some(super::parse_rate(raw).ok_or_else(|| Bad {
+                    kind: super::AnomalyKind::BadNumber,
+                    detail: format!("funding {:?}", excerpt(raw)),
+                })?);
+            }
+            _ => {
+                s.skip_value()?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(c)
 }
 
 /// `{px, sz, n}` in any order.
@@ -353,6 +410,34 @@ mod tests {
         assert_eq!(bids[0], Level { px: Price(4_200_000_000_000), sz: Qty(150_000_000), n: 2 });
         assert_eq!(asks[0].sz, Qty(1000));
         assert_eq!(ad.anomaly_count(), 0);
+    }
+
+    #[test]
+    fn active_asset_ctx_gives_mark_oracle_and_funding() {
+        let mut ad = Adapter::new(Venue::Hyperliquid);
+        let v = run(
+            &mut ad,
+            r#"{"channel":"activeAssetCtx","data":{"coin":"BTC","ctx":{"funding":"0.0000125","openInterest":"12345.678","prevDayPx":"96000.0","dayNtlVlm":"1.0","premium":"0.0001","oraclePx":"97000.0","markPx":"97010.0","midPx":"97005.5","impactPxs":["97005.0","97006.0"],"dayBaseVlm":"1.0"}}}"#,
+        );
+        assert_eq!(
+            v,
+            vec![MarketEvent::AssetCtx {
+                coin: "BTC".into(),
+                exch_ns: None,
+                mark_px: Price(9_701_000_000_000),
+                oracle_px: Some(Price(9_700_000_000_000)),
+                funding_rate: 12_500_000,
+                open_interest: Some(Qty(1_234_567_800_000)),
+                next_funding_ns: None,
+            }]
+        );
+        let v = run(
+            &mut ad,
+            r#"{"channel":"activeAssetCtx","data":{"coin":"BTC","ctx":{"funding":"0.00000000000001","markPx":"1.0"}}}"#,
+        );
+        assert!(matches!(&v[..], [MarketEvent::Anomaly { kind: AnomalyKind::BadNumber, .. }]), "{v:?}");
+        assert_eq!(crate::venue::parse_rate(b"-0.00003829"), Some(-38_290_000));
+        assert_eq!(crate::venue::parse_rate(b"1e-5"), None);
     }
 
     #[test]

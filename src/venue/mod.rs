@@ -15,7 +15,7 @@ pub mod json;
 pub mod ladder;
 
 pub use book::{BookUpdate, Books, OrderBook, MAX_BUFFERED_DIFFS};
-pub use event::{AnomalyKind, Level, MarketEvent, ProtocolKind};
+pub use event::{parse_rate, AnomalyKind, Level, MarketEvent, ProtocolKind, RATE_SCALE};
 pub use instrument::{instrument, Instrument, Instruments};
 
 use crate::types::Timestamp;
@@ -75,6 +75,7 @@ enum StreamKind {
     BnAggTrade,
     BnBookTicker,
     BnSnapshot,
+    BnMarkPrice,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

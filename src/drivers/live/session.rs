@@ -88,12 +88,11 @@ impl SessionSetup {
             }
             None => EngineConfig::default(),
         };
-        let coins: Vec<String> = args.feed.coins.iter().map(|c| c.trim().to_string()).collect();
+        let coins: Vec<String> = args.feed.coin_names();
         // The recorded configuration names the traded coins, so that a replay trades the same.
         config.engine.coins = coins.clone();
-        let venue = Venue::from_name(&args.feed.venue)
-            .with_context(|| format!("unknown venue {}", args.feed.venue))?;
-        Ok(SessionSetup { config, seed: args.seed, venue, coins, url: args.feed.url.clone() })
+        let venue = args.feed.venue;
+        Ok(SessionSetup { config, seed: args.seed, venue, coins, url: args.feed.url() })
     }
 }
 
@@ -167,7 +166,7 @@ pub fn run_command(args: &LiveArgs) -> CmdResult {
     let (summary, report) = run_session(
         setup,
         &args.out,
-        args.feed.protocol(),
+        args.feed.protocol()?,
         &opts,
         WriterOptions::default(),
         stop,

@@ -14,8 +14,9 @@ pub const PROTOCOL_STREAM: &str = "ws";
 /// The greeting the real server may send first, as plain text.
 pub const GREETING: &str = "Websocket connection established.";
 
-/// The channels this program subscribes to per coin.
-pub const PER_COIN_CHANNELS: [&str; 3] = ["l2Book", "trades", "bbo"];
+/// The channels this program subscribes to per coin (`activeAssetCtx`: mark price, oracle
+/// price and funding of the perpetual).
+pub const PER_COIN_CHANNELS: [&str; 4] = ["l2Book", "trades", "bbo", "activeAssetCtx"];
 
 /// One Hyperliquid subscription: a channel type and, for per-coin channels, the coin.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,7 +67,7 @@ impl Subscription {
         let kind = v.get("type").and_then(|t| t.as_str()).ok_or("subscription without a \"type\"")?;
         match kind {
             "allMids" => Ok(Subscription::all_mids()),
-            "l2Book" | "trades" | "bbo" => {
+            "l2Book" | "trades" | "bbo" | "activeAssetCtx" => {
                 let coin = v.get("coin").and_then(|c| c.as_str()).ok_or("subscription without a \"coin\"")?;
                 if coin.is_empty() {
                     return Err("empty \"coin\"".to_string());
@@ -133,7 +134,7 @@ pub fn stream_of(raw: &[u8]) -> String {
         return PROTOCOL_STREAM.to_string();
     };
     match channel {
-        b"l2Book" | b"trades" | b"bbo" => {
+        b"l2Book" | b"trades" | b"bbo" | b"activeAssetCtx" => {
             let channel = std::str::from_utf8(channel).unwrap_or("?");
             match string_value_after(raw, b"\"coin\"").and_then(|c| std::str::from_utf8(c).ok()) {
                 Some(coin) if !coin.is_empty() => format!("{channel}:{coin}"),
@@ -159,7 +160,7 @@ pub fn is_error(raw: &[u8]) -> bool {
 /// The bytes of the string value of the first occurrence of `key` (which includes its quotes),
 /// tolerating whitespace around the colon. Values with escapes are returned raw; channel and
 /// coin names never contain any.
-fn string_value_after<'a>(raw: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+pub(crate) fn string_value_after<'a>(raw: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     let at = find(raw, key)?;
     let mut i = at + key.len();
     while raw.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
@@ -272,7 +273,7 @@ impl VenueProtocol for Hyperliquid {
         "hyperliquid"
     }
 
-    fn subscribe_frames(&self) -> Vec<(String, String)> {
+    fn subscribe_frames(&mut self) -> Vec<(String, String)> {
         self.subscriptions.iter().map(|s| (s.to_json(), subscribe_request(s))).collect()
     }
 
@@ -301,7 +302,7 @@ impl VenueProtocol for Hyperliquid {
             .collect()
     }
 
-    fn resubscribe_frame(&self, subscription: &str) -> Option<String> {
+    fn resubscribe_frame(&mut self, subscription: &str) -> Option<String> {
         self.subscriptions.iter().find(|s| s.to_json() == subscription).map(subscribe_request)
     }
 
