@@ -258,7 +258,11 @@ fn the_recording_holds_exactly_what_the_engine_consumed_and_the_server_sent() {
     }
     let protocol = seen_stream(&r.engine_seen, hl::PROTOCOL_STREAM);
     assert_eq!(protocol[0], hl::GREETING.as_bytes());
-    assert_eq!(protocol.iter().filter(|m| m.starts_with(br#"{"channel":"subscriptionResponse""#)).count(), 6);
+    assert_eq!(
+        protocol.iter().filter(|m| m.starts_with(br#"{"channel":"subscriptionResponse""#)).count(),
+        8,
+        "2 coins x l2Book, trades, bbo, activeAssetCtx"
+    );
     assert_eq!(r.report.dropped, 0);
 }
 
