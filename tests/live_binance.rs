@@ -388,7 +388,12 @@ fn live_run(faults: Vec<Fault>, wall: Duration, max_age: Option<Duration>) -> Li
     let mut client = ClientOptions::new(&server.url());
     client.backoff_base = Duration::from_millis(20);
     client.backoff_cap = Duration::from_millis(200);
-    let opts = LiveOptions { client, duration: Some(wall), progress_interval: Duration::from_secs(1) };
+    let opts = LiveOptions {
+        client,
+        duration: Some(wall),
+        progress_interval: Duration::from_secs(1),
+        stale_after: None,
+    };
     let mut config = EngineConfig::default();
     config.engine.coins = vec!["BTCUSDT".into()];
     let setup = SessionSetup {

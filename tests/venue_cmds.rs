@@ -80,9 +80,11 @@ fn binance_book_over_time_and_events() {
     assert_eq!(b["bids"].as_array().unwrap().len(), 1);
     // After the gap: invalid until the next snapshot.
     assert_eq!(book(&rec, "BTCUSDT", T0 + 7)["valid"], false);
-    // Offsets from the start work too; an unknown coin has no valid book.
+    // Offsets from the start work too; an unknown coin is an error (issue 11, item 10: it used
+    // to exit 0 with `valid: false`, indistinguishable from a gap).
     assert_eq!(run(&["book", rec.to_str().unwrap(), "--coin", "BTCUSDT", "--at", "+1ns", "--json"]).0, 0);
-    assert_eq!(book(&rec, "ETHUSDT", T0 + 7)["valid"], false);
+    let t = (T0 + 7).to_string();
+    assert_eq!(run(&["book", rec.to_str().unwrap(), "--coin", "ETHUSDT", "--at", &t, "--json"]).0, 1);
 
     let (code, out) = run(&["events", rec.to_str().unwrap(), "--json"]);
     assert_eq!(code, 0);

@@ -93,7 +93,7 @@ impl FeedArgs {
         client.backoff_base = self.backoff_base;
         client.backoff_cap = self.backoff_cap;
         client.seed = seed;
-        let venue = crate::venue::Venue::from_name(&self.venue).unwrap_or(crate::venue::Venue::Hyperliquid);
+        let venue = self.venue;
         Ok(LiveOptions {
             client,
             duration: self.duration,

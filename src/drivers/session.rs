@@ -327,7 +327,7 @@ impl SessionRunner {
             for o in self.engine.final_snapshots() {
                 self.record.clear();
                 rmp_serde::encode::write(&mut self.record, &o).context("serializing an output")?;
-                j.append_message(now.0, OUTPUT_STREAM, &self.record)?;
+                j.append(now.0, &self.record)?;
                 self.digest = chain(&self.digest, now.0, &self.record);
                 self.output_records += 1;
             }

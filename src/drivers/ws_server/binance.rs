@@ -702,14 +702,17 @@ fn is_snapshot(stream: &str, raw: &[u8]) -> bool {
     stream.ends_with("@depthSnapshot") || raw.starts_with(b"{\"lastUpdateId\"")
 }
 
+/// A recorded message: receive time, stream, raw bytes.
+type RecordedMessage = (u64, String, Vec<u8>);
+
 /// Reads the source to its first REST snapshot: feeds the diffs before it and the snapshot to
 /// the server's book, and returns the snapshot's receive time (the market's start) and the
 /// diffs a client needs to bridge it (`u >= lastUpdateId`), to stream first.
 fn start_at_first_snapshot(
     hub: &BinanceHub,
     source: &mut dyn MessageSource,
-) -> Result<(u64, Vec<(u64, String, Vec<u8>)>), String> {
-    let mut pre: std::collections::VecDeque<(u64, String, Vec<u8>)> = Default::default();
+) -> Result<(u64, Vec<RecordedMessage>), String> {
+    let mut pre: std::collections::VecDeque<RecordedMessage> = Default::default();
     loop {
         match source.next_item()? {
             None => {
