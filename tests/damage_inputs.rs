@@ -346,7 +346,11 @@ fn book_says_when_it_is_past_the_end_and_refuses_an_unknown_coin() {
 fn report_of_a_session_spanning_the_end_of_time_does_not_hang() {
     let tmp = tempfile::tempdir().unwrap();
     let rec = tmp.path().join("rec");
-    let header = paper_trader::log::Header { venue: "hyperliquid".into(), coins: vec!["BTC".into()], ..Default::default() };
+    let header = paper_trader::log::Header {
+        venue: "hyperliquid".into(),
+        coins: vec!["BTC".into()],
+        ..Default::default()
+    };
     let mut w = LogWriter::create(&rec, header, opts()).unwrap();
     for t in [0, u64::MAX] {
         w.append_message(t, "l2Book:BTC", HL_BOOK.as_bytes()).unwrap();

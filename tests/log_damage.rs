@@ -144,6 +144,8 @@ fn thousands_of_random_flips_in_a_larger_file() {
     let all = expected(&specs);
     let path = tmp.path().join("flip.ptlog");
     let mut rng = Rng(42);
+    // The file header (venue, streams' context) ends where the first block starts.
+    let header_end = index_of(&bytes)[0].offset as usize;
     let mut detected = 0;
     for n in 0..2000 {
         let mut b = bytes.clone();
@@ -151,6 +153,12 @@ fn thousands_of_random_flips_in_a_larger_file() {
         b[bit / 8] ^= 1 << (bit % 8);
         let what = format!("flip {n}: bit {bit}");
         let Some((got, status)) = read_bytes(&path, &b) else { continue };
+        if bit / 8 < header_end && status == Status::Corrupt && got.is_empty() {
+            // A damaged file header costs the whole file, reported as corruption (it used to
+            // fail to open, which the `else` above skips): known limitation, see RELIABILITY.md.
+            detected += 1;
+            continue;
+        }
         assert_no_foreign_records(&got, &all, &what);
         if status == Status::Intact {
             assert_eq!(got, all, "{what}: records lost without a report");
