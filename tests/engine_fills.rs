@@ -94,22 +94,23 @@ fn quotes_only() -> EngineConfig {
 }
 
 /// Issue 10 item 1. Postmortem: `advance` purged dead orders before crediting exposure, so a
-/// cancelled quote's last stretch `[cancel, dead_at)` was never credited (fills inside it were):
-/// kappa depended on the cancel latency.
+/// cancelled quote's last stretch `[cancel, dead_at)` was never credited while fills inside it
+/// were fitted: kappa depended on the cancel latency. Exposure and fitted fills must cover the
+/// same span of each quote's life: from going live until its cancel is sent (the tail's fills
+/// are stale quotes picked off, counted but kept out of the fit: see the next test).
 #[test]
-fn cancelled_quote_exposure_is_credited_up_to_its_dead_at() {
-    exposure_matches_fillable_life(100, 1_000);
+fn a_quote_is_exposed_from_going_live_until_its_cancel_is_sent() {
+    exposure_matches_standing_life(100, 1_000);
 }
 
-/// Issue 10 item 1, the same leak for a quote cancelled before it went live whose cancel takes
-/// effect after it did (entry 250 ms, requote after 200 ms, cancel latency 100 ms): it was
-/// fillable over [250, 300) ms but, with no input in that window, it was never activated.
+/// Issue 10 item 1, the same for a quote cancelled before it went live: it never stood, so it
+/// has no exposure (entry 250 ms, requote after 200 ms, cancel latency 100 ms).
 #[test]
-fn a_quote_cancelled_before_going_live_is_exposed_until_its_dead_at() {
-    exposure_matches_fillable_life(250, 200);
+fn a_quote_cancelled_before_going_live_has_no_exposure() {
+    exposure_matches_standing_life(250, 200);
 }
 
-fn exposure_matches_fillable_life(entry_ms: u64, move_after_ms: u64) {
+fn exposure_matches_standing_life(entry_ms: u64, move_after_ms: u64) {
     let mut cfg = quotes_only();
     cfg.fill_sim.entry_latency_ms = entry_ms;
     let mut r = Run::new(cfg);
@@ -119,7 +120,6 @@ fn exposure_matches_fillable_life(entry_ms: u64, move_after_ms: u64) {
     r.msg(t1, &book(t1, 50_001));
     let end = t1 + 1_000 * MS;
     r.input(end, Input::Tick);
-    let cancel_ns = EngineConfig::default().fill_sim.cancel_latency_ms * MS;
     let mut live: std::collections::BTreeMap<u64, u64> = Default::default();
     let mut expected_s = 0.0;
     let mut tails = 0;
@@ -130,7 +130,7 @@ fn exposure_matches_fillable_life(entry_ms: u64, move_after_ms: u64) {
             }
             Output::OrderCancelled { order_id, reason: CancelReason::Requote, .. } => {
                 let from = live.remove(order_id).unwrap();
-                expected_s += ((t + cancel_ns).min(end) - from) as f64 / 1e9;
+                expected_s += t.saturating_sub(from) as f64 / 1e9;
                 tails += 1;
             }
             Output::Fill { .. } => panic!("nothing trades in this market"),
@@ -143,8 +143,35 @@ fn exposure_matches_fillable_life(entry_ms: u64, move_after_ms: u64) {
     // Only the estimator's forgetting (e-folding 30 min) separates the two.
     assert!(
         (credited - expected_s).abs() / expected_s < 0.005,
-        "exposure credited {credited:.4} s, fillable life of the quotes {expected_s:.4} s"
+        "exposure credited {credited:.4} s, standing life of the quotes {expected_s:.4} s"
     );
+}
+
+/// Issue 10 item 1: a trade through a quote whose cancel is in flight fills it (the venue has
+/// not cancelled it yet), and the fill counts in `fills`, `own_fills` and `cancel_tail_fills`,
+/// but not in the kappa fit, whose exposure of that quote ended when the cancel was sent.
+#[test]
+fn a_fill_in_the_cancel_tail_is_counted_but_not_fitted() {
+    let mut r = Run::new(quotes_only());
+    r.msg(T0 + 10 * MS, &book(T0 + 10 * MS, 50_000));
+    r.input(T0 + 200 * MS, Input::Tick);
+    let old_bid = r.quote(Side::Buy);
+    // The mid moves one tick up: the bid is requoted; the old one stays fillable 100 ms.
+    let t1 = T0 + 1_000 * MS;
+    r.msg(t1, &book(t1, 50_001));
+    assert_ne!(r.quote(Side::Buy), old_bid, "the bid was requoted");
+    let fitted_before = r.e.coins().next().unwrap().estimator.fit_fills();
+    let t2 = t1 + 50 * MS;
+    let px = old_bid.0 / 100_000_000 - 1;
+    let out = r.msg(t2, &trades(t2, &[('A', px, "5.0")], 50));
+    let filled = out.iter().any(|o| matches!(o, Output::Fill { px: p, .. } if *p == old_bid));
+    assert!(filled, "the cancelling bid is filled by a trade through it: {out:?}");
+    let c = r.e.coins().next().unwrap();
+    assert_eq!(c.estimator.fit_fills(), fitted_before, "a cancel-tail fill must stay out of the fit");
+    assert_eq!(c.cancel_tail_fills, 1);
+    let s = r.e.summary();
+    assert_eq!(s.cancel_tail_fills, 1);
+    assert_eq!(s.coins["BTC"].own_fills, s.coins["BTC"].fills);
 }
 
 /// Issue 10 item 1, the symptom: kappa must not depend on the cancel latency (the market's

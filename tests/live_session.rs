@@ -218,11 +218,13 @@ fn with_malformed_frames_and_a_refused_subscription_live_still_equals_replay() {
 /// Issue 11 item 8. Postmortem: a stalled feed (`serve --fault stall=5s@300`) left a hole in a
 /// live session with no record, warning or anomaly, and the quotes stayed out on a market no
 /// one could see.
+///
+/// The market outlasts the session: with 180 s of market at 40x the playback ended 1.5 s before
+/// the session did, and that silence was rightly a second `stale` record.
 #[test]
-#[ignore = "open: two stale records where one is expected (a second silence at the end of playback?); see the session note"]
 fn a_stalled_feed_is_recorded_as_stale_pulls_the_quotes_and_replays_the_same() {
     let s = live_then_replay(
-        180,
+        600,
         40.0,
         Duration::from_millis(6000),
         vec![Fault::Stall { duration: Duration::from_secs(3), after: 150 }],

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 /// The stream name of the output journal's records.
 pub const OUTPUT_STREAM: &str = "outputs";
 /// Version of the checkpoint file layout.
-const CHECKPOINT_VERSION: u32 = 1;
+const CHECKPOINT_VERSION: u32 = 2;
 /// zstd level for checkpoints: they are written every 5 minutes of event time, so a
 /// moderate level costs little and keeps them small.
 const CHECKPOINT_ZSTD_LEVEL: i32 = 3;

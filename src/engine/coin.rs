@@ -58,6 +58,9 @@ impl Ids {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Stats {
     pub fills: u64,
+    /// Fills of quotes whose cancel had been sent (stale quotes picked off in the cancel tail).
+    #[serde(default)]
+    pub cancel_tail_fills: u64,
     pub markouts: u64,
     pub adverse_markouts: u64,
     pub markouts_dropped: u64,
@@ -169,6 +172,9 @@ pub struct CoinState {
     exposure_from: Option<Timestamp>,
     last_second: u64,
     pub fills: u64,
+    /// Fills of quotes whose cancel had been sent (stale quotes picked off in the cancel tail).
+    #[serde(default)]
+    pub cancel_tail_fills: u64,
     pub markouts: u64,
     pub adverse_markouts: u64,
     pub margin_rejects: u64,
@@ -238,6 +244,7 @@ impl CoinState {
             exposure_from: None,
             last_second: 0,
             fills: 0,
+            cancel_tail_fills: 0,
             markouts: 0,
             adverse_markouts: 0,
             margin_rejects: 0,
@@ -259,14 +266,21 @@ impl CoinState {
         if let Some(book) = book.filter(|_| self.book_valid) {
             self.activate(ctx, book);
         }
-        // Exposure up to now, before dead orders are purged: a cancelled quote is fillable
-        // until its `dead_at`, and its last stretch counts as much as the fills inside it.
+        // Exposure up to now of the quotes the strategy stands by: from going live until its
+        // cancel is sent. A cancel is only ever sent while an input (or deadline) at
+        // `exposure_from` or earlier is handled, so an order with a cancel in flight has no
+        // exposure left in `[from, now)`; the fills of its cancel tail stay out of the fit too
+        // (`ParameterEstimator::on_unfitted_fill`), so kappa does not depend on the latency.
         if let (Some(mid), Some(from)) = (self.mid, self.exposure_from) {
-            for o in self.sim.orders().iter().filter(|o| o.active && !o.held) {
+            for o in self.sim.orders().iter().filter(|o| o.active && !o.held && o.dead_at.is_none()) {
                 let start = from.max(o.live_at);
-                let end = o.dead_at.map_or(now, |d| d.min(now));
+                let end = now;
                 if end > start && self.estimator.behind_touch(o.side, o.px) {
-                    self.estimator.on_exposure(depth_bp(o.px, mid), end.since(start) as f64 / 1e9);
+                    self.estimator.on_exposure(
+                        depth_bp(o.px, mid),
+                        end.since(start) as f64 / 1e9,
+                        o.is_probe(),
+                    );
                 }
             }
         }
@@ -473,7 +487,7 @@ impl CoinState {
             // entry latency so one sweep of the book counts once.
             self.estimator.set_event(ctx.seq);
             if opp.kind == FillKind::BookCross {
-                self.estimator.on_crossing_fill(opp.side, Qty(0));
+                self.estimator.on_unfitted_fill(opp.side, Qty(0));
             } else {
                 self.estimator.on_own_fill(opp.side, opp.px, Qty(0), mid);
             }
@@ -547,8 +561,12 @@ impl CoinState {
         // Loop 1: every fill reaches the estimator (crossings are counted, not fitted); fills of
         // one input are one event of the fit's variance.
         self.estimator.set_event(ctx.seq);
-        if opp.kind == FillKind::BookCross {
-            self.estimator.on_crossing_fill(opp.side, opp.sz);
+        if opp.cancelling {
+            self.cancel_tail_fills += 1;
+            ctx.stats.cancel_tail_fills += 1;
+        }
+        if opp.kind == FillKind::BookCross || opp.cancelling {
+            self.estimator.on_unfitted_fill(opp.side, opp.sz);
         } else {
             self.estimator.on_own_fill(opp.side, opp.px, opp.sz, mid);
         }

@@ -75,6 +75,10 @@ pub struct EngineSummary {
     pub first_ns: u64,
     pub last_ns: u64,
     pub fills: u64,
+    /// Fills of quotes whose cancel had been sent: stale quotes picked off in the cancel
+    /// latency (kept out of the kappa fit; docs/FILLS.md).
+    #[serde(default)]
+    pub cancel_tail_fills: u64,
     pub markouts: u64,
     pub adverse_markouts: u64,
     pub markouts_dropped: u64,
@@ -104,6 +108,12 @@ pub struct PnlSummary {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CoinSummary {
     pub fills: u64,
+    /// Fills of quotes whose cancel had been sent (kept out of the kappa fit).
+    #[serde(default)]
+    pub cancel_tail_fills: u64,
+    /// Fills (own and probes) that entered the kappa fit.
+    #[serde(default)]
+    pub fitted_fills: u64,
     pub own_fills: u64,
     pub probe_fills: u64,
     pub markouts: u64,
@@ -495,6 +505,8 @@ impl Engine {
                 c.coin.clone(),
                 CoinSummary {
                     fills: c.fills,
+                    cancel_tail_fills: c.cancel_tail_fills,
+                    fitted_fills: c.estimator.fit_fills(),
                     own_fills: c.estimator.own_fills,
                     probe_fills: c.estimator.probe_fills,
                     markouts: c.markouts,
@@ -537,6 +549,7 @@ impl Engine {
             first_ns: self.first_ns.map_or(0, |t| t.0),
             last_ns: self.last_now.0,
             fills: self.stats.fills,
+            cancel_tail_fills: self.stats.cancel_tail_fills,
             markouts: self.stats.markouts,
             adverse_markouts: self.stats.adverse_markouts,
             markouts_dropped: self.stats.markouts_dropped,

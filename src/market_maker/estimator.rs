@@ -7,6 +7,15 @@
 //! `A(kappa) = sum N / sum exp(-kappa d_j) T_j`, and the score in kappa is
 //! `N * (m1(kappa) - mean fill depth)` where m1 is the mean depth under weights
 //! `exp(-kappa d_j) T_j`; Newton steps on that are warm-started from the last estimate.
+//!
+//! Real quotes and shadow-ladder probes are two sources with one kappa and an `A` each.
+//! A probe is re-anchored at every move of the mid and always stands; a real quote stands
+//! only between the strategy's requotes, and those follow the mid's moves, which is when
+//! aggressive flow clusters. So at one depth real quotes see a fraction of the probes' fill
+//! rate (about a fifth on the sample), the same fraction at every depth. Pooled into one
+//! histogram, that level difference would bend the fitted slope by as much as the real
+//! quotes' exposure weighs, and so by the strategy's own quoting and latency; with an `A`
+//! per source it drops out of kappa. The score is then `sum_s N_s (m1_s - dbar_s)`.
 
 use crate::types::{Price, Qty, Side};
 use serde::{Deserialize, Serialize};
@@ -59,10 +68,10 @@ pub struct ParameterEstimator {
     min_fills: u64,
     kappa_prior: f64,
     a_prior: f64,
-    /// Exposure seconds per depth bin.
-    exposure_s: Vec<f64>,
-    /// Decayed fill counts per depth bin.
-    fills: Vec<f64>,
+    /// Exposure seconds per depth bin, per source (`QUOTES`, `PROBES`).
+    exposure_s: [Vec<f64>; 2],
+    /// Decayed fill counts per depth bin, per source.
+    fills: [Vec<f64>; 2],
     /// Fills of real quotes (size > 0): the seed's `own_fills`.
     pub own_fills: u64,
     /// Probe fills of the shadow ladder.
@@ -83,62 +92,80 @@ pub struct ParameterEstimator {
     #[serde(default)]
     event: Option<u64>,
     /// Cluster-robust variance of the score: one sweep that fills several ladder probes is one
-    /// event, not several independent ones. Decayed sums over closed events c of
-    /// `S_c^2`, `n_c S_c` and `n_c^2` (`S_c` = sum of the fill depths of event c, `n_c` its
-    /// fills), and the open event's key, `n` and `S`.
-    #[serde(default)]
+    /// event, not several independent ones.
     clusters: ClusterSums,
 }
 
+/// Index of the real quotes' histograms.
+const QUOTES: usize = 0;
+/// Index of the shadow ladder's histograms.
+const PROBES: usize = 1;
+
+/// Decayed sums over closed events c of the products of `S_c` (the sum of the event's fill
+/// depths, both sources) and `n_c0`, `n_c1` (its fills per source), and the open event's key
+/// and sums. With a mean fill depth `dbar_s` per source, the event's score is
+/// `S_c - n_c0 dbar_0 - n_c1 dbar_1`, and its square expands into these six sums.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct ClusterSums {
-    s2: f64,
-    ns: f64,
-    n2: f64,
-    open: Option<(Option<u64>, f64, f64)>,
+    ss: f64,
+    sn: [f64; 2],
+    nn: [f64; 3],
+    open: Option<(Option<u64>, f64, [f64; 2])>,
 }
 
 impl ClusterSums {
     fn close(&mut self) {
-        if let Some((_, n, s)) = self.open.take() {
-            self.s2 += s * s;
-            self.ns += n * s;
-            self.n2 += n * n;
+        if let Some((_, s, n)) = self.open.take() {
+            self.fold(s, n);
         }
     }
 
-    fn add(&mut self, event: Option<u64>, depth: f64) {
+    fn fold(&mut self, s: f64, n: [f64; 2]) {
+        self.ss += s * s;
+        self.sn[0] += s * n[0];
+        self.sn[1] += s * n[1];
+        self.nn[0] += n[0] * n[0];
+        self.nn[1] += n[0] * n[1];
+        self.nn[2] += n[1] * n[1];
+    }
+
+    fn add(&mut self, event: Option<u64>, source: usize, depth: f64) {
         match &mut self.open {
-            Some((k, n, s)) if event.is_some() && *k == event => {
-                *n += 1.0;
+            Some((k, s, n)) if event.is_some() && *k == event => {
                 *s += depth;
+                n[source] += 1.0;
             }
             _ => {
                 self.close();
-                self.open = Some((event, 1.0, depth));
+                let mut n = [0.0; 2];
+                n[source] = 1.0;
+                self.open = Some((event, depth, n));
             }
         }
     }
 
     fn decay(&mut self, f: f64) {
-        self.s2 *= f;
-        self.ns *= f;
-        self.n2 *= f;
-        if let Some((_, n, s)) = &mut self.open {
-            *n *= f;
+        self.ss *= f;
+        for v in self.sn.iter_mut().chain(self.nn.iter_mut()) {
+            *v *= f;
+        }
+        if let Some((_, s, n)) = &mut self.open {
             *s *= f;
+            n[0] *= f;
+            n[1] *= f;
         }
     }
 
-    /// `sum_c (S_c - n_c dbar)^2`, the open event included.
-    fn score_variance(&self, dbar: f64) -> f64 {
-        let (mut s2, mut ns, mut n2) = (self.s2, self.ns, self.n2);
-        if let Some((_, n, s)) = self.open {
-            s2 += s * s;
-            ns += n * s;
-            n2 += n * n;
-        }
-        (s2 - 2.0 * dbar * ns + dbar * dbar * n2).max(0.0)
+    /// `sum_c (S_c - n_c0 dbar_0 - n_c1 dbar_1)^2`, the open event included.
+    fn score_variance(&self, dbar: [f64; 2]) -> f64 {
+        let mut all = self.clone();
+        all.close();
+        let [d0, d1] = dbar;
+        let v = all.ss - 2.0 * (d0 * all.sn[0] + d1 * all.sn[1])
+            + d0 * d0 * all.nn[0]
+            + 2.0 * d0 * d1 * all.nn[1]
+            + d1 * d1 * all.nn[2];
+        v.max(0.0)
     }
 }
 
@@ -151,8 +178,8 @@ impl ParameterEstimator {
             min_fills: cfg.min_fills,
             kappa_prior: cfg.kappa_prior,
             a_prior: cfg.a_prior,
-            exposure_s: vec![0.0; bins],
-            fills: vec![0.0; bins],
+            exposure_s: [vec![0.0; bins], vec![0.0; bins]],
+            fills: [vec![0.0; bins], vec![0.0; bins]],
             own_fills: 0,
             probe_fills: 0,
             own_fills_by_side: [0, 0],
@@ -192,7 +219,7 @@ impl ParameterEstimator {
             return None;
         }
         let j = (depth_bp / self.bin_width_bp) as usize;
-        (j < self.fills.len()).then_some(j)
+        (j < self.fills[QUOTES].len()).then_some(j)
     }
 
     fn bin_center(&self, j: usize) -> f64 {
@@ -205,16 +232,17 @@ impl ParameterEstimator {
             return;
         }
         let f = libm::exp(-dt_s / self.forgetting_horizon_s);
-        for v in self.exposure_s.iter_mut().chain(self.fills.iter_mut()) {
+        for v in self.exposure_s.iter_mut().chain(self.fills.iter_mut()).flatten() {
             *v *= f;
         }
         self.clusters.decay(f);
     }
 
-    /// A quote (or probe) rested `dt_s` seconds at `depth_bp` from the mid.
-    pub fn on_exposure(&mut self, depth_bp: f64, dt_s: f64) {
+    /// A quote (`probe` false) or a shadow-ladder probe rested `dt_s` seconds at `depth_bp`
+    /// from the mid.
+    pub fn on_exposure(&mut self, depth_bp: f64, dt_s: f64, probe: bool) {
         if let Some(j) = self.bin(depth_bp) {
-            self.exposure_s[j] += dt_s;
+            self.exposure_s[usize::from(probe)][j] += dt_s;
         }
     }
 
@@ -233,19 +261,24 @@ impl ParameterEstimator {
             return;
         }
         let depth_bp = depth_bp(price, mid);
+        let source = if size.0 > 0 { QUOTES } else { PROBES };
         if let Some(j) = self.bin(depth_bp) {
-            self.fills[j] += 1.0;
+            self.fills[source][j] += 1.0;
             self.fitted_fills += 1;
-            self.clusters.add(self.event, self.bin_center(j));
+            self.clusters.add(self.event, source, self.bin_center(j));
             self.refit();
         }
     }
 
-    /// A fill by book crossing: the mid moved through a resting quote between two requotes.
-    /// Counted (it is a fill of ours), but kept out of the fit: GLFT's intensity law is the
-    /// arrival of market orders at a quote held at a constant depth, and a mid moving through
-    /// the quote belongs to the price process (sigma), not to that law.
-    pub fn on_crossing_fill(&mut self, side: Side, size: Qty) {
+    /// A fill that says nothing about the depth law: counted (it is a fill of ours), but kept
+    /// out of the fit. GLFT's intensity law is the arrival of market orders at a quote held at
+    /// a constant depth. A book crossing (the mid moved through a resting quote) belongs to the
+    /// price process (sigma); a fill in a quote's cancel tail (after the strategy sent its
+    /// cancel) is a stale quote picked off, whose depth the strategy no longer holds: measured
+    /// on the sample, such quotes fill ten times as often as standing quotes at the same depth
+    /// from the mid, because the move that triggered the cancel tends to go on. Their exposure
+    /// is not credited either, so the fit does not depend on the cancel latency.
+    pub fn on_unfitted_fill(&mut self, side: Side, size: Qty) {
         if size.0 > 0 {
             self.own_fills += 1;
             self.own_fills_by_side[(side == Side::Sell) as usize] += 1;
@@ -254,9 +287,15 @@ impl ParameterEstimator {
         }
     }
 
-    /// The fit's data per depth bin: (bin centre in bp, exposure seconds, fills), decayed.
+    /// The fit's data per depth bin, both sources summed: (bin centre in bp, exposure
+    /// seconds, fills), decayed.
     pub fn bins(&self) -> Vec<(f64, f64, f64)> {
-        (0..self.fills.len()).map(|j| (self.bin_center(j), self.exposure_s[j], self.fills[j])).collect()
+        (0..self.fills[QUOTES].len())
+            .map(|j| {
+                let (e, f) = (&self.exposure_s, &self.fills);
+                (self.bin_center(j), e[QUOTES][j] + e[PROBES][j], f[QUOTES][j] + f[PROBES][j])
+            })
+            .collect()
     }
 
     /// Fills that entered the fit (real quotes and probes behind the touch, inside the bins):
@@ -266,9 +305,11 @@ impl ParameterEstimator {
         self.fitted_fills
     }
 
-    fn weighted_moments(&self, kappa: f64) -> (f64, f64, f64) {
+    /// Exposure weight `sum exp(-kappa d_j) T_j` of one source and the mean and second moment
+    /// of depth under it.
+    fn weighted_moments(&self, source: usize, kappa: f64) -> (f64, f64, f64) {
         let (mut w, mut m1, mut m2) = (0.0, 0.0, 0.0);
-        for (j, &t) in self.exposure_s.iter().enumerate() {
+        for (j, &t) in self.exposure_s[source].iter().enumerate() {
             if t <= 0.0 {
                 continue;
             }
@@ -285,37 +326,51 @@ impl ParameterEstimator {
     }
 
     fn refit(&mut self) {
-        let n: f64 = self.fills.iter().sum();
-        if n <= 0.0 {
+        let mut n = [0.0f64; 2];
+        let mut dbar = [0.0f64; 2];
+        for src in [QUOTES, PROBES] {
+            n[src] = self.fills[src].iter().sum();
+            if n[src] > 0.0 {
+                let depth_sum: f64 =
+                    self.fills[src].iter().enumerate().map(|(j, &c)| c * self.bin_center(j)).sum();
+                dbar[src] = depth_sum / n[src];
+            }
+        }
+        if n[QUOTES] + n[PROBES] <= 0.0 {
             return;
         }
-        let dbar = self.fills.iter().enumerate().map(|(j, &c)| c * self.bin_center(j)).sum::<f64>() / n;
         let mut k = self.kappa.clamp(KAPPA_MIN, KAPPA_MAX);
         for _ in 0..NEWTON_STEPS {
-            let (w, m1, m2) = self.weighted_moments(k);
-            let var = m2 - m1 * m1;
-            if w <= 0.0 || var <= 1e-12 {
+            // Newton on the profile score sum_s N_s (m1_s - dbar_s); its slope is
+            // -sum_s N_s var_s. Steps are capped so that one odd fill cannot throw the
+            // estimate across the range. A source with fills but no exposure yet adds nothing.
+            let (mut score, mut slope) = (0.0, 0.0);
+            for src in [QUOTES, PROBES] {
+                let (w, m1, m2) = self.weighted_moments(src, k);
+                if n[src] > 0.0 && w > 0.0 {
+                    score += n[src] * (m1 - dbar[src]);
+                    slope += n[src] * (m2 - m1 * m1);
+                }
+            }
+            if slope <= 1e-12 {
                 break;
             }
-            // Newton on the profile score N (m1 - dbar); its slope is -N var. Steps are capped
-            // so that one odd fill cannot throw the estimate across the range.
-            let step = ((m1 - dbar) / var).clamp(-0.5 * k, k);
+            let step = (score / slope).clamp(-0.5 * k, k);
             k = (k + step).clamp(KAPPA_MIN, KAPPA_MAX);
         }
-        let (w, _, _) = self.weighted_moments(k);
+        // A is the intensity the fit reports: all fills over all exposure at the fitted kappa.
+        let w = self.weighted_moments(QUOTES, k).0 + self.weighted_moments(PROBES, k).0;
         if w > 0.0 {
             self.kappa = k;
-            self.a = n / w;
+            self.a = (n[QUOTES] + n[PROBES]) / w;
         }
-        let ss: f64 = self
-            .fills
-            .iter()
-            .enumerate()
-            .map(|(j, &c)| {
-                let d = self.bin_center(j) - dbar;
-                c * d * d
-            })
-            .sum();
+        let mut ss = 0.0;
+        for src in [QUOTES, PROBES] {
+            for (j, &c) in self.fills[src].iter().enumerate() {
+                let d = self.bin_center(j) - dbar[src];
+                ss += c * d * d;
+            }
+        }
         // Sandwich SE: information `ss`, score variance summed over events (clusters), so a
         // sweep through several probes counts as one draw. With one fill per event the
         // variance is `ss` and this is the Poisson `1 / sqrt(ss)`.
@@ -438,7 +493,7 @@ mod tests {
         let mid = Price(100_000 * 100_000_000);
         for &d in &cfg.shadow_ladder_bp {
             let t = 2000.0;
-            e.on_exposure(d + 0.01, t);
+            e.on_exposure(d + 0.01, t, true);
             let expected = (a_true * libm::exp(-kappa_true * (d + 0.01)) * t).round() as u64;
             let px = Price(mid.0 - (mid.0 as f64 * (d + 0.01) * 1e-4) as i64);
             for _ in 0..expected {
@@ -460,7 +515,7 @@ mod tests {
     #[test]
     fn confidence_is_zero_below_min_fills_and_kappa_is_the_prior() {
         let mut e = ParameterEstimator::new(&EstimatorConfig::default());
-        e.on_exposure(1.0, 10.0);
+        e.on_exposure(1.0, 10.0, false);
         e.on_own_fill(Side::Sell, Price(100_010_000_000), Qty(1), Price(100_000_000_000));
         assert_eq!(e.kappa_confidence(), 0.0);
         assert_eq!(e.kappa(), 2.0);
@@ -476,7 +531,7 @@ mod tests {
             let mut e = ParameterEstimator::new(&cfg);
             let mid = Price(100_000 * 100_000_000);
             for &d in &cfg.shadow_ladder_bp {
-                e.on_exposure(d + 0.01, 2000.0);
+                e.on_exposure(d + 0.01, 2000.0, true);
             }
             // 150 sweeps, each reaching 3 bp: the probes at 0.5, 1, 2 and 3 bp fill together.
             for k in 0..150u64 {
@@ -498,10 +553,10 @@ mod tests {
     fn the_min_fills_gate_counts_only_fitted_fills() {
         let mut e = ParameterEstimator::new(&EstimatorConfig::default());
         let mid = Price(100_000 * 100_000_000);
-        e.on_exposure(1.0, 100.0);
-        e.on_exposure(3.0, 100.0);
+        e.on_exposure(1.0, 100.0, false);
+        e.on_exposure(3.0, 100.0, false);
         for _ in 0..30 {
-            e.on_crossing_fill(Side::Buy, Qty(1));
+            e.on_unfitted_fill(Side::Buy, Qty(1));
         }
         for d in [1.0, 3.0, 1.0, 3.0, 1.0] {
             let px = Price(mid.0 - (mid.0 as f64 * (d + 0.01) * 1e-4) as i64);

@@ -139,6 +139,9 @@ pub struct FillOpportunity {
     pub kind: FillKind,
     pub probe: bool,
     pub held: bool,
+    /// The order's cancel had been sent: a stale quote filled in its cancel tail.
+    #[serde(default)]
+    pub cancelling: bool,
 }
 
 /// An order that became live but would have crossed the book: post-only rejects it.
@@ -509,7 +512,16 @@ impl FillSimulator {
         } else {
             o.remaining.0 -= sz.0;
         }
-        FillOpportunity { order_id: o.id, side: o.side, px: o.px, sz, kind, probe: o.is_probe(), held }
+        FillOpportunity {
+            order_id: o.id,
+            side: o.side,
+            px: o.px,
+            sz,
+            kind,
+            probe: o.is_probe(),
+            held,
+            cancelling: o.dead_at.is_some(),
+        }
     }
 
     /// Decides a held fill: `executed` reduces the order by `sz`; either way it is fillable again.
