@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use paper_trader::commands::{
-    self, live_cmds, log_cmds, queue_truth_cmd, replay_cmd, report_cmds, synth_cmd, venue_cmds,
+    self, export_cmd, live_cmds, log_cmds, queue_truth_cmd, replay_cmd, report_cmds, synth_cmd, venue_cmds,
 };
 use std::process::ExitCode;
 
@@ -55,6 +55,9 @@ enum Command {
     Demo(report_cmds::DemoArgs),
     /// Score a session's fills against the exact queue of its order-level recording.
     QueueTruth(queue_truth_cmd::QueueTruthArgs),
+    /// A session's fills, orders, markouts or snapshots (or a recording's events) as CSV,
+    /// JSON lines or Parquet.
+    Export(export_cmd::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Report(a) => report_cmds::report(a),
         Command::Demo(a) => report_cmds::demo(a),
         Command::QueueTruth(a) => queue_truth_cmd::queue_truth(a),
+        Command::Export(a) => export_cmd::export(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -132,6 +132,7 @@ fn first_ns(rec: &std::path::Path) -> anyhow::Result<u64> {
 }
 
 pub fn cat(args: &CatArgs) -> CmdResult {
+    super::venue_cmds::refuse_output_journal(&args.rec)?;
     let mut reader = LogReader::open(&args.rec)?;
     let start = if matches!(args.from, Some(TimeArg::FromStart(_)))
         || matches!(args.to, Some(TimeArg::FromStart(_)))

@@ -129,11 +129,23 @@ fn open(rec: &Path, venue: Option<&str>) -> anyhow::Result<(LogReader, Venue)> {
     Ok((reader, venue))
 }
 
-pub fn events(args: &EventsArgs) -> CmdResult {
-    let (mut reader, venue) = open(&args.rec, args.venue.as_deref())?;
+/// What `events` says, in recording order: damage where it is met, then each normalized event.
+enum Line<'a> {
+    Damage(u64, &'a crate::log::Issue),
+    Event(&'a crate::log::Record, &'a Item),
+}
+
+/// Walks a recording's normalized events between two receive times (absolute, or relative to
+/// the first record); `emit` returns false to stop. Returns the reader for its issues.
+fn walk_events(
+    rec: &Path,
+    venue: Option<&str>,
+    from: Option<super::args::TimeArg>,
+    to: Option<super::args::TimeArg>,
+    emit: &mut dyn FnMut(Line<'_>) -> bool,
+) -> anyhow::Result<LogReader> {
+    let (mut reader, venue) = open(rec, venue)?;
     let mut norm = Normalizer::new(venue);
-    let stdout = std::io::stdout();
-    let mut w = std::io::BufWriter::new(stdout.lock());
     let mut items = Vec::new();
     let mut window: Option<(u64, u64)> = None;
     let mut damage_seen = 0;
@@ -142,16 +154,14 @@ pub fn events(args: &EventsArgs) -> CmdResult {
         last_recv = rec.recv_ns;
         // Damage in the recording is said where it is met, in the same stream of lines.
         for i in &reader.issues()[damage_seen..] {
-            let line =
-                if args.json { damage_json(rec.recv_ns, i).to_string() } else { damage_text(rec.recv_ns, i) };
-            if writeln!(w, "{line}").is_err() {
-                return Ok(super::exit::OK);
+            if !emit(Line::Damage(rec.recv_ns, i)) {
+                return Ok(reader);
             }
         }
         damage_seen = reader.issues().len();
         let (from, to) = *window.get_or_insert_with(|| {
             let start = rec.recv_ns;
-            (args.from.map_or(0, |t| t.resolve(start)), args.to.map_or(u64::MAX, |t| t.resolve(start)))
+            (from.map_or(0, |t| t.resolve(start)), to.map_or(u64::MAX, |t| t.resolve(start)))
         });
         if rec.recv_ns > to {
             break;
@@ -162,21 +172,89 @@ pub fn events(args: &EventsArgs) -> CmdResult {
             continue; // processed for the state (books, history flags), not printed
         }
         for item in &items {
-            let line = if args.json { event_json(&rec, item).to_string() } else { event_text(&rec, item) };
-            if writeln!(w, "{line}").is_err() {
-                return Ok(super::exit::OK); // stdout closed (e.g. `| head`): nothing more to say
+            if !emit(Line::Event(&rec, item)) {
+                return Ok(reader);
             }
         }
     }
     for i in &reader.issues()[damage_seen..] {
-        let line = if args.json { damage_json(last_recv, i).to_string() } else { damage_text(last_recv, i) };
-        let _ = writeln!(w, "{line}");
+        if !emit(Line::Damage(last_recv, i)) {
+            break;
+        }
     }
+    Ok(reader)
+}
+
+pub fn events(args: &EventsArgs) -> CmdResult {
+    refuse_output_journal(&args.rec)?;
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    let reader = walk_events(&args.rec, args.venue.as_deref(), args.from, args.to, &mut |line| {
+        let text = match (line, args.json) {
+            (Line::Damage(t, i), true) => damage_json(t, i).to_string(),
+            (Line::Damage(t, i), false) => damage_text(t, i),
+            (Line::Event(r, item), true) => event_json(r, item).to_string(),
+            (Line::Event(r, item), false) => event_text(r, item),
+        };
+        // stdout closed (e.g. `| head`): nothing more to say.
+        writeln!(w, "{text}").is_ok()
+    })?;
     let _ = w.flush();
     for i in reader.issues() {
         eprintln!("warning: input damage: {i}");
     }
     Ok(super::exit::OK)
+}
+
+/// Every `events --json` line of a recording (`export REC --what events`).
+pub fn event_values(rec: &Path) -> anyhow::Result<Vec<Value>> {
+    refuse_output_journal(rec)?;
+    let mut out = Vec::new();
+    let reader = walk_events(rec, None, None, None, &mut |line| {
+        out.push(match line {
+            Line::Damage(t, i) => damage_json(t, i),
+            Line::Event(r, item) => event_json(r, item),
+        });
+        true
+    })?;
+    for i in reader.issues() {
+        eprintln!("warning: input damage: {i}");
+    }
+    Ok(out)
+}
+
+/// `cat` and `events` read recordings of venue messages. A session directory, or its output
+/// journal, holds the engine's records (msgpack): say so, and point to `export`.
+pub fn refuse_output_journal(path: &Path) -> anyhow::Result<()> {
+    let session = if path.join("outputs").is_dir() {
+        Some(path.to_path_buf())
+    } else if path.file_name().is_some_and(|n| n == "outputs") && path.with_file_name("summary.json").exists()
+        || is_output_journal(path)
+    {
+        path.parent().map(Path::to_path_buf)
+    } else {
+        None
+    };
+    if let Some(s) = session {
+        anyhow::bail!(
+            "{} is a session's output journal (the engine's records, msgpack), not a recording of venue \
+             messages: read its fills, orders, markouts and snapshots with `paper_trader export {} --what all \
+             --format csv --out DIR` (docs/SESSION.md), or `paper_trader report {}`",
+            path.display(),
+            s.display(),
+            s.display()
+        );
+    }
+    Ok(())
+}
+
+/// A journal whose records are all on the output stream (`drivers::session::OUTPUT_STREAM`).
+fn is_output_journal(path: &Path) -> bool {
+    let Ok(mut reader) = LogReader::open(path) else { return false };
+    match reader.next_record() {
+        Some(rec) => reader.stream_name(rec.stream) == crate::drivers::session::OUTPUT_STREAM,
+        None => false,
+    }
 }
 
 /// An `events --json` line for damage in the recording (type `input_damage`), at the receive

@@ -5,5 +5,6 @@ pub mod html;
 pub mod session;
 pub mod stats;
 pub mod summary;
+pub mod tables;
 pub mod trajectory;
 pub mod validate;
