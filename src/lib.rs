@@ -4,6 +4,7 @@
 //! touches a clock, a socket, a file or a thread; `log`, `drivers`, `report` and `commands` do.
 //! See `ARCHITECTURE.md`.
 
+pub mod cli;
 pub mod commands;
 pub mod drivers;
 pub mod engine;
