@@ -35,7 +35,7 @@ pub struct GlftConfig {
 
 impl Default for GlftConfig {
     fn default() -> Self {
-        GlftConfig { toxicity_widen_bp: 0.0, toxicity_pull: 0.0 }
+        GlftConfig { toxicity_widen_bp: 4.0, toxicity_pull: 0.0 }
     }
 }
 
