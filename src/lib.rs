@@ -12,6 +12,7 @@ pub mod log;
 pub mod market_maker;
 pub mod queue_truth;
 pub mod report;
+pub mod settings;
 pub mod strategy;
 pub mod synth;
 pub mod types;

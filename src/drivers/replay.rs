@@ -3,10 +3,10 @@
 
 use super::clock::{Pacer, Stopwatch};
 use super::session::{InputDamage, InputDesc, SessionRunner, Summary};
-use crate::commands::args::{Speed, TimeArg};
 use crate::engine::{EngineConfig, Input};
 use crate::log::import::{self, ImportFormat};
 use crate::log::{Body, Control, Header, IssueKind, LogReader};
+use crate::settings::{Speed, TimeArg};
 use crate::types::Timestamp;
 use crate::venue::Venue;
 use anyhow::{Context, Result};
@@ -270,7 +270,7 @@ impl Progress {
             let rate = if secs > 0.0 { inputs as f64 / secs } else { 0.0 };
             b.set_message(format!(
                 "{inputs} inputs, at {}, {rate:.0} inputs/s",
-                crate::commands::args::format_rfc3339(recv_ns)
+                crate::settings::format_rfc3339(recv_ns)
             ));
             b.tick();
         }
