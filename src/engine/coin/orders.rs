@@ -248,7 +248,7 @@ impl CoinState {
                 a.px = a.px.max(up(Price(b.0 + 1)));
             }
         }
-        bids.sort_by(|x, y| y.px.cmp(&x.px));
+        bids.sort_by_key(|x| std::cmp::Reverse(x.px));
         if let Some(top_bid) = bids.first().map(|q| q.px) {
             for a in &mut asks {
                 if a.px <= top_bid {
@@ -256,7 +256,7 @@ impl CoinState {
                 }
             }
         }
-        asks.sort_by(|x, y| x.px.cmp(&y.px));
+        asks.sort_by_key(|x| x.px);
         Quotes { bids, asks }
     }
 
