@@ -10,6 +10,8 @@ build:
 # The whole suite, in release mode (the replay and crash tests are data-heavy). Property tests
 # draw from a fixed seed here so that a run is reproducible; override PROPTEST_RNG_SEED (or run
 # cargo test directly) to explore new cases.
+# The workspace's default members include examples/custom_strategy: the build makes its binary
+# and the suite replays the sample through it (examples/custom_strategy/tests/).
 PROPTEST_RNG_SEED ?= 20261124
 test:
 	$(CARGO) build --release

@@ -1,9 +1,10 @@
 //! paper_trader: a deterministic event-sourced record/replay paper trader for market making.
 //!
-//! The pure core (`types`, `venue`, `engine`, `market_maker`, `synth`, `queue_truth`) never
+//! The pure core (`types`, `venue`, `engine`, `market_maker`, `strategy`, `synth`, `queue_truth`) never
 //! touches a clock, a socket, a file or a thread; `log`, `drivers`, `report` and `commands` do.
 //! See `ARCHITECTURE.md`.
 
+pub mod cli;
 pub mod commands;
 pub mod drivers;
 pub mod engine;
@@ -11,6 +12,8 @@ pub mod log;
 pub mod market_maker;
 pub mod queue_truth;
 pub mod report;
+pub mod settings;
+pub mod strategy;
 pub mod synth;
 pub mod types;
 pub mod venue;

@@ -215,25 +215,6 @@ pub fn notional(px: Price, sz: Qty) -> i128 {
     i128::from(px.0) * i128::from(sz.0) / i128::from(SCALE)
 }
 
-/// Formats ns since the epoch as RFC 3339 UTC with nanoseconds (`2025-01-26T19:14:10.123456789Z`).
-pub fn format_rfc3339(ns: u64) -> String {
-    let secs = (ns / 1_000_000_000) as i64;
-    let nanos = ns % 1_000_000_000;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // civil_from_days (Hinnant)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z", sod / 3600, sod % 3600 / 60, sod % 60)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

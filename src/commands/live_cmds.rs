@@ -2,6 +2,7 @@
 
 use super::args::{parse_duration, parse_speed, Speed};
 use super::{exit, CmdResult};
+use crate::drivers::live::session::{run_session, SessionSetup};
 use crate::drivers::live::{LiveOptions, LiveReport};
 use crate::drivers::serve::{self, PlaybackOptions};
 use crate::drivers::ws_client::binance::BinanceUsdm;
@@ -9,7 +10,10 @@ use crate::drivers::ws_client::hyperliquid::Hyperliquid;
 use crate::drivers::ws_client::{ClientOptions, VenueProtocol};
 use crate::drivers::ws_server::binance::{BinanceExchange, Keepalive};
 use crate::drivers::ws_server::{Fault, LocalExchange};
+use crate::engine::EngineConfig;
+use crate::log::WriterOptions;
 use crate::venue::Venue;
+use anyhow::Context;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -211,6 +215,10 @@ pub struct LiveArgs {
     /// Engine configuration (TOML); default: the built-in configuration.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Override one configuration key (repeatable; all are applied, then validated once):
+    /// `--set strategy.kind=ladder`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
     /// Seed of the engine (and of the reconnect jitter).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -219,8 +227,62 @@ pub struct LiveArgs {
     pub out: PathBuf,
 }
 
+/// The live session's settings from the flags: `--config`, then every `--set` (validated
+/// once, in any order), the traded coins named in the configuration the recording holds.
+pub fn session_setup(args: &LiveArgs) -> anyhow::Result<SessionSetup> {
+    let mut config = match &args.config {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading --config {}", p.display()))?;
+            EngineConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("--config {}: {e}", p.display()))?
+        }
+        None => EngineConfig::default(),
+    };
+    let mut overrides = Vec::new();
+    for kv in &args.set {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--set '{kv}': write KEY=VALUE, e.g. strategy.kind=ladder"))?;
+        let key = crate::drivers::sweep::resolve_key(k.trim()).map_err(anyhow::Error::msg)?;
+        overrides.push((key, v.trim().to_string()));
+    }
+    config.apply_overrides(&overrides)?;
+    let coins: Vec<String> = args.feed.coin_names();
+    // The recorded configuration names the traded coins, so that a replay trades the same.
+    config.engine.coins = coins.clone();
+    let venue = args.feed.venue;
+    Ok(SessionSetup { config, seed: args.seed, venue, coins, url: args.feed.url() })
+}
+
 pub fn live(args: &LiveArgs) -> CmdResult {
-    crate::drivers::live::session::run_command(args)
+    let setup = session_setup(args)?;
+    let mut opts = args.feed.options(args.seed)?;
+    if setup.config.live.stale_after_ms > 0 {
+        opts.stale_after = Some(Duration::from_millis(setup.config.live.stale_after_ms));
+    }
+    let stop = stop_on_signal();
+    let mut progress = progress_printer();
+    let (summary, report) = run_session(
+        setup,
+        &args.out,
+        args.feed.protocol()?,
+        &opts,
+        WriterOptions::default(),
+        stop,
+        &mut progress,
+    )?;
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    tracing::info!("session {} done: {}", args.out.display(), report.line());
+    println!(
+        "{}: {} inputs, {} fills, output_digest {}",
+        args.out.display(),
+        summary.input_messages,
+        summary.engine.fills,
+        summary.output_digest
+    );
+    Ok(exit::OK)
 }
 
 #[derive(clap::Args, Debug)]

@@ -3,7 +3,7 @@
 //! `--speed max` replays produce identical outputs.
 #![allow(clippy::disallowed_methods)] // pacing a replay against the wall clock is this module's job
 
-use crate::commands::args::Speed;
+use crate::settings::Speed;
 use std::time::{Duration, Instant};
 
 /// Longest single sleep: keeps Ctrl-C and progress responsive across long recorded gaps.

@@ -3,10 +3,10 @@
 
 use super::clock::{Pacer, Stopwatch};
 use super::session::{InputDamage, InputDesc, SessionRunner, Summary};
-use crate::commands::args::{Speed, TimeArg};
 use crate::engine::{EngineConfig, Input};
 use crate::log::import::{self, ImportFormat};
 use crate::log::{Body, Control, Header, IssueKind, LogReader};
+use crate::settings::{Speed, TimeArg};
 use crate::types::Timestamp;
 use crate::venue::Venue;
 use anyhow::{Context, Result};
@@ -69,9 +69,8 @@ pub fn resolve(header: &Header, opts: &ReplayOptions) -> Result<(EngineConfig, u
             .context("the recording's own engine configuration does not parse")?,
         (None, None) => EngineConfig::default(),
     };
-    for (k, v) in &opts.overrides {
-        config.set(k, v)?;
-    }
+    // Every --set is applied, then the whole is validated once (their order never matters).
+    config.apply_overrides(&opts.overrides)?;
     // A synthetic recording's header seed is the generator's, not an engine seed: only a
     // recording that carries an engine configuration (a live session's inputs) supplies one.
     let seed = opts.seed.or(if recorded.is_some() { header.seed } else { None }).unwrap_or(0);
@@ -173,7 +172,13 @@ pub fn run_replay_capture(capture: &Capture, opts: &ReplayOptions) -> Result<Sum
 fn start(header: &Header, source: &str, opts: &ReplayOptions) -> Result<(SessionRunner, Option<(u64, u64)>)> {
     Ok(match &opts.resume {
         Some(ck) => {
-            let (runner, seq, recv_ns) = SessionRunner::resume(ck, &opts.out, source)?;
+            // The flags' configuration, if they give one, must name the checkpoint's strategy.
+            let want = if opts.config.is_some() || !opts.overrides.is_empty() {
+                Some(resolve(header, opts)?.0.strategy.kind)
+            } else {
+                None
+            };
+            let (runner, seq, recv_ns) = SessionRunner::resume(ck, &opts.out, source, want.as_deref())?;
             (runner, Some((seq, recv_ns)))
         }
         None => {
@@ -265,7 +270,7 @@ impl Progress {
             let rate = if secs > 0.0 { inputs as f64 / secs } else { 0.0 };
             b.set_message(format!(
                 "{inputs} inputs, at {}, {rate:.0} inputs/s",
-                crate::commands::args::format_rfc3339(recv_ns)
+                crate::settings::format_rfc3339(recv_ns)
             ));
             b.tick();
         }

@@ -16,9 +16,9 @@
 //! history batch from the most recent trades.
 #![allow(clippy::disallowed_methods)] // A driver: pacing reads the monotonic clock.
 
-use crate::commands::args::Speed;
 use crate::drivers::ws_client::hyperliquid::{self as hl, PROTOCOL_STREAM};
 use crate::drivers::ws_server::Hub;
+use crate::settings::Speed;
 use crossbeam_channel::Receiver;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read};

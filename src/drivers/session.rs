@@ -149,11 +149,24 @@ impl SessionRunner {
 
     /// Resumes from a checkpoint into a new session directory `out/`. Returns the runner and
     /// the input position (sequence number, receive time) after which to continue.
-    pub fn resume(checkpoint: &Path, out: &Path, source: &str) -> Result<(SessionRunner, u64, u64)> {
+    /// `want_kind` is the strategy kind the run's flags ask for, if they name one: a
+    /// checkpoint of another kind is refused.
+    pub fn resume(
+        checkpoint: &Path,
+        out: &Path,
+        source: &str,
+        want_kind: Option<&str>,
+    ) -> Result<(SessionRunner, u64, u64)> {
         let ck = CheckpointFile::read(checkpoint)?;
-        let engine = Engine::from_checkpoint(&ck.engine_state).with_context(|| {
-            format!("{}: engine state does not decode with this build", checkpoint.display())
-        })?;
+        let engine = Engine::from_checkpoint(&ck.engine_state)
+            .with_context(|| format!("{}: cannot resume from this checkpoint", checkpoint.display()))?;
+        let kind = &engine.config().strategy.kind;
+        if let Some(want) = want_kind.filter(|w| w != kind) {
+            bail!(
+                "{}: the checkpoint was written by strategy kind '{kind}', this run asks for strategy.kind = '{want}': resume with the configuration that wrote it",
+                checkpoint.display()
+            );
+        }
         let venue = Venue::from_name(&ck.venue)
             .with_context(|| format!("checkpoint names unknown venue {}", ck.venue))?;
         let input =
@@ -194,6 +207,7 @@ impl SessionRunner {
             config: engine.config(),
         };
         let text = toml::to_string(&session).context("serializing session.toml")?;
+        let text = engine.config().comment_unset(text, "[config.strategy]");
         std::fs::write(out.join("session.toml"), text)
             .with_context(|| format!("writing {}/session.toml", out.display()))?;
         let header = Header {

@@ -375,10 +375,9 @@ pub fn replay_sweep(
     }
     for spec in grid(&axes) {
         let mut cfg = base.config.clone().unwrap_or_default();
-        for (k, v) in base.overrides.iter().chain(&spec.settings) {
-            cfg.set(k, v)
-                .map_err(|e| anyhow::anyhow!("{e} (in sweep run {}: {})", spec.dir_name(), spec.label()))?;
-        }
+        let overrides: Vec<(String, String)> = base.overrides.iter().chain(&spec.settings).cloned().collect();
+        cfg.apply_overrides(&overrides)
+            .map_err(|e| anyhow::anyhow!("{e} (in sweep run {}: {})", spec.dir_name(), spec.label()))?;
     }
     if base.out.exists() && std::fs::read_dir(&base.out).map(|mut d| d.next().is_some()).unwrap_or(false) {
         anyhow::bail!(

@@ -100,7 +100,7 @@ impl Fault {
             "malformed-every" => Ok(Fault::MalformedEvery(count(value)?)),
             "stall" => {
                 let (d, after) = value.split_once('@').unwrap_or((value, "100"));
-                let ns = crate::commands::args::parse_duration(d).map_err(|e| bad(&e.to_string()))?;
+                let ns = crate::settings::parse_duration(d).map_err(|e| bad(&e.to_string()))?;
                 Ok(Fault::Stall { duration: Duration::from_nanos(ns), after: count(after)? })
             }
             "refuse" => {

@@ -2,7 +2,7 @@
 //! engine does to them on each event. The account-wide parts (margin, ids, outputs) come in
 //! through [`Ctx`].
 
-use super::config::EngineConfig;
+use super::config::{ConfigError, EngineConfig};
 use super::io::{CancelReason, FillKind, ModelSnapshot, Output, Regime, RejectReason};
 use crate::market_maker::classifier::{FillFeatures, PreFillClassifier};
 use crate::market_maker::estimator::{depth_bp, ParameterEstimator, VolatilityEstimator};
@@ -13,16 +13,24 @@ use crate::market_maker::simulation::fill_sim::{BookView, FillOpportunity, Order
 use crate::market_maker::simulation::latency::FeedDelay;
 use crate::market_maker::simulation::outcome::{FillAt, OutcomeEvent};
 use crate::market_maker::simulation::{CalibrationController, FillSimulator, OutcomeTracker};
-use crate::market_maker::strategy::{glft_quote, GlftInputs};
+use crate::strategy::{TradePrint, Trigger, RECENT_TRADES};
 use crate::types::{notional, Price, Qty, Side, Timestamp, SCALE};
 use crate::venue::Instrument;
 use serde::{Deserialize, Serialize};
+
+mod orders;
+mod slot;
+
+use orders::OwnQuotes;
+pub use slot::StrategySlot;
 
 const NS_PER_S: u64 = 1_000_000_000;
 
 /// What every per-coin step needs from the account and the engine.
 pub(crate) struct Ctx<'a> {
     pub cfg: &'a EngineConfig,
+    /// The session's seed (the strategy's draws are keyed by it).
+    pub seed: u64,
     pub now: Timestamp,
     pub seq: u64,
     pub index: usize,
@@ -70,6 +78,13 @@ pub struct Stats {
     pub max_position_blocks: u64,
     pub anomalies: u64,
     pub gaps: u64,
+    /// Orders refused for exceeding `strategy.max_order_notional_usd`.
+    #[serde(default)]
+    pub notional_rejects: u64,
+    /// The most quotes of one side live at one time (past their entry latency, no cancel
+    /// sent), over every coin.
+    #[serde(default)]
+    pub max_resting_per_side: u64,
     /// Whether `cash + position value = starting equity + realized + unrealized - fees` held at
     /// every check.
     pub pnl_identity_held: bool,
@@ -134,7 +149,7 @@ impl FlowImbalance {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct CoinState {
     pub coin: String,
     /// Price and size grid: quotes are rounded onto it (Hyperliquid's grid depends on price).
@@ -156,9 +171,16 @@ pub struct CoinState {
     pub calibration: CalibrationController,
     pub position: Position,
     pub sim: FillSimulator,
-    bid_order: Option<u64>,
-    ask_order: Option<u64>,
+    /// Our quotes with no cancel sent, by side, best first.
+    quotes: OwnQuotes,
     last_quote: Option<QuoteState>,
+    /// The strategy that says which quotes should rest (state tagged with kind and version).
+    pub strategy: StrategySlot,
+    /// The top of the book and the last market trades, as the strategy's view shows them.
+    book_levels: [Vec<(Price, Qty)>; 2],
+    recent_trades: std::collections::VecDeque<TradePrint>,
+    /// The most quotes of one side live at one time.
+    pub max_resting_per_side: u64,
     /// Probe order ids of the shadow ladder: rung-major, bid then ask.
     probes: Vec<Option<u64>>,
     ladder_bp: Vec<f64>,
@@ -211,9 +233,15 @@ fn mid_at(path: &std::collections::VecDeque<(Timestamp, Price)>, t: Timestamp) -
 const MAX_HELD: usize = 64;
 
 impl CoinState {
-    pub fn new(coin: &str, instrument: Instrument, cfg: &EngineConfig, seed: u64) -> Self {
+    pub fn new(
+        coin: &str,
+        instrument: Instrument,
+        cfg: &EngineConfig,
+        seed: u64,
+    ) -> Result<Self, ConfigError> {
         let rungs = if cfg.engine.shadow_ladder { cfg.estimator.shadow_ladder_bp.len() } else { 0 };
-        CoinState {
+        let strategy = StrategySlot::build(&cfg.strategy)?;
+        Ok(CoinState {
             coin: coin.to_string(),
             instrument,
             order_size: None,
@@ -231,9 +259,12 @@ impl CoinState {
             calibration: CalibrationController::new(&cfg.calibration),
             position: Position::default(),
             sim: FillSimulator::new(&cfg.fill_sim, seed),
-            bid_order: None,
-            ask_order: None,
+            quotes: OwnQuotes::default(),
             last_quote: None,
+            strategy,
+            book_levels: [Vec::new(), Vec::new()],
+            recent_trades: Default::default(),
+            max_resting_per_side: 0,
             probes: vec![None; rungs * 2],
             ladder_bp: if cfg.engine.shadow_ladder { cfg.estimator.shadow_ladder_bp.clone() } else { vec![] },
             probe_seq: 0,
@@ -253,7 +284,7 @@ impl CoinState {
             held_mids: Default::default(),
             requote_due: None,
             no_skill_sum: 0.0,
-        }
+        })
     }
 
     /// Time passed up to `now` (before the input at `now` is applied): exposure, the 1 s
@@ -317,15 +348,17 @@ impl CoinState {
         if let Some(mid) = self.mid.filter(|_| !self.held.is_empty()) {
             self.decide_held(ctx, mid);
         }
-        if self.requote_due.is_some_and(|d| d <= now) {
+        let strategy_due = self.strategy.next_deadline().is_some_and(|d| d <= now);
+        if strategy_due || self.requote_due.is_some_and(|d| d <= now) {
             self.requote_due = None;
-            self.maybe_requote(ctx);
+            self.requote(ctx, Trigger::Deadline);
         }
     }
 
     fn activate(&mut self, ctx: &mut Ctx<'_>, book: &dyn BookView) {
         let mut rejects: Vec<PostOnlyReject> = Vec::new();
         self.sim.activate(ctx.now, book, &mut rejects);
+        self.count_resting(ctx);
         for r in rejects {
             if let Some(rung) = self.probe_slot(r.order_id) {
                 self.probes[rung] = None;
@@ -348,12 +381,7 @@ impl CoinState {
     }
 
     fn forget_quote(&mut self, id: u64) {
-        if self.bid_order == Some(id) {
-            self.bid_order = None;
-        }
-        if self.ask_order == Some(id) {
-            self.ask_order = None;
-        }
+        self.quotes.forget(id);
     }
 
     /// A book event was applied for this coin: validity, crossing fills, mid, requote.
@@ -394,13 +422,16 @@ impl CoinState {
         self.best_bid = book.best_bid();
         self.best_ask = book.best_ask();
         self.imbalance = imbalance;
+        for (k, side) in [(0, Side::Buy), (1, Side::Sell)] {
+            orders::top_levels(book, side, &mut self.book_levels[k]);
+        }
         self.set_mid(ctx, mid);
         self.estimator.set_touch(self.best_bid, self.best_ask);
         if old_mid != Some(mid) {
             self.decide_held(ctx, mid);
             self.rearm_probes(ctx.now, mid);
         }
-        self.maybe_requote(ctx);
+        self.requote(ctx, Trigger::Book);
     }
 
     fn set_mid(&mut self, ctx: &mut Ctx<'_>, mid: Price) {
@@ -430,8 +461,20 @@ impl CoinState {
             let lot = self.instrument.lot.0.max(1);
             Qty(((base_units as i64) / lot).max(1) * lot)
         };
-        let size = lots(cfg.strategy.order_notional_usd.min(cfg.strategy.max_order_notional_usd));
-        let max = lots(cfg.strategy.max_position_usd);
+        // Base units (`strategy.order_size`, `strategy.max_position`) override the notionals.
+        let base = |units: f64| -> Qty {
+            let lot = self.instrument.lot.0.max(1);
+            Qty((((units * SCALE as f64).round() as i64) / lot).max(1) * lot)
+        };
+        let st = &cfg.strategy;
+        let size = match st.order_size {
+            Some(units) => base(units),
+            None => lots(st.order_notional_usd.min(st.max_order_notional_usd)),
+        };
+        let max = match st.max_position {
+            Some(units) => base(units),
+            None => lots(st.max_position_usd),
+        };
         self.order_size = Some(size);
         self.max_position = Some(Qty(max.0.max(size.0)));
     }
@@ -450,12 +493,19 @@ impl CoinState {
                 self.on_opportunity(ctx, opp, mid);
             }
             self.flow.on_trade(side, sz);
-            if had_fill {
-                self.maybe_requote(ctx);
-            }
+            self.remember_trade(ctx.now, side, px, sz);
+            self.requote(ctx, if had_fill { Trigger::Fill } else { Trigger::Trade });
         } else {
             self.flow.on_trade(side, sz);
+            self.remember_trade(ctx.now, side, px, sz);
         }
+    }
+
+    fn remember_trade(&mut self, at: Timestamp, side: Side, px: Price, sz: Qty) {
+        if self.recent_trades.len() >= RECENT_TRADES {
+            self.recent_trades.pop_front();
+        }
+        self.recent_trades.push_back(TradePrint { at, side, px, sz });
     }
 
     /// A market event of this coin received at `now` with the exchange's time `exch`: the
@@ -702,8 +752,7 @@ impl CoinState {
         self.held.clear();
         self.held_mids.clear();
         self.probes.iter_mut().for_each(|p| *p = None);
-        self.bid_order = None;
-        self.ask_order = None;
+        self.quotes.clear();
         self.last_quote = None;
         self.requote_due = None;
         let mut events = Vec::new();
@@ -764,146 +813,14 @@ impl CoinState {
 
     /// The price `depth_bp` from the mid on `side`, rounded away from the mid onto the grid.
     fn price_at_depth(&self, mid: Price, depth_bp: f64, side: Side) -> Price {
-        let offset = (mid.0 as f64 * depth_bp * 1e-4) as i64;
-        match side {
-            Side::Buy => self.round_down(Price(mid.0 - offset)),
-            Side::Sell => self.round_up(Price(mid.0 + offset)),
-        }
-    }
-
-    fn round_down(&self, px: Price) -> Price {
-        self.instrument.round_px_down(px).unwrap_or(Price(1))
-    }
-
-    fn round_up(&self, px: Price) -> Price {
-        self.instrument.round_px_up(px).unwrap_or(px)
-    }
-
-    /// The GLFT quotes and the refresh rule of `MODELS.md`.
-    fn maybe_requote(&mut self, ctx: &mut Ctx<'_>) {
-        let (Some(mid), Some(size), Some(max)) = (self.mid, self.order_size, self.max_position) else {
-            return;
-        };
-        if !self.book_valid {
-            return;
-        }
-        let s = &ctx.cfg.strategy;
-        if let Some(last) = self.last_quote {
-            let interval = s.requote_min_interval_ms * 1_000_000;
-            if ctx.now.since(last.at) < interval {
-                // Throttled: try again when the interval has passed, even if no input comes.
-                self.requote_due = Some(last.at.plus_ns(interval));
-                return;
-            }
-        }
-        self.requote_due = None;
-        let inputs = GlftInputs {
-            gamma: self.calibration.cal_gamma(),
-            kappa: self.estimator.kappa(),
-            a: self.estimator.a(),
-            sigma_bp: self.vol.sigma_bp(),
-            q: self.position.qty.0 as f64 / size.0 as f64,
-        };
-        let q = glft_quote(&inputs);
-        let mut bid = self.price_at_depth(mid, q.delta_bid_bp, Side::Buy);
-        let mut ask = self.price_at_depth(mid, q.delta_ask_bp, Side::Sell);
-        // Post-only: never cross the touch (improving it is allowed).
-        if let Some(a) = self.best_ask {
-            bid = bid.min(self.round_down(Price(a.0 - 1)));
-        }
-        if let Some(b) = self.best_bid {
-            ask = ask.max(self.round_up(Price(b.0 + 1)));
-        }
-        if bid >= ask {
-            ask = self.round_up(Price(bid.0 + 1));
-        }
-        let tick = self.instrument.tick_at(mid);
-        let moved_mid = self.last_quote.map_or(true, |l| {
-            (mid.0 - l.mid.0).unsigned_abs() as f64 / mid.0 as f64 * 1e4 > s.requote_mid_bp
-        });
-        let tick_move = |cur: Option<Price>, new: Price| {
-            cur.map_or(true, |c| (c.0 - new.0).unsigned_abs() >= s.requote_ticks * tick.0.unsigned_abs())
-        };
-        let cur_bid = self.bid_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
-        let cur_ask = self.ask_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
-        if !(moved_mid || tick_move(cur_bid, bid) || tick_move(cur_ask, ask)) {
-            return;
-        }
-        self.last_quote = Some(QuoteState { at: ctx.now, mid, bid: Some(bid), ask: Some(ask) });
-        if cur_bid != Some(bid) {
-            self.replace_quote(ctx, Side::Buy, bid, size, max);
-        }
-        if cur_ask != Some(ask) {
-            self.replace_quote(ctx, Side::Sell, ask, size, max);
-        }
-        self.update_margin(ctx);
-        debug_assert!(self.quotes_not_crossed());
-    }
-
-    fn quotes_not_crossed(&self) -> bool {
-        let b = self.bid_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
-        let a = self.ask_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
-        match (b, a) {
-            (Some(b), Some(a)) => b < a,
-            _ => true,
-        }
-    }
-
-    fn replace_quote(&mut self, ctx: &mut Ctx<'_>, side: Side, px: Price, size: Qty, max: Qty) {
-        let slot = match side {
-            Side::Buy => &mut self.bid_order,
-            Side::Sell => &mut self.ask_order,
-        };
-        if let Some(old) = slot.take() {
-            let dead_at = self.sim.cancel(old, ctx.now, self.feed.excess_ns()).unwrap_or(ctx.now);
-            ctx.out.push(Output::OrderCancelled {
-                coin: self.coin.clone(),
-                order_id: old,
-                reason: CancelReason::Requote,
-                dead_at,
-            });
-        }
-        // Inventory limit: the position plus everything on this side that could still fill.
-        let worst = self.position.qty.0 + side.sign() * (self.sim.outstanding(side).0 + size.0);
-        if worst.abs() > max.0 {
-            ctx.stats.max_position_blocks += 1;
-            return;
-        }
-        self.update_margin(ctx);
-        if !ctx.margin.check_order(ctx.index, side, size) {
-            self.margin_rejects += 1;
-            ctx.out.push(Output::OrderRejected {
-                coin: self.coin.clone(),
-                side,
-                px,
-                sz: size,
-                reason: RejectReason::Margin,
-            });
-            return;
-        }
-        let id = ctx.ids.order();
-        let live_at = ctx.now.plus_ns(self.sim.entry_latency_for(id, self.feed.excess_ns()));
-        self.sim.place(id, side, px, size, OrderRole::Quote, live_at);
-        ctx.stats.orders_placed += 1;
-        match side {
-            Side::Buy => self.bid_order = Some(id),
-            Side::Sell => self.ask_order = Some(id),
-        }
-        ctx.out.push(Output::OrderPlaced {
-            coin: self.coin.clone(),
-            order_id: id,
-            side,
-            px,
-            sz: size,
-            live_at,
-        });
+        crate::strategy::price_at_depth(&self.instrument, mid, depth_bp, side)
     }
 
     pub fn snapshot(&self, margin: &MarginTracker) -> ModelSnapshot {
         let mark = self.mark;
         let q = |v: i64| v as f64 / SCALE as f64;
-        let bid_quote = self.bid_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
-        let ask_quote = self.ask_order.and_then(|id| self.sim.order(id)).map(|o| o.px);
+        let bid_quote = self.best_quote(Side::Buy);
+        let ask_quote = self.best_quote(Side::Sell);
         // Toxicity at the real features of our live quotes (or of the touch when a side has
         // none), averaged over both sides: what a fill on either side would be scored now.
         let toxicity = self.mid.map_or(0.0, |mid| {
@@ -955,7 +872,12 @@ impl CoinState {
             let pending = (!o.active).then_some(o.live_at);
             [pending, o.dead_at]
         });
-        orders.flatten().chain(self.outcomes.next_due()).chain(self.requote_due).min()
+        orders
+            .flatten()
+            .chain(self.outcomes.next_due())
+            .chain(self.requote_due)
+            .chain(self.strategy.next_deadline())
+            .min()
     }
 
     pub fn pnl(&self) -> (i64, i64, i64) {

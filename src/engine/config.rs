@@ -8,6 +8,7 @@ use crate::market_maker::classifier::ClassifierConfig;
 use crate::market_maker::estimator::EstimatorConfig;
 use crate::market_maker::regime::RegimeConfig;
 use crate::market_maker::simulation::{CalibrationConfig, FillSimulatorConfig, OutcomeConfig};
+pub use crate::strategy::config::{AvellanedaStoikovConfig, GlftConfig, LadderConfig, StrategyConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -53,7 +54,8 @@ pub struct AccountConfig {
 }
 
 /// Keys that may be absent (their default depends on something else): `set` may add them.
-const OPTIONAL_KEYS: &[&str] = &["account.maker_fee_bp", "account.taker_fee_bp"];
+const OPTIONAL_KEYS: &[&str] =
+    &["account.maker_fee_bp", "account.taker_fee_bp", "strategy.order_size", "strategy.max_position"];
 
 impl Default for AccountConfig {
     fn default() -> Self {
@@ -62,46 +64,6 @@ impl Default for AccountConfig {
             leverage: 10.0,
             maker_fee_bp: None,
             taker_fee_bp: None,
-        }
-    }
-}
-
-/// Section `[strategy]`: GLFT quoting and its refresh rule.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StrategyConfig {
-    /// Order size as quote notional, rounded to the lot (at least one lot).
-    pub order_notional_usd: f64,
-    /// Largest absolute position per coin, as quote notional at the mid.
-    pub max_position_usd: f64,
-    /// Largest notional of one order.
-    pub max_order_notional_usd: f64,
-    /// Requote when the mid moved this far since the last quote...
-    pub requote_mid_bp: f64,
-    /// ...or the model's quote moved by at least this many ticks...
-    pub requote_ticks: u64,
-    /// ...but never more often than this.
-    pub requote_min_interval_ms: u64,
-    /// Half-life of the volatility estimator (1 s mid log returns).
-    pub sigma_half_life_s: f64,
-    /// Volatility assumed before enough returns were seen (bp per sqrt(s)).
-    pub sigma_prior_bp: f64,
-    /// Half-life of the trade-flow imbalance feature.
-    pub flow_half_life_s: f64,
-}
-
-impl Default for StrategyConfig {
-    fn default() -> Self {
-        StrategyConfig {
-            order_notional_usd: 100.0,
-            max_position_usd: 1_000.0,
-            max_order_notional_usd: 1_000.0,
-            requote_mid_bp: 0.5,
-            requote_ticks: 1,
-            requote_min_interval_ms: 100,
-            sigma_half_life_s: 60.0,
-            sigma_prior_bp: 1.0,
-            flow_half_life_s: 2.0,
         }
     }
 }
@@ -207,6 +169,17 @@ const RANGES: &[Range] = &[
     rx("strategy.sigma_half_life_s", 0.0, 86_400.0),
     rx("strategy.sigma_prior_bp", 0.0, 1_000.0),
     rx("strategy.flow_half_life_s", 0.0, 86_400.0),
+    rx("strategy.order_size", 0.0, 1e12),
+    rx("strategy.max_position", 0.0, 1e15),
+    r("strategy.glft.toxicity_widen_bp", 0.0, 1_000.0),
+    r("strategy.glft.toxicity_pull", 0.0, 1.0),
+    r("strategy.ladder.levels", 1.0, 100.0),
+    r("strategy.ladder.offset_ticks", 0.0, 1e6),
+    r("strategy.ladder.spacing_ticks", 0.0, 1e6),
+    r("strategy.ladder.skew_ticks_per_unit", -1e6, 1e6),
+    r("strategy.ladder.max_inventory_units", 0.0, 1e9),
+    r("strategy.avellaneda_stoikov.gamma", 0.0, 100.0),
+    rx("strategy.avellaneda_stoikov.horizon_s", 0.0, 86_400.0),
     r("fill_sim.fill_prob_base", 0.0, 1.0),
     r("fill_sim.adverse_fill_ratio", 0.0, 1.0),
     r("fill_sim.entry_latency_ms", 0.0, 60_000.0),
@@ -268,9 +241,37 @@ impl EngineConfig {
         Ok(cfg)
     }
 
-    /// The resolved configuration as TOML (every key, defaults included).
+    /// The resolved configuration as TOML (every key, defaults included; an unset optional
+    /// key of `[strategy]` as a commented line saying what applies instead).
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_default()
+        self.comment_unset(toml::to_string(self).unwrap_or_default(), "[strategy]")
+    }
+
+    /// `text` (a serialization holding this configuration) with a commented line for each
+    /// unset optional key of `[strategy]`, right under `strategy_header` (`[strategy]`, or
+    /// `[config.strategy]` in `session.toml`).
+    pub fn comment_unset(&self, text: String, strategy_header: &str) -> String {
+        let st = &self.strategy;
+        let mut unset = String::new();
+        if st.order_size.is_none() {
+            unset.push_str("# order_size = (unset: strategy.order_notional_usd applies; base units)\n");
+        }
+        if st.max_position.is_none() {
+            unset.push_str("# max_position = (unset: strategy.max_position_usd applies; base units)\n");
+        }
+        let header = format!("{strategy_header}\n");
+        let at = if text.starts_with(&header) {
+            Some(0)
+        } else {
+            text.find(&format!("\n{header}")).map(|i| i + 1)
+        };
+        match at {
+            Some(at) if !unset.is_empty() => {
+                let at = at + header.len();
+                format!("{}{unset}{}", &text[..at], &text[at..])
+            }
+            _ => text,
+        }
     }
 
     /// Checks every range and the cross-key rules; the error names the key and the range.
@@ -315,6 +316,7 @@ impl EngineConfig {
             );
         }
         let st = &self.strategy;
+        st.validate().map_err(|e| ConfigError { key: e.key, line: None, message: e.message })?;
         if st.order_notional_usd > st.max_order_notional_usd {
             return err(
                 "strategy.order_notional_usd",
@@ -392,6 +394,28 @@ impl EngineConfig {
     /// Overrides one key by its dotted name with a TOML value written as text
     /// (`set("fill_sim.fill_prob_base", "0.5")`, `set("engine.coins", "[\"BTC\"]")`).
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let mut next = self.clone();
+        next.set_unchecked(key, value)?;
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Applies every `(key, value)` override first, then validates once: the order of the
+    /// overrides never matters (`--set strategy.ladder.levels=3 --set strategy.kind=ladder`).
+    /// Nothing changes if any is refused.
+    pub fn apply_overrides(&mut self, overrides: &[(String, String)]) -> Result<(), ConfigError> {
+        let mut next = self.clone();
+        for (k, v) in overrides {
+            next.set_unchecked(k, v)?;
+        }
+        next.validate()?;
+        *self = next;
+        Ok(())
+    }
+
+    /// One override, its type checked but not its range or relations.
+    fn set_unchecked(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         let bad = |message: String| ConfigError { key: key.to_string(), line: None, message };
         let mut root = toml::Value::try_from(&*self).map_err(|e| bad(e.to_string()))?;
         let parsed: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
@@ -423,7 +447,6 @@ impl EngineConfig {
         table.insert(last.to_string(), parsed);
         let next: EngineConfig =
             root.try_into().map_err(|e: toml::de::Error| bad(e.message().to_string()))?;
-        next.validate()?;
         *self = next;
         Ok(())
     }

@@ -4,6 +4,10 @@
 
 use crate::types::{Price, Qty, Side, Timestamp};
 use crate::venue::event::AnomalyKind;
+// The models own these types (the models layer imports nothing of the engine); the engine's
+// contract re-exports them.
+pub use crate::market_maker::regime::Regime;
+pub use crate::market_maker::simulation::fill_sim::FillKind;
 use serde::{Deserialize, Serialize};
 
 /// One input. Time (`now`) and the record's sequence number travel beside it in
@@ -26,22 +30,14 @@ pub enum Input<'a> {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FillKind {
-    /// A market trade printed strictly through our price.
-    TradeThrough,
-    /// The opposite side of the book moved to our price or beyond.
-    BookCross,
-    /// A market trade at exactly our price (the queue question).
-    TradeAtPrice,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RejectReason {
     /// The seed's margin tracker: the order's initial margin exceeds available margin.
     Margin,
     MaxPosition,
     BookInvalid,
     PostOnly,
+    /// The order's notional exceeds `strategy.max_order_notional_usd`.
+    MaxOrderNotional,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,13 +49,6 @@ pub enum CancelReason {
     Risk,
     /// The feed went silent past `live.stale_after_ms`.
     Stale,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Regime {
-    Quiet,
-    Normal,
-    Volatile,
 }
 
 /// The models' state for one coin at one moment: the trajectories that `report` plots and the

@@ -90,6 +90,19 @@ impl BookView for TopView<'_> {
         let behind: i64 = self.book.side(side).between(t.px, px).map(|l| l.sz.0).sum();
         Qty(t.sz.0 + behind)
     }
+    fn top_levels(&self, side: Side, n: usize, out: &mut Vec<(Price, Qty)>) {
+        let levels = self.book.side(side);
+        match self.top_of(side) {
+            Some(t) if n > 0 => {
+                out.push((t.px, t.sz));
+                // Levels better than the newer top are gone; the top's own level is its size.
+                let behind = levels.iter().filter(|l| behind_or_at(side, l.px, t.px) && l.px != t.px);
+                out.extend(behind.take(n - 1).map(|l| (l.px, l.sz)));
+            }
+            Some(_) => {}
+            None => out.extend(levels.iter().take(n).map(|l| (l.px, l.sz))),
+        }
+    }
     fn levels_at_or_better(&self, side: Side, px: Price, out: &mut Vec<(Price, Qty)>) {
         let levels = self.book.side(side);
         match self.top_of(side) {

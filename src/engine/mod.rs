@@ -38,6 +38,26 @@ use io::CancelReason;
 use serde::{Deserialize, Serialize};
 
 const MINUTE_NS: u64 = 60_000_000_000;
+
+/// A checkpoint that cannot be resumed.
+#[derive(Debug)]
+pub enum CheckpointError {
+    /// The bytes do not decode as this build's engine state.
+    Decode(rmp_serde::decode::Error),
+    /// A coin's strategy is of a kind or version this program does not have.
+    Strategy(String),
+}
+
+impl std::fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CheckpointError::Decode(e) => write!(f, "engine state does not decode: {e}"),
+            CheckpointError::Strategy(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for CheckpointError {}
 /// Levels per side of the book-imbalance feature: the top of the book is where informed
 /// traders lean (deeper levels mostly add resting noise).
 const IMBALANCE_LEVELS: usize = 3;
@@ -93,6 +113,16 @@ pub struct EngineSummary {
     pub orders_placed: u64,
     pub anomalies: u64,
     pub gaps: u64,
+    /// The strategy kind that quoted (`strategy.kind`).
+    #[serde(default)]
+    pub strategy: String,
+    /// The most of our quotes on one side live at one time: past their entry latency, no
+    /// cancel sent (a 3-level ladder shows 3).
+    #[serde(default)]
+    pub max_resting_per_side: u64,
+    /// Orders refused for exceeding `strategy.max_order_notional_usd`.
+    #[serde(default)]
+    pub notional_rejects: u64,
     pub coins: std::collections::BTreeMap<String, CoinSummary>,
     pub checklist: Vec<ChecklistItem>,
 }
@@ -139,6 +169,8 @@ pub struct CoinSummary {
     pub regime: io::Regime,
     pub regime_changes: u64,
     pub margin_rejects: u64,
+    #[serde(default)]
+    pub max_resting_per_side: u64,
 }
 
 impl Engine {
@@ -161,7 +193,7 @@ impl Engine {
         let mut states = Vec::with_capacity(coins.len());
         for c in coins {
             let instrument = instrument_of(&config, venue, c)?;
-            states.push(CoinState::new(c, instrument, &config, seed));
+            states.push(CoinState::new(c, instrument, &config, seed)?);
         }
         // The configuration kept (and written to session.toml) is the resolved one: the venue's
         // fees filled in and the traded coins named, so a replay of it needs nothing else.
@@ -219,8 +251,14 @@ impl Engine {
         rmp_serde::to_vec(self)
     }
 
-    pub fn from_checkpoint(bytes: &[u8]) -> Result<Engine, rmp_serde::decode::Error> {
-        rmp_serde::from_slice(bytes)
+    /// The engine state of a checkpoint, its strategies rebuilt from the program's registry
+    /// (refused if a coin's strategy kind or version is not this program's).
+    pub fn from_checkpoint(bytes: &[u8]) -> Result<Engine, CheckpointError> {
+        let mut e: Engine = rmp_serde::from_slice(bytes).map_err(CheckpointError::Decode)?;
+        for c in &mut e.coins {
+            c.strategy.restore(&e.config.strategy).map_err(CheckpointError::Strategy)?;
+        }
+        Ok(e)
     }
 
     /// The single entry point: one input at time `now` with sequence number `seq`.
@@ -271,9 +309,21 @@ impl Engine {
         margin: &'a mut MarginTracker,
         stats: &'a mut Stats,
         out: &'a mut Vec<Output>,
-        (now, seq, index, fee, window_open): (Timestamp, u64, usize, i64, bool),
+        (now, seq, index, fee, window_open, seed): (Timestamp, u64, usize, i64, bool, u64),
     ) -> Ctx<'a> {
-        Ctx { cfg: config, now, seq, index, ids, margin, stats, out, maker_fee_milli_bp: fee, window_open }
+        Ctx {
+            cfg: config,
+            seed,
+            now,
+            seq,
+            index,
+            ids,
+            margin,
+            stats,
+            out,
+            maker_fee_milli_bp: fee,
+            window_open,
+        }
     }
 
     /// Time-driven work up to `now`, for every coin, then the periodic model snapshots.
@@ -289,7 +339,7 @@ impl Engine {
                 &mut self.margin,
                 &mut self.stats,
                 out,
-                (now, seq, i, self.maker_fee_milli_bp, window),
+                (now, seq, i, self.maker_fee_milli_bp, window, self.seed),
             );
             c.advance(&mut ctx, book);
         }
@@ -355,7 +405,7 @@ impl Engine {
                     &mut self.margin,
                     &mut self.stats,
                     out,
-                    (now, seq, i, self.maker_fee_milli_bp, window),
+                    (now, seq, i, self.maker_fee_milli_bp, window, self.seed),
                 );
                 self.coins[i].on_trade(&mut ctx, print, *side, *px, *sz);
                 self.count_window_fills(now, fills_before);
@@ -397,7 +447,7 @@ impl Engine {
                     &mut self.margin,
                     &mut self.stats,
                     out,
-                    (now, seq, i, self.maker_fee_milli_bp, window),
+                    (now, seq, i, self.maker_fee_milli_bp, window, self.seed),
                 );
                 match book {
                     Some(b) => {
@@ -442,7 +492,7 @@ impl Engine {
                 &mut self.margin,
                 &mut self.stats,
                 out,
-                (now, seq, i, self.maker_fee_milli_bp, window),
+                (now, seq, i, self.maker_fee_milli_bp, window, self.seed),
             );
             if was_valid {
                 ctx.out.push(Output::BookValidity { coin: c.coin.clone(), valid: false });
@@ -464,7 +514,7 @@ impl Engine {
                 &mut self.margin,
                 &mut self.stats,
                 out,
-                (now, seq, i, self.maker_fee_milli_bp, window),
+                (now, seq, i, self.maker_fee_milli_bp, window, self.seed),
             );
             if was_valid {
                 ctx.out.push(Output::BookValidity { coin: c.coin.clone(), valid: false });
@@ -532,6 +582,7 @@ impl Engine {
                     regime: c.regime.regime(),
                     regime_changes: c.regime.changes,
                     margin_rejects: c.margin_rejects,
+                    max_resting_per_side: c.max_resting_per_side,
                 },
             );
         }
@@ -564,6 +615,9 @@ impl Engine {
             orders_placed: self.stats.orders_placed,
             anomalies: self.stats.anomalies,
             gaps: self.stats.gaps,
+            strategy: self.config.strategy.kind.clone(),
+            max_resting_per_side: self.stats.max_resting_per_side,
+            notional_rejects: self.stats.notional_rejects,
             coins,
             checklist: checklist::evaluate(&inputs),
         }

@@ -124,7 +124,9 @@ impl PreFillClassifier {
         sigmoid(s)
     }
 
-    fn base_rate(&self) -> f64 {
+    /// The (Laplace-smoothed) share of adverse outcomes: the score of a fill the features say
+    /// nothing about.
+    pub fn base_rate(&self) -> f64 {
         // Laplace-smoothed, so the first prediction is 0.5.
         (self.adverse as f64 + 1.0) / (self.resolved as f64 + 2.0)
     }

@@ -1,8 +1,15 @@
 //! Regime detection: the ratio R = sigma_fast / sigma_slow of EWMA volatilities of 1 s log mid
 //! returns, with hysteresis bands, a minimum dwell and a jump override (`MODELS.md`).
 
-use crate::engine::io::Regime;
 use serde::{Deserialize, Serialize};
+
+/// The volatility regime the detector reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Regime {
+    Quiet,
+    Normal,
+    Volatile,
+}
 
 /// Settings (section `[regime]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

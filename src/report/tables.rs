@@ -126,7 +126,7 @@ fn to_snake(s: &str) -> String {
 
 /// UTC text of a time in ns since the epoch (RFC 3339, nanoseconds).
 pub fn utc(ns: u64) -> String {
-    crate::types::format_rfc3339(ns)
+    crate::settings::format_rfc3339(ns)
 }
 
 /// Appends the three columns of a time: `<name>_ns`-style integer and UTC text.

@@ -4,8 +4,6 @@
 //! so `replay SESSION/inputs --out S2` reproduces the session with no further flags.
 
 use super::{InputRecorder, LiveEngine, LiveReport};
-use crate::commands::live_cmds::LiveArgs;
-use crate::commands::{exit, CmdResult};
 use crate::drivers::record::RecorderThread;
 use crate::drivers::session::{InputDesc, SessionRunner, Summary};
 use crate::engine::{EngineConfig, Input};
@@ -77,25 +75,6 @@ pub struct SessionSetup {
     pub url: String,
 }
 
-impl SessionSetup {
-    pub fn from_args(args: &LiveArgs) -> anyhow::Result<SessionSetup> {
-        let mut config = match &args.config {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading --config {}", p.display()))?;
-                EngineConfig::from_toml(&text)
-                    .map_err(|e| anyhow::anyhow!("--config {}: {e}", p.display()))?
-            }
-            None => EngineConfig::default(),
-        };
-        let coins: Vec<String> = args.feed.coin_names();
-        // The recorded configuration names the traded coins, so that a replay trades the same.
-        config.engine.coins = coins.clone();
-        let venue = args.feed.venue;
-        Ok(SessionSetup { config, seed: args.seed, venue, coins, url: args.feed.url() })
-    }
-}
-
 /// Creates the session directory and runs the live pipeline into it; returns the summary and
 /// the driver's report (also written to `SESSION/live.json`).
 pub fn run_session(
@@ -153,35 +132,4 @@ pub fn run_session(
     std::fs::write(out.join("live.json"), serde_json::to_string_pretty(&live_json)? + "\n")
         .with_context(|| format!("writing {}/live.json", out.display()))?;
     Ok((summary, report))
-}
-
-pub fn run_command(args: &LiveArgs) -> CmdResult {
-    let setup = SessionSetup::from_args(args)?;
-    let mut opts = args.feed.options(args.seed)?;
-    if setup.config.live.stale_after_ms > 0 {
-        opts.stale_after = Some(std::time::Duration::from_millis(setup.config.live.stale_after_ms));
-    }
-    let stop = crate::commands::live_cmds::stop_on_signal();
-    let mut progress = crate::commands::live_cmds::progress_printer();
-    let (summary, report) = run_session(
-        setup,
-        &args.out,
-        args.feed.protocol()?,
-        &opts,
-        WriterOptions::default(),
-        stop,
-        &mut progress,
-    )?;
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        eprintln!();
-    }
-    tracing::info!("session {} done: {}", args.out.display(), report.line());
-    println!(
-        "{}: {} inputs, {} fills, output_digest {}",
-        args.out.display(),
-        summary.input_messages,
-        summary.engine.fills,
-        summary.output_digest
-    );
-    Ok(exit::OK)
 }

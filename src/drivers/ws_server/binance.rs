@@ -22,9 +22,9 @@
 #![allow(clippy::disallowed_methods)] // A driver: pacing and ping timers read the monotonic clock.
 
 use super::{Fault, ServerStats, CONNECTION_QUEUE_CAPACITY, MAX_WRITE_BUFFER_BYTES, POLL_INTERVAL};
-use crate::commands::args::Speed;
 use crate::drivers::serve::{MessageSource, PlaybackOptions, PlaybackReport, SourceItem, SUBSCRIBE_GRACE};
 use crate::drivers::ws_client::binance::{self as bn, Request};
+use crate::settings::Speed;
 use crate::types::Timestamp;
 use crate::venue::{Adapter, Books, MarketEvent, Venue};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender, TrySendError};

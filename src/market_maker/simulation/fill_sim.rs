@@ -23,10 +23,20 @@
 //! Entry and cancel latency follow `latency_model` (see [`super::latency`]).
 
 use super::latency::{jittered, LatencyModel};
-use crate::engine::io::FillKind;
 use crate::market_maker::rng::{uniform_at, DrawPurpose};
 use crate::types::{Price, Qty, Side, Timestamp};
 use serde::{Deserialize, Serialize};
+
+/// How a fill happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FillKind {
+    /// A market trade printed strictly through our price.
+    TradeThrough,
+    /// The opposite side of the book moved to our price or beyond.
+    BookCross,
+    /// A market trade at exactly our price (the queue question).
+    TradeAtPrice,
+}
 
 /// Settings (section `[fill_sim]`), by the seed's names.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -81,6 +91,16 @@ pub trait BookView {
     fn size_at_or_better(&self, side: Side, px: Price) -> Qty;
     /// The levels of `side` at `px` or better, best first, appended to `out`.
     fn levels_at_or_better(&self, side: Side, px: Price, out: &mut Vec<(Price, Qty)>);
+    /// The best `n` levels of `side`, best first, appended to `out`.
+    fn top_levels(&self, side: Side, n: usize, out: &mut Vec<(Price, Qty)>) {
+        let far = match side {
+            Side::Buy => Price(i64::MIN),
+            Side::Sell => Price(i64::MAX),
+        };
+        let start = out.len();
+        self.levels_at_or_better(side, far, out);
+        out.truncate(start + n);
+    }
 }
 
 /// A quote of the strategy or a probe of the shadow ladder (by its rung).
