@@ -421,7 +421,7 @@ impl CoinState {
     /// The venue's context for this perpetual (mark price, funding rate, announced next
     /// funding time): the position is marked at the venue's mark from now on.
     pub(crate) fn on_asset_ctx(&mut self, ctx: &mut Ctx<'_>, mark: Price, rate: i64, next_ns: Option<u64>) {
-        self.funding.on_context(mark, rate, next_ns);
+        self.funding.on_context(ctx.now.0, mark, rate, next_ns);
         self.mark = mark;
         self.update_margin(ctx);
         self.check_invariants(ctx);

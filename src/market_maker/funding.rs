@@ -86,14 +86,17 @@ impl FundingClock {
         }
     }
 
-    /// The venue's context: its mark price and current rate, and (Binance) the next funding
-    /// time it announces, which replaces the grid's when it is later than the last time
-    /// settled.
-    pub fn on_context(&mut self, mark: Price, rate: i64, next_funding_ns: Option<u64>) {
+    /// The venue's context received at `now_ns`: its mark price and current rate, and
+    /// (Binance) the next funding time it announces, which replaces the grid's when it is
+    /// ahead of now, within one interval, and later than the last time settled. A late message
+    /// announcing a time already passed, or a damaged one announcing a time far away, leaves
+    /// the schedule alone.
+    pub fn on_context(&mut self, now_ns: u64, mark: Price, rate: i64, next_funding_ns: Option<u64>) {
         self.mark = Some(mark);
         self.rate = Some(rate);
-        if let Some(t) = next_funding_ns {
-            if self.last_settled_ns.map_or(true, |last| t > last) && self.next_ns.is_some() {
+        if let (Some(t), Some(_)) = (next_funding_ns, self.next_ns) {
+            let ahead = t > now_ns && t - now_ns <= self.interval_ns;
+            if ahead && self.last_settled_ns.map_or(true, |last| t > last) {
                 self.next_ns = Some(t);
             }
         }
@@ -199,7 +202,7 @@ mod tests {
         let start = 10 * HOURLY_NS + HOURLY_NS / 2;
         c.start(start);
         assert_eq!(c.next_deadline(), Some(11 * HOURLY_NS));
-        c.on_context(px("100"), BP, None);
+        c.on_context(0, px("100"), BP, None);
         let mut out = Vec::new();
         c.take_due(11 * HOURLY_NS - 1, sz("1"), px("100"), &mut out);
         assert!(out.is_empty());
@@ -213,7 +216,7 @@ mod tests {
     fn a_boundary_between_two_inputs_counts_once() {
         let mut c = FundingClock::new(HOURLY_NS);
         c.start(HOURLY_NS / 2);
-        c.on_context(px("100"), BP, None);
+        c.on_context(0, px("100"), BP, None);
         let mut out = Vec::new();
         for t in [HOURLY_NS - 5, HOURLY_NS + 3, HOURLY_NS + 7, 2 * HOURLY_NS - 1] {
             c.take_due(t, sz("1"), px("100"), &mut out);
@@ -244,13 +247,16 @@ mod tests {
         c.start(HOURLY_NS);
         assert_eq!(c.next_deadline(), Some(EIGHT_HOURLY_NS));
         // A 4-hourly symbol announces 04:00.
-        c.on_context(px("100"), BP, Some(4 * HOURLY_NS));
+        c.on_context(HOURLY_NS, px("100"), BP, Some(4 * HOURLY_NS));
         assert_eq!(c.next_deadline(), Some(4 * HOURLY_NS));
         let mut out = Vec::new();
         c.take_due(4 * HOURLY_NS, sz("1"), px("100"), &mut out);
         assert_eq!(out.len(), 1);
         // A late message still announcing 04:00 does not make it due again.
-        c.on_context(px("100"), BP, Some(4 * HOURLY_NS));
+        c.on_context(4 * HOURLY_NS + 1, px("100"), BP, Some(4 * HOURLY_NS));
+        assert_eq!(c.next_deadline(), Some(EIGHT_HOURLY_NS));
+        // Nor does a damaged one announcing a time years away.
+        c.on_context(5 * HOURLY_NS, px("100"), BP, Some(u64::MAX));
         assert_eq!(c.next_deadline(), Some(EIGHT_HOURLY_NS));
         c.take_due(5 * HOURLY_NS, sz("1"), px("100"), &mut out);
         assert_eq!(out.len(), 1);
@@ -260,7 +266,7 @@ mod tests {
     fn a_jump_to_the_end_of_time_does_not_loop() {
         let mut c = FundingClock::new(HOURLY_NS);
         c.start(0);
-        c.on_context(px("100"), BP, None);
+        c.on_context(0, px("100"), BP, None);
         let mut out = Vec::new();
         c.take_due(u64::MAX, sz("1"), px("100"), &mut out);
         assert_eq!(out.len() as u64, MAX_FUNDING_PER_INPUT);
