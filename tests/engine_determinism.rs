@@ -163,3 +163,45 @@ fn paced_replay_writes_the_same_outputs_as_max_speed() {
     assert_eq!(df, dp);
     assert!(fast == paced, "--speed 600x and --speed max wrote different output journals");
 }
+
+/// Issue 15: a checkpoint taken before a funding time and resumed across it settles the same
+/// funding (schedule, last rate and mark live in the checkpoint), so the rest is byte for byte
+/// the full run's.
+#[test]
+fn resume_across_a_funding_time_equals_the_full_run() {
+    use paper_trader::synth::{SynthConfig, SynthVenue};
+    let coins = vec!["BTC".to_string()];
+    let mut venue = SynthVenue::new(SynthConfig::default(), 5, &coins).unwrap();
+    let end = venue.config().start_ns + 66 * 60_000_000_000;
+    let msgs: Vec<_> = (1u64..).zip(&mut venue).take_while(|(_, m)| m.recv_ns <= end).collect();
+    let cfg = EngineConfig::default();
+    let mut e = Engine::new(cfg, paper_trader::venue::Venue::Hyperliquid, 3, &coins).unwrap();
+    let mut out = Vec::new();
+    let mut checkpoints = Vec::new();
+    for (i, (seq, m)) in msgs.iter().enumerate() {
+        let before = out.len();
+        e.on_input(Timestamp(m.recv_ns), *seq, Input::Message { stream: &m.stream, raw: &m.raw }, &mut out);
+        // The checkpoints of the last quarter hour before the funding time at 01:00.
+        let minute = (m.recv_ns - msgs[0].1.recv_ns) / 60_000_000_000;
+        if out.len() > before && matches!(out.last(), Some(Output::Checkpoint { .. })) && minute >= 45 {
+            checkpoints.push((i, out.len(), e.checkpoint().unwrap()));
+        }
+    }
+    let funding = out.iter().filter(|o| matches!(o, Output::Funding { .. })).count();
+    assert_eq!(funding, 1, "66 minutes from 00:00 cross one funding time");
+    assert!(checkpoints.len() >= 3);
+    let full = bytes(&out);
+    for (i, n_out, state) in checkpoints {
+        let mut r = Engine::from_checkpoint(&state).unwrap();
+        let mut rest = out[..n_out].to_vec();
+        for (seq, m) in &msgs[i + 1..] {
+            r.on_input(
+                Timestamp(m.recv_ns),
+                *seq,
+                Input::Message { stream: &m.stream, raw: &m.raw },
+                &mut rest,
+            );
+        }
+        assert!(bytes(&rest) == full, "resume after input {i} diverged");
+    }
+}

@@ -1,13 +1,15 @@
 //! Issue 10 item 7: `validate` recomputes PnL from the journal's fills and marks (a cash ledger
 //! and an average-cost ledger, fees recomputed from the session's maker rate, fill prices
 //! checked against their orders), so a wrong fee, fill price or mark breaks the PnL item even
-//! when the engine's figures are consistent with themselves.
+//! when the engine's figures are consistent with themselves. Funding records (issue 15) are
+//! recomputed on the fills' position, so a wrong funding payment breaks it too.
 
 mod engine_support;
 
 use engine_support::{market, MarketParams};
 use paper_trader::engine::{Engine, EngineConfig, Input, Output};
 use paper_trader::report::validate::{ChecklistTracker, PNL_TRACKING};
+use paper_trader::synth::{SynthConfig, SynthVenue};
 use paper_trader::types::{Price, Timestamp};
 use paper_trader::venue::Venue;
 
@@ -84,14 +86,84 @@ fn a_consistently_wrong_fill_price_fails_the_pnl_item() {
     assert!(!pass, "{why}");
 }
 
-/// A snapshot whose unrealized PnL is not its position at its mid.
+/// A snapshot whose unrealized PnL is not its position at its mark.
 #[test]
 fn a_wrong_mark_fails_the_pnl_item() {
     let mut out = session();
     let k = out.iter().position(|(_, o)| matches!(o, Output::Model(s) if s.position.0 != 0)).unwrap();
     if let Output::Model(s) = &mut out[k].1 {
-        s.mid = Some(Price(s.mid.unwrap().0 + 10 * USD));
+        s.mark = Some(Price(s.mark.unwrap().0 + 10 * USD));
     }
     let (pass, why) = pnl_passes(&out);
     assert!(!pass, "{why}");
+}
+
+/// A journal written before snapshots carried their mark is checked at the mid.
+#[test]
+fn a_snapshot_without_a_mark_is_checked_at_its_mid() {
+    let mut out = session();
+    for (_, o) in out.iter_mut() {
+        if let Output::Model(s) = o {
+            s.mark = None;
+        }
+    }
+    assert!(pnl_passes(&out).0, "{}", pnl_passes(&out).1);
+    let k = out.iter().position(|(_, o)| matches!(o, Output::Model(s) if s.position.0 != 0)).unwrap();
+    if let Output::Model(s) = &mut out[k].1 {
+        s.mid = Some(Price(s.mid.unwrap().0 + 10 * USD));
+    }
+    assert!(!pnl_passes(&out).0);
+}
+
+/// 70 minutes of the synthetic venue, whose perpetual context crosses one funding time.
+fn funded_session() -> Vec<(Timestamp, Output)> {
+    let coins = vec!["BTC".to_string()];
+    let mut venue = SynthVenue::new(SynthConfig::default(), 5, &coins).unwrap();
+    let mut e = Engine::new(EngineConfig::default(), Venue::Hyperliquid, 0, &coins).unwrap();
+    let end = venue.config().start_ns + 70 * 60_000_000_000;
+    let mut all = vec![];
+    for (seq, m) in (1u64..).zip(&mut venue) {
+        if m.recv_ns > end {
+            break;
+        }
+        let mut out = vec![];
+        e.on_input(Timestamp(m.recv_ns), seq, Input::Message { stream: &m.stream, raw: &m.raw }, &mut out);
+        all.extend(out.into_iter().map(|o| (Timestamp(m.recv_ns), o)));
+    }
+    all
+}
+
+#[test]
+fn the_honest_session_with_funding_passes() {
+    let out = funded_session();
+    let funding: Vec<i64> = out
+        .iter()
+        .filter_map(|(_, o)| match o {
+            Output::Funding { amount, .. } => Some(*amount),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(funding.len(), 1);
+    let (pass, why) = pnl_passes(&out);
+    assert!(pass, "{why}");
+    assert!(why.contains("0 funding (of 1 records)"), "{why}");
+}
+
+/// An engine booking a funding payment other than `-position * mark * rate` (here twice it,
+/// with its PnL following consistently) passes its own identity: the ledger recomputes it.
+#[test]
+fn a_wrong_funding_amount_fails_the_pnl_item() {
+    let mut out = funded_session();
+    let k = out.iter().position(|(_, o)| matches!(o, Output::Funding { .. })).unwrap();
+    let Output::Funding { amount, .. } = &mut out[k].1 else { unreachable!() };
+    // One cent more than it should be, whatever the position.
+    *amount += USD / 100;
+    for (_, o) in out[k..].iter_mut() {
+        if let Output::Model(s) = o {
+            s.pnl_funding += 0.01;
+        }
+    }
+    let (pass, why) = pnl_passes(&out);
+    assert!(!pass, "{why}");
+    assert!(why.contains("1 funding records whose amount"), "{why}");
 }

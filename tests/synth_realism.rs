@@ -42,6 +42,10 @@ struct Measured {
     markouts_5s: Vec<f64>,
     history_trades: usize,
     sizes: Vec<f64>,
+    /// Each `activeAssetCtx`: (exchange time ns, hourly rate as a fraction), and
+    /// the contexts whose mark was outside the touch the last bbo showed.
+    rates: Vec<(u64, f64)>,
+    marks_outside_touch: u64,
 }
 
 fn measure(hours: u64, seed: u64, cfg: SynthConfig) -> Measured {
@@ -65,6 +69,8 @@ fn measure(hours: u64, seed: u64, cfg: SynthConfig) -> Measured {
         markouts_5s: vec![],
         history_trades: 0,
         sizes: vec![],
+        rates: vec![],
+        marks_outside_touch: 0,
     };
     let (mut bid, mut ask) = (f64::NAN, f64::NAN);
     let mut next_second = start_ns / 1_000_000_000;
@@ -151,6 +157,13 @@ fn measure(hours: u64, seed: u64, cfg: SynthConfig) -> Measured {
                     let top = |side: &[Level]| side.iter().take(3).map(|l| l.sz.to_f64()).sum::<f64>();
                     let (bs, a_s) = (top(bids), top(asks));
                     pending_imbalance.push((t + 5_000_000_000, (bs - a_s) / (bs + a_s), book_mid));
+                }
+                MarketEvent::AssetCtx { mark_px, funding_rate, .. } => {
+                    m.rates.push((t, *funding_rate as f64 / 1e12));
+                    let mark = mark_px.to_f64();
+                    if !(bid <= mark && mark < ask) {
+                        m.marks_outside_touch += 1;
+                    }
                 }
                 MarketEvent::Trade { .. } | MarketEvent::Mids { .. } => {}
                 other => panic!("unexpected event {other:?}"),
@@ -461,4 +474,28 @@ fn messages_have_the_shape_of_the_real_capture() {
         assert_eq!(ours.get(channel), Some(real_shape), "channel {channel}");
     }
     assert!(ours.contains_key("bbo") && ours.contains_key("allMids"));
+}
+
+/// Issue 15: the context's funding rate follows its model (an OU process: mean, stationary
+/// spread), its mark is inside the touch, and the rate in effect at each hour (the last
+/// context received before it) is the ground truth's funding path.
+#[test]
+fn the_funding_rate_follows_its_model_and_the_truth() {
+    let m = measured();
+    let f = &m.truth.config.funding;
+    assert_eq!(m.rates.len() as u64, HOURS * 3600 * 1000 / f.ctx_interval_ms);
+    assert_eq!(m.marks_outside_touch, 0);
+    let n = m.rates.len() as f64;
+    let mean = m.rates.iter().map(|r| r.1).sum::<f64>() / n;
+    let sd = (m.rates.iter().map(|r| (r.1 - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let want_sd = f.rate_sigma_per_sqrt_h / (2.0 * f.rate_reversion_per_h).sqrt();
+    // 4 h is four reversion times: the mean within two stationary spreads, the spread within
+    // a factor of 2.5 (a loose check of the model, the exact one is the path below).
+    assert!((mean - f.rate_mean_per_h).abs() < 2.0 * want_sd, "mean {mean}");
+    assert!(sd > want_sd / 2.5 && sd < want_sd * 2.5, "sd {sd} vs {want_sd}");
+    assert_eq!(m.truth.funding_path.len() as u64, HOURS);
+    for p in &m.truth.funding_path {
+        let before = m.rates.iter().rfind(|r| r.0 < p.t_ns).unwrap();
+        assert_eq!((before.1 * 1e12).round() as i64, p.rate, "rate at {}", p.t_ns);
+    }
 }

@@ -100,8 +100,13 @@ pub fn write_recording(
     // No fsync per flush: a synthetic recording is regenerated, not rescued, after a crash.
     let opts = WriterOptions { fsync: false, ..WriterOptions::default() };
     let mut writer = LogWriter::create(out, header_for(&venue, end_ns), opts)?;
+    let channels: &[&str] = if venue.config().funding.enabled {
+        &["l2Book", "trades", "bbo", "activeAssetCtx"]
+    } else {
+        &["l2Book", "trades", "bbo"]
+    };
     for c in coins {
-        for channel in ["l2Book", "trades", "bbo"] {
+        for &channel in channels {
             let subscription = format!("{{\"type\":\"{channel}\",\"coin\":\"{c}\"}}");
             writer.append_control(start_ns, Control::Subscribe { subscription })?;
         }

@@ -6,6 +6,7 @@ use super::config::{ConfigError, EngineConfig};
 use super::io::{CancelReason, FillKind, ModelSnapshot, Output, Regime, RejectReason};
 use crate::market_maker::classifier::{FillFeatures, PreFillClassifier};
 use crate::market_maker::estimator::{depth_bp, ParameterEstimator, VolatilityEstimator};
+use crate::market_maker::funding::FundingClock;
 use crate::market_maker::margin::{CoinExposure, MarginTracker};
 use crate::market_maker::position::Position;
 use crate::market_maker::regime::RegimeDetector;
@@ -217,6 +218,10 @@ pub struct CoinState {
     /// Sum of the labelled markouts' no-skill probabilities (their count is `markouts`).
     #[serde(default)]
     pub no_skill_sum: f64,
+    /// The perpetual's funding schedule and the venue's last mark price and rate
+    /// (`market_maker::funding`); the engine sets the venue's interval.
+    #[serde(default)]
+    pub funding: FundingClock,
 }
 
 /// Bound on the mid path kept for held fills (they wait at most one markout horizon).
@@ -284,6 +289,7 @@ impl CoinState {
             held_mids: Default::default(),
             requote_due: None,
             no_skill_sum: 0.0,
+            funding: FundingClock::default(),
         })
     }
 
@@ -451,8 +457,42 @@ impl CoinState {
             self.held_mids.push_back((ctx.now, mid));
         }
         self.mid = Some(mid);
-        self.mark = mid;
+        // The venue's mark price, when the feed gives one, marks the position (as the venue
+        // does for margin); the mid otherwise.
+        self.mark = self.funding.mark.unwrap_or(mid);
         self.update_margin(ctx);
+    }
+
+    /// The venue's context for this perpetual (mark price, funding rate, announced next
+    /// funding time): the position is marked at the venue's mark from now on.
+    pub(crate) fn on_asset_ctx(&mut self, ctx: &mut Ctx<'_>, mark: Price, rate: i64, next_ns: Option<u64>) {
+        self.funding.on_context(ctx.now.0, mark, rate, next_ns);
+        self.mark = mark;
+        self.update_margin(ctx);
+        self.check_invariants(ctx);
+    }
+
+    /// Funding times passed since the last input: paid or received on the position held
+    /// then (no input came in between, so it is the position now), at the last mark.
+    pub(crate) fn settle_funding(&mut self, ctx: &mut Ctx<'_>) {
+        let mut due = Vec::new();
+        self.funding.take_due(ctx.now.0, self.position.qty, self.mark, &mut due);
+        if due.is_empty() {
+            return;
+        }
+        for e in due {
+            self.position.apply_funding(e.amount);
+            ctx.out.push(Output::Funding {
+                coin: self.coin.clone(),
+                time: Timestamp(e.time_ns),
+                rate: e.rate,
+                mark: e.mark,
+                position: e.position,
+                amount: e.amount,
+            });
+        }
+        self.update_margin(ctx);
+        self.check_invariants(ctx);
     }
 
     fn fix_sizes(&mut self, cfg: &EngineConfig, mid: Price) {
@@ -721,7 +761,7 @@ impl CoinState {
     /// The margin tracker's `update_state()`: on every position change and mark update.
     fn update_margin(&mut self, ctx: &mut Ctx<'_>) {
         let mark = self.mark;
-        let pnl = self.position.realized + self.position.unrealized_at(mark) - self.position.fees;
+        let pnl = self.position.net_at(mark);
         ctx.margin.update_state(
             ctx.index,
             CoinExposure {
@@ -863,6 +903,9 @@ impl CoinState {
             available_margin: q(margin.available()),
             margin_rejects: self.margin_rejects,
             market_trades: self.market_trades,
+            pnl_funding: q(self.position.funding),
+            mark: (mark.0 > 0).then_some(mark),
+            marked_at_venue: self.marked_at_venue(),
         }
     }
 
@@ -872,16 +915,24 @@ impl CoinState {
             let pending = (!o.active).then_some(o.live_at);
             [pending, o.dead_at]
         });
+        let funding = self.funding.next_deadline().map(Timestamp);
         orders
             .flatten()
             .chain(self.outcomes.next_due())
             .chain(self.requote_due)
             .chain(self.strategy.next_deadline())
+            .chain(funding)
             .min()
     }
 
-    pub fn pnl(&self) -> (i64, i64, i64) {
+    /// (realized, unrealized at the mark, funding, fees), 10^-8 quote units.
+    pub fn pnl(&self) -> (i64, i64, i64, i64) {
         let mark = self.mark;
-        (self.position.realized, self.position.unrealized_at(mark), self.position.fees)
+        (self.position.realized, self.position.unrealized_at(mark), self.position.funding, self.position.fees)
+    }
+
+    /// Whether the position is marked at the venue's mark price (else at the mid).
+    pub fn marked_at_venue(&self) -> bool {
+        self.funding.mark.is_some()
     }
 }

@@ -84,6 +84,16 @@ pub struct ModelSnapshot {
     /// checklist's "active market" minutes (>= 10 trades) are found from its increments.
     #[serde(default)]
     pub market_trades: u64,
+    /// Funding received so far (negative = paid), quote currency, as f64 for plotting.
+    #[serde(default)]
+    pub pnl_funding: f64,
+    /// The price the position is marked at: the venue's mark price when the feed gives one,
+    /// else the last valid mid (`None` before either). `pnl_unrealized` is at this price.
+    #[serde(default)]
+    pub mark: Option<Price>,
+    /// Whether `mark` is the venue's mark price (else the mid).
+    #[serde(default)]
+    pub marked_at_venue: bool,
 }
 
 /// One output of the engine. The journal stores each with the receive time of the input that
@@ -170,5 +180,17 @@ pub enum Output {
     BookValidity {
         coin: String,
         valid: bool,
+    },
+    /// A perpetual's funding time passed: `amount = -position * mark * rate` (10^-8 quote
+    /// units, positive = received, rounded down), paid on the position held then. `rate` is
+    /// the venue's last rate (units of 10^-12), `mark` its last mark price (or the mid
+    /// without one); `time` is the funding time itself, at or before the record's time.
+    Funding {
+        coin: String,
+        time: Timestamp,
+        rate: i64,
+        mark: Price,
+        position: Qty,
+        amount: i64,
     },
 }

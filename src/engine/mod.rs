@@ -28,6 +28,7 @@ pub mod market;
 pub use config::{ConfigError, EngineConfig};
 pub use io::{Input, ModelSnapshot, Output};
 
+use crate::market_maker::funding::{FundingClock, EIGHT_HOURLY_NS, HOURLY_NS};
 use crate::market_maker::margin::MarginTracker;
 use crate::types::{Price, Qty, Timestamp, SCALE};
 use crate::venue::event::MarketEvent;
@@ -123,16 +124,42 @@ pub struct EngineSummary {
     /// Orders refused for exceeding `strategy.max_order_notional_usd`.
     #[serde(default)]
     pub notional_rejects: u64,
+    /// Funding times settled with a known rate, summed over the coins (`pnl.funding` is
+    /// their payments).
+    pub funding_events: u64,
+    /// What unrealized PnL and margin are marked at: `venue` (every coin at the venue's mark
+    /// price), `mid` (no mark price in the feed), or `venue+mid` (some coins each way).
+    pub mark_source: String,
     pub coins: std::collections::BTreeMap<String, CoinSummary>,
     pub checklist: Vec<ChecklistItem>,
 }
 
-/// Quote-currency amounts (decimal units, for JSON).
+/// Quote-currency amounts (decimal units, for JSON): `net = realized + unrealized + funding
+/// - fees` (computed in integers, then converted).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct PnlSummary {
     pub realized: f64,
     pub unrealized: f64,
     pub fees: f64,
+    /// Funding received (negative = paid).
+    #[serde(default)]
+    pub funding: f64,
+    #[serde(default)]
+    pub net: f64,
+}
+
+impl PnlSummary {
+    /// From (realized, unrealized, funding, fees) in 10^-8 quote units.
+    fn from_units((r, u, f, fees): (i64, i64, i64, i64)) -> PnlSummary {
+        let usd = |v: i64| v as f64 / SCALE as f64;
+        PnlSummary {
+            realized: usd(r),
+            unrealized: usd(u),
+            fees: usd(fees),
+            funding: usd(f),
+            net: usd(r.saturating_add(u).saturating_add(f).saturating_sub(fees)),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -171,6 +198,20 @@ pub struct CoinSummary {
     pub margin_rejects: u64,
     #[serde(default)]
     pub max_resting_per_side: u64,
+    #[serde(default)]
+    pub funding_events: u64,
+    /// `venue` (marked at the venue's mark price) or `mid`.
+    #[serde(default)]
+    pub mark_source: String,
+}
+
+/// The venue's funding interval: Hyperliquid hourly, Binance USD-M every 8 h (its mark price
+/// stream may announce other times, which replace the grid's).
+fn funding_interval_ns(venue: Venue) -> u64 {
+    match venue {
+        Venue::Hyperliquid => HOURLY_NS,
+        Venue::BinanceUsdm => EIGHT_HOURLY_NS,
+    }
 }
 
 impl Engine {
@@ -193,7 +234,9 @@ impl Engine {
         let mut states = Vec::with_capacity(coins.len());
         for c in coins {
             let instrument = instrument_of(&config, venue, c)?;
-            states.push(CoinState::new(c, instrument, &config, seed)?);
+            let mut state = CoinState::new(c, instrument, &config, seed)?;
+            state.funding = FundingClock::new(funding_interval_ns(venue));
+            states.push(state);
         }
         // The configuration kept (and written to session.toml) is the resolved one: the venue's
         // fees filled in and the traded coins named, so a replay of it needs nothing else.
@@ -297,6 +340,9 @@ impl Engine {
         let e = &self.config.engine;
         self.next_checkpoint_ns = now.plus_ns(e.checkpoint_interval_s.saturating_mul(1_000_000_000)).0;
         self.next_snapshot_ns = now.plus_ns(e.snapshot_interval_s.saturating_mul(1_000_000_000)).0;
+        for c in &mut self.coins {
+            c.funding.start(now.0);
+        }
     }
 
     fn window_open(&self, now: Timestamp) -> bool {
@@ -341,6 +387,9 @@ impl Engine {
                 out,
                 (now, seq, i, self.maker_fee_milli_bp, window, self.seed),
             );
+            // Funding times passed since the last input come first: they fell before anything
+            // this input's time-driven work does.
+            c.settle_funding(&mut ctx);
             c.advance(&mut ctx, book);
         }
         if now.0 >= self.next_snapshot_ns {
@@ -388,7 +437,19 @@ impl Engine {
                 self.stats.anomalies += 1;
                 out.push(Output::Anomaly { coin: coin.clone(), kind: *kind, detail: detail.clone(), seq });
             }
-            MarketEvent::Protocol { .. } | MarketEvent::Mids { .. } | MarketEvent::AssetCtx { .. } => {}
+            MarketEvent::Protocol { .. } | MarketEvent::Mids { .. } => {}
+            MarketEvent::AssetCtx { coin, mark_px, funding_rate, next_funding_ns, .. } => {
+                let Some(i) = self.coin_index(coin) else { return };
+                let mut ctx = Self::ctx(
+                    &self.config,
+                    &mut self.ids,
+                    &mut self.margin,
+                    &mut self.stats,
+                    out,
+                    (now, seq, i, self.maker_fee_milli_bp, window),
+                );
+                self.coins[i].on_asset_ctx(&mut ctx, *mark_px, *funding_rate, next_funding_ns.map(|t| t.0));
+            }
             MarketEvent::Trade { coin, side, px, sz, history, .. } => {
                 if *history {
                     return;
@@ -545,12 +606,11 @@ impl Engine {
 
     /// The figures of `summary.json` (first traded coin at the top level, per coin below).
     pub fn summary(&self) -> EngineSummary {
-        let usd = |v: i64| v as f64 / SCALE as f64;
         let mut coins = std::collections::BTreeMap::new();
-        let mut total = (0i64, 0i64, 0i64);
+        let mut total = (0i64, 0i64, 0i64, 0i64);
         for c in &self.coins {
-            let (r, u, f) = c.pnl();
-            total = (total.0 + r, total.1 + u, total.2 + f);
+            let pnl = c.pnl();
+            total = (total.0 + pnl.0, total.1 + pnl.1, total.2 + pnl.2, total.3 + pnl.3);
             coins.insert(
                 c.coin.clone(),
                 CoinSummary {
@@ -561,7 +621,7 @@ impl Engine {
                     probe_fills: c.estimator.probe_fills,
                     markouts: c.markouts,
                     adverse_markouts: c.adverse_markouts,
-                    pnl: PnlSummary { realized: usd(r), unrealized: usd(u), fees: usd(f) },
+                    pnl: PnlSummary::from_units(pnl),
                     position: Qty(c.position.qty.0).to_f64(),
                     kappa: c.estimator.kappa(),
                     a: c.estimator.a(),
@@ -583,13 +643,21 @@ impl Engine {
                     regime_changes: c.regime.changes,
                     margin_rejects: c.margin_rejects,
                     max_resting_per_side: c.max_resting_per_side,
+                    funding_events: c.funding.events,
+                    mark_source: if c.marked_at_venue() { "venue" } else { "mid" }.to_string(),
                 },
             );
         }
+        let at_venue = self.coins.iter().filter(|c| c.marked_at_venue()).count();
+        let mark_source = match at_venue {
+            0 => "mid",
+            n if n == self.coins.len() => "venue",
+            _ => "venue+mid",
+        };
         let first = &self.coins[0];
         let mut inputs = self.checklist.clone();
         inputs.checkpoints = self.checkpoints;
-        inputs.pnl_total = total.0 + total.1;
+        inputs.pnl_total = total.0 + total.1 + total.2;
         inputs.pnl_identity_held =
             self.stats.pnl_identity_held && self.coins.iter().all(|c| c.position.identity_holds(c.mark));
         inputs.window_fills = self.stats.window_fills;
@@ -604,7 +672,7 @@ impl Engine {
             markouts: self.stats.markouts,
             adverse_markouts: self.stats.adverse_markouts,
             markouts_dropped: self.stats.markouts_dropped,
-            pnl: PnlSummary { realized: usd(total.0), unrealized: usd(total.1), fees: usd(total.2) },
+            pnl: PnlSummary::from_units(total),
             kappa: first.estimator.kappa(),
             kappa_confidence: first.estimator.kappa_confidence(),
             calibration_progress: first.calibration.cal_progress(),
@@ -618,6 +686,8 @@ impl Engine {
             strategy: self.config.strategy.kind.clone(),
             max_resting_per_side: self.stats.max_resting_per_side,
             notional_rejects: self.stats.notional_rejects,
+            funding_events: self.coins.iter().map(|c| c.funding.events).sum(),
+            mark_source: mark_source.to_string(),
             coins,
             checklist: checklist::evaluate(&inputs),
         }

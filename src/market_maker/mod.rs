@@ -4,6 +4,7 @@
 
 pub mod classifier;
 pub mod estimator;
+pub mod funding;
 pub mod margin;
 pub mod position;
 pub mod regime;

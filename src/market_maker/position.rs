@@ -1,7 +1,8 @@
 //! Position and PnL of one coin by average cost, in exact integers (units of 10^-8 of the
 //! quote currency). The cost basis of the open position is kept as a total, not an average
 //! price, so that `cash + position value = starting equity + realized + unrealized - fees`
-//! holds to the last unit.
+//! holds to the last unit. Funding payments of a perpetual (`funding.rs`) are cash too:
+//! `cash + position value = starting equity + realized + unrealized + funding - fees`.
 
 use crate::types::{notional, Price, Qty, Side};
 use serde::{Deserialize, Serialize};
@@ -14,10 +15,13 @@ pub struct Position {
     pub cost_basis: i64,
     pub realized: i64,
     pub fees: i64,
-    /// Net cash flow of trading: sells minus buys minus fees.
+    /// Net cash flow: sells minus buys minus fees, plus funding.
     pub cash_flow: i64,
     /// Sum of signed fill sizes, checked against `qty` (the invariant "position = sum of fills").
     pub fills_qty_sum: i64,
+    /// Funding received (negative = paid), 10^-8 quote units.
+    #[serde(default)]
+    pub funding: i64,
 }
 
 impl Position {
@@ -55,7 +59,18 @@ impl Position {
         realized
     }
 
-    /// Mark-to-mid value of the position.
+    /// A funding payment (positive = received) on the position as it stands.
+    pub fn apply_funding(&mut self, amount: i64) {
+        self.funding = self.funding.saturating_add(amount);
+        self.cash_flow = self.cash_flow.saturating_add(amount);
+    }
+
+    /// Realized + unrealized at `mark` + funding - fees: the net PnL.
+    pub fn net_at(&self, mark: Price) -> i64 {
+        self.realized + self.unrealized_at(mark) + self.funding - self.fees
+    }
+
+    /// Value of the position at `mark` (the venue's mark price, or the mid).
     pub fn value_at(&self, mid: Price) -> i64 {
         notional(mid, Qty(self.qty.0.abs())) as i64 * self.qty.0.signum()
     }
@@ -64,10 +79,10 @@ impl Position {
         self.value_at(mid) - self.cost_basis
     }
 
-    /// `cash + position value == realized + unrealized - fees` (both sides relative to the
-    /// starting equity), exactly.
-    pub fn identity_holds(&self, mid: Price) -> bool {
-        self.cash_flow + self.value_at(mid) == self.realized + self.unrealized_at(mid) - self.fees
+    /// `cash + position value == realized + unrealized + funding - fees` (both sides relative
+    /// to the starting equity), exactly.
+    pub fn identity_holds(&self, mark: Price) -> bool {
+        self.cash_flow + self.value_at(mark) == self.net_at(mark)
     }
 }
 
@@ -110,6 +125,19 @@ mod tests {
         p.apply_fill(Side::Sell, px("61801"), sz("0.006"), 3);
         assert_eq!(p.qty, Qty(0));
         assert_eq!(p.cost_basis, 0);
+        assert!(p.identity_holds(px("1")));
+    }
+
+    #[test]
+    fn funding_is_cash_inside_the_identity() {
+        let mut p = Position::default();
+        p.apply_fill(Side::Buy, px("100"), sz("2"), 10);
+        p.apply_funding(-2_000_000);
+        assert!(p.identity_holds(px("101")));
+        assert_eq!(p.net_at(px("101")), 2 * 100_000_000 - 2_000_000 - 10);
+        p.apply_fill(Side::Sell, px("101"), sz("2"), 10);
+        p.apply_funding(5);
+        assert_eq!((p.funding, p.qty), (-1_999_995, Qty(0)));
         assert!(p.identity_holds(px("1")));
     }
 }

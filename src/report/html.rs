@@ -174,13 +174,17 @@ fn pnl_plot(d: &Data<'_>) -> PlotResult<String> {
     let realized = series(d, |s| Some(s.pnl_realized));
     let unrealized = series(d, |s| Some(s.pnl_unrealized));
     let fees = series(d, |s| Some(s.pnl_fees));
-    let net = series(d, |s| Some(s.pnl_realized + s.pnl_unrealized - s.pnl_fees));
-    let y = y_range(realized.iter().chain(&unrealized).chain(&fees).chain(&net).map(|p| p.1).chain([0.0]));
+    let funding = series(d, |s| Some(s.pnl_funding));
+    let net = series(d, |s| Some(super::summary::net_pnl(s)));
+    let y = y_range(
+        realized.iter().chain(&unrealized).chain(&fees).chain(&funding).chain(&net).map(|p| p.1).chain([0.0]),
+    );
     time_plot(&format!("PnL, {} (USD)", d.coin), "USD", d, y, |c| {
         draw_line(c, realized, BLUE, "realized")?;
-        draw_line(c, unrealized, ORANGE, "unrealized")?;
+        draw_line(c, unrealized, ORANGE, "unrealized (at the mark)")?;
+        draw_line(c, funding, GREEN, "funding (received +)")?;
         draw_line(c, fees, RED, "fees")?;
-        draw_line(c, net, BLACK, "net (realized + unrealized - fees)")
+        draw_line(c, net, BLACK, "net (realized + unrealized + funding - fees)")
     })
 }
 
@@ -451,7 +455,7 @@ pub fn plots(session: &Session, summary: &SessionSummary) -> anyhow::Result<Vec<
     let d = extract(session);
     let err = |e: Box<dyn std::error::Error>| anyhow::anyhow!("drawing a plot: {e}");
     Ok(vec![
-        ("PnL: realized, unrealized, fees and net over time.", pnl_plot(&d).map_err(err)?),
+        ("PnL: realized, unrealized, funding, fees and net over time.", pnl_plot(&d).map_err(err)?),
         ("Inventory over time.", inventory_plot(&d).map_err(err)?),
         ("Our quotes against the mid, with the simulated fills.", quotes_plot(&d).map_err(err)?),
         ("Loop 1: kappa from own fills, and kappa_confidence.", kappa_plot(&d).map_err(err)?),

@@ -71,7 +71,14 @@ pub struct SessionSummary {
     pub pnl_realized: f64,
     pub pnl_unrealized: f64,
     pub pnl_fees: f64,
+    /// Funding received (negative = paid), inside `pnl_net`.
+    pub pnl_funding: f64,
     pub pnl_net: f64,
+    /// Funding records in the journal (funding times settled, over the coins).
+    pub funding_events: u64,
+    /// What the positions were marked at at the end: `venue` (the venue's mark price), `mid`,
+    /// or `venue+mid` (some coins each way).
+    pub mark_source: String,
     /// Model state of the first coin at its last snapshot (summary.json's convention).
     pub kappa: f64,
     pub kappa_confidence: f64,
@@ -102,8 +109,21 @@ fn regime_name(r: Regime) -> &'static str {
     }
 }
 
-fn net_pnl(s: &ModelSnapshot) -> f64 {
-    s.pnl_realized + s.pnl_unrealized - s.pnl_fees
+/// realized + unrealized + funding - fees.
+pub fn net_pnl(s: &ModelSnapshot) -> f64 {
+    s.pnl_realized + s.pnl_unrealized + s.pnl_funding - s.pnl_fees
+}
+
+/// `venue` when every coin's last snapshot is marked at the venue's mark price, `mid` when
+/// none is, `venue+mid` otherwise.
+fn mark_source(last: &BTreeMap<&str, &ModelSnapshot>) -> String {
+    let at_venue = last.values().filter(|s| s.marked_at_venue).count();
+    match at_venue {
+        0 => "mid",
+        n if n == last.len() => "venue",
+        _ => "venue+mid",
+    }
+    .to_string()
 }
 
 impl SessionSummary {
@@ -119,6 +139,7 @@ impl SessionSummary {
         let mut volume_units: i128 = 0;
         let mut regime_changes = 0;
         let mut checkpoints = 0;
+        let mut funding_events = 0u64;
         let mut markout_moves: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
         let mut markout_dropped: BTreeMap<u32, u64> = BTreeMap::new();
         let (mut as_resolved, mut as_adverse) = (0u64, 0u64);
@@ -187,6 +208,7 @@ impl SessionSummary {
                 }
                 Output::RegimeChange { .. } => regime_changes += 1,
                 Output::Checkpoint { .. } => checkpoints += 1,
+                Output::Funding { .. } => funding_events += 1,
                 Output::Anomaly { .. } => anomalies += 1,
                 Output::BookValidity { valid: false, .. } => book_invalid += 1,
                 _ => {}
@@ -236,7 +258,10 @@ impl SessionSummary {
             pnl_realized: sum(|s| s.pnl_realized),
             pnl_unrealized: sum(|s| s.pnl_unrealized),
             pnl_fees: sum(|s| s.pnl_fees),
+            pnl_funding: sum(|s| s.pnl_funding),
             pnl_net: sum(net_pnl),
+            funding_events,
+            mark_source: mark_source(&last_snap),
             kappa: first.map_or(0.0, |s| s.kappa),
             kappa_confidence: first.map_or(0.0, |s| s.kappa_confidence),
             own_fills: first.map_or(0, |s| s.own_fills),
@@ -396,8 +421,14 @@ pub fn render_text(s: &SessionSummary) -> String {
     );
     let _ = writeln!(
         o,
-        "  pnl: realized {:+.4}  unrealized {:+.4}  fees {:.4}  net {:+.4} USD",
-        s.pnl_realized, s.pnl_unrealized, s.pnl_fees, s.pnl_net
+        "  pnl: realized {:+.4}  unrealized {:+.4}  funding {:+.4}  fees {:.4}  net {:+.4} USD",
+        s.pnl_realized, s.pnl_unrealized, s.pnl_funding, s.pnl_fees, s.pnl_net
+    );
+    let _ = writeln!(
+        o,
+        "  marked at the {} price; funding events {}",
+        if s.mark_source == "mid" { "mid".to_string() } else { format!("{} mark", s.mark_source) },
+        s.funding_events
     );
     let _ = writeln!(
         o,

@@ -67,7 +67,7 @@ pub fn sample(
                     regime: s.regime,
                     regime_changes: r.regime_changes,
                     position: s.position.to_f64(),
-                    pnl_total: s.pnl_realized + s.pnl_unrealized - s.pnl_fees,
+                    pnl_total: super::summary::net_pnl(s),
                 });
             }
         }

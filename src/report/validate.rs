@@ -68,6 +68,11 @@ struct CoinTrack {
     position: i64,
     trade_cash: i128,
     fees: i128,
+    /// Funding recomputed from the journal's funding records (`-position * mark * rate` on
+    /// this ledger's position), and the records whose position or amount disagree with it.
+    funding: i128,
+    funding_events: u64,
+    funding_mismatches: u64,
     /// kappa_confidence at the first and last snapshot inside the window.
     first_kappa_confidence: Option<f64>,
     last_kappa_confidence: Option<f64>,
@@ -291,6 +296,19 @@ impl ChecklistTracker {
             {
                 self.dropped += 1;
             }
+            Output::Funding { coin, time, rate, mark, position, amount } => {
+                let c = self.coins.entry(coin.clone()).or_default();
+                // The independent ledger pays on its own position (the fills'), at the record's
+                // mark and rate; a record that books another amount, or claims another
+                // position, is a mismatch whenever it falls (funding times are hours apart,
+                // mostly outside the window).
+                let own = crate::market_maker::funding::funding_payment(Qty(c.position), *mark, *rate);
+                if own != *amount || position.0 != c.position || *time > now {
+                    c.funding_mismatches += 1;
+                }
+                c.funding += i128::from(own);
+                c.funding_events += 1;
+            }
             Output::Model(s) => self.on_snapshot(now, in_window, s),
             Output::RegimeChange { .. } => self.regime_changes += 1,
             Output::Checkpoint { .. } => self.checkpoints.push(now),
@@ -319,30 +337,34 @@ impl ChecklistTracker {
         c.own_fills = s.own_fills;
         c.last_calibration_progress = Some(s.calibration_progress);
         c.last_cal_gamma = Some(s.cal_gamma);
-        c.last_pnl_total = Some(s.pnl_realized + s.pnl_unrealized);
+        c.last_pnl_total = Some(s.pnl_realized + s.pnl_unrealized + s.pnl_funding);
         if s.position.0 != c.position {
             c.position_mismatches += 1;
         }
         // The PnL identity: cash + position value = starting equity + realized + unrealized
-        // - fees. Starting equity cancels, so the exact side is the fills' cash flow plus the
-        // position at the snapshot's mid, minus fees, in 10^-8 USD with the project's one
-        // fixed-point notional (`types::notional`, per fill and for the position's value).
+        // + funding - fees. Starting equity cancels, so the exact side is the fills' cash flow
+        // plus the funding ledger plus the position at the snapshot's mark (the venue's mark
+        // price; the mid in journals written before the mark was recorded), minus fees, in
+        // 10^-8 USD with the project's one fixed-point notional (`types::notional`, per fill
+        // and for the position's value).
         if let Some(mid) = s.mid {
-            let value = notional(mid, Qty(c.position.abs())) * i128::from(c.position.signum());
-            let exact_units = c.trade_cash + value - c.fees;
+            let mark = s.mark.unwrap_or(mid);
+            let value = notional(mark, Qty(c.position.abs())) * i128::from(c.position.signum());
+            let exact_units = c.trade_cash + value + c.funding - c.fees;
             let exact_usd = exact_units as f64 / SCALE as f64;
-            let reported = s.pnl_realized + s.pnl_unrealized - s.pnl_fees;
+            let reported = s.pnl_realized + s.pnl_unrealized + s.pnl_funding - s.pnl_fees;
             let gap = (exact_usd - reported).abs();
             c.pnl_checks += 1;
             if gap > c.pnl_worst_gap_usd || gap.is_nan() {
                 c.pnl_worst_gap_usd = if gap.is_nan() { f64::INFINITY } else { gap };
             }
             // Component by component against the average-cost ledger: realized, unrealized at
-            // the snapshot's mid, fees.
+            // the snapshot's mark, funding, fees.
             let usd = |u: i128| u as f64 / SCALE as f64;
             let gaps = [
                 (usd(c.realized) - s.pnl_realized).abs(),
                 (usd(value - c.cost_basis) - s.pnl_unrealized).abs(),
+                (usd(c.funding) - s.pnl_funding).abs(),
                 (usd(c.fees) - s.pnl_fees).abs(),
             ];
             let worst = gaps.iter().fold(0.0f64, |m, g| if g.is_nan() { f64::INFINITY } else { m.max(*g) });
@@ -552,7 +574,9 @@ impl ChecklistTracker {
         let fee_bad: u64 = self.coins.values().map(|c| c.fee_mismatches).sum();
         let ledger_bad: u64 = self.coins.values().map(|c| c.ledger_mismatches).sum();
         let ledger_gap = self.coins.values().map(|c| c.ledger_worst_gap_usd).fold(0.0, f64::max);
-        let ledger_ok = price_bad == 0 && fee_bad == 0 && ledger_bad == 0;
+        let funding_bad: u64 = self.coins.values().map(|c| c.funding_mismatches).sum();
+        let funding_events: u64 = self.coins.values().map(|c| c.funding_events).sum();
+        let ledger_ok = price_bad == 0 && fee_bad == 0 && ledger_bad == 0 && funding_bad == 0;
         let identity_ok = checks > 0 && worst_gap <= PNL_TOLERANCE_USD && mismatches == 0 && ledger_ok;
         let nonzero = total != 0.0;
         let pass = nonzero && identity_ok;
@@ -562,11 +586,17 @@ impl ChecklistTracker {
                     .to_string()
             } else if !ledger_ok && checks > 0 {
                 format!(
-                    "The fills do not account for the reported PnL: {price_bad} fills at a price                      other than their order's, {fee_bad} fees that are not the session's maker                      rate, {ledger_bad} snapshots whose realized, unrealized (at the snapshot's                      mid) or fees differ from an average-cost ledger of the fills (worst                      {ledger_gap:.8} USD). Root cause: a wrong fee, fill price or mark in the                      position accounting."
+                    "The fills do not account for the reported PnL: {price_bad} fills at a price \
+                     other than their order's, {fee_bad} fees that are not the session's maker \
+                     rate, {funding_bad} funding records whose amount is not -position * mark * \
+                     rate on the fills' position, {ledger_bad} snapshots whose realized, \
+                     unrealized (at the snapshot's mark), funding or fees differ from an \
+                     average-cost ledger of the fills (worst {ledger_gap:.8} USD). Root cause: a \
+                     wrong fee, fill price, funding payment or mark in the position accounting."
                 )
             } else if !identity_ok && checks > 0 {
                 format!(
-                    "The PnL identity fails: the engine's realized + unrealized - fees differs from \
+                    "The PnL identity fails: the engine's realized + unrealized + funding - fees differs from \
                      the cash and position implied by its fills by up to {worst_gap:.8} USD \
                      ({mismatches} snapshots with a position that disagrees with the fills). Root \
                      cause: position/PnL not updated on every fill, or fees counted twice; check \
@@ -586,13 +616,15 @@ impl ChecklistTracker {
             pass,
             value: total,
             threshold: format!(
-                "realized + unrealized != 0, and cash + position value = starting equity + realized \
-                 + unrealized - fees within {PNL_TOLERANCE_USD} USD at every snapshot"
+                "realized + unrealized + funding != 0, and cash + position value = starting equity \
+                 + realized + unrealized + funding - fees within {PNL_TOLERANCE_USD} USD at every \
+                 snapshot"
             ),
             detail: format!(
-                "realized + unrealized {total:.6} USD; identity checked at {checks} snapshots, worst \
-                 gap {worst_gap:.2e} USD, {mismatches} position mismatches; ledger: {price_bad} \
-                 price, {fee_bad} fee, {ledger_bad} PnL-component mismatches"
+                "realized + unrealized + funding {total:.6} USD; identity checked at {checks} \
+                 snapshots, worst gap {worst_gap:.2e} USD, {mismatches} position mismatches; \
+                 ledger: {price_bad} price, {fee_bad} fee, {funding_bad} funding (of \
+                 {funding_events} records), {ledger_bad} PnL-component mismatches"
             ),
             diagnosis,
         }

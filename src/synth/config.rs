@@ -245,6 +245,46 @@ pub struct SynthConfig {
     /// the default, so recordings without it stay byte-identical to those written before it.
     #[serde(skip_serializing_if = "OrderLevelConfig::is_default")]
     pub order_level: OrderLevelConfig,
+    /// The perpetual's context (`[funding]`): `activeAssetCtx` messages with a funding-rate
+    /// process (`synth/funding.rs`).
+    pub funding: FundingConfig,
+}
+
+/// `[funding]`: the perpetual's context the venue publishes (`activeAssetCtx`: mark and
+/// oracle price, funding rate, open interest) and the funding-rate process behind it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FundingConfig {
+    /// Publish `activeAssetCtx:COIN` (off: the recording has no context, positions are marked
+    /// at the mid and pay no funding).
+    pub enabled: bool,
+    /// A context every this many ms of exchange time, from the start (Hyperliquid pushes one
+    /// every few seconds). It should divide the hour so that a context falls on each funding
+    /// time's eve alike.
+    pub ctx_interval_ms: u64,
+    /// Long-run mean of the hourly funding rate (Hyperliquid's interest baseline: 0.01% per
+    /// 8 h = 0.00125% an hour).
+    pub rate_mean_per_h: f64,
+    /// Mean reversion of the rate, per hour (Ornstein-Uhlenbeck).
+    pub rate_reversion_per_h: f64,
+    /// Volatility of the rate, per sqrt(hour); the stationary spread is
+    /// `rate_sigma_per_sqrt_h / sqrt(2 rate_reversion_per_h)`.
+    pub rate_sigma_per_sqrt_h: f64,
+    /// Open interest at the mean, USD at the start price.
+    pub open_interest_usd: f64,
+}
+
+impl Default for FundingConfig {
+    fn default() -> Self {
+        FundingConfig {
+            enabled: true,
+            ctx_interval_ms: 3_000,
+            rate_mean_per_h: 0.0000125,
+            rate_reversion_per_h: 1.0,
+            rate_sigma_per_sqrt_h: 0.00002,
+            open_interest_usd: 2.0e9,
+        }
+    }
 }
 
 /// Where in a level's FIFO a cancel (or a size reduction) falls.
@@ -333,6 +373,7 @@ impl Default for SynthConfig {
             regimes: RegimesConfig::default(),
             coins: BTreeMap::new(),
             order_level: OrderLevelConfig::default(),
+            funding: FundingConfig::default(),
         }
     }
 }
@@ -448,6 +489,12 @@ impl SynthConfig {
         for r in Regime::ALL {
             self.validate_regime(r)?;
         }
+        let f = &self.funding;
+        check_range_u64("funding.ctx_interval_ms", f.ctx_interval_ms, 100, 3_600_000)?;
+        check_range("funding.rate_mean_per_h", f.rate_mean_per_h, -0.01, 0.01)?;
+        check_range("funding.rate_reversion_per_h", f.rate_reversion_per_h, 0.0, 1000.0)?;
+        check_range("funding.rate_sigma_per_sqrt_h", f.rate_sigma_per_sqrt_h, 0.0, 0.01)?;
+        check_range("funding.open_interest_usd", f.open_interest_usd, 0.0, 1e12)?;
         for (name, c) in &self.coins {
             contract(name, c)?;
         }

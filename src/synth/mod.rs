@@ -21,6 +21,7 @@
 pub mod book;
 pub mod coin;
 pub mod config;
+pub mod funding;
 pub mod orders;
 pub mod regime;
 pub mod rng;

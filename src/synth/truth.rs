@@ -13,6 +13,15 @@ pub struct RegimeShare {
     pub volatile: f64,
 }
 
+/// The funding rate in effect at one funding time (Hyperliquid: every hour on the hour): the
+/// rate of the coin's last `activeAssetCtx` sent before it, in units of 10^-12 per hour.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FundingPoint {
+    pub coin: String,
+    pub t_ns: u64,
+    pub rate: i64,
+}
+
 /// The regime entered at `t_ns` (the first entry is the start).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RegimeSwitch {
@@ -44,7 +53,54 @@ pub struct GroundTruth {
     pub volatile_spells: u32,
     pub regime_share: RegimeShare,
     pub regime_switches: Vec<RegimeSwitch>,
+    /// The funding model (`[funding]`): an Ornstein-Uhlenbeck hourly rate around its mean,
+    /// and its path at the funding times of the recording (empty with `[funding]` off).
+    #[serde(default)]
+    pub funding_rate_mean_per_h: f64,
+    #[serde(default)]
+    pub funding_rate_reversion_per_h: f64,
+    #[serde(default)]
+    pub funding_rate_sigma_per_sqrt_h: f64,
+    #[serde(default)]
+    pub funding_path: Vec<FundingPoint>,
     pub config: SynthConfig,
+}
+
+/// The rate in effect at every funding time (each hour) in `(start, end]`, replayed from each
+/// coin's own context stream: the contexts go out at the start and every interval after it.
+fn funding_path(
+    cfg: &SynthConfig,
+    seed: u64,
+    coins: &[String],
+    start_ms: u64,
+    end_ms: u64,
+) -> Vec<FundingPoint> {
+    const HOUR_MS: u64 = 3_600_000;
+    let f = &cfg.funding;
+    if !f.enabled {
+        return vec![];
+    }
+    let mut out = Vec::new();
+    for coin in coins {
+        let Ok(contract) = cfg.contract(coin) else { continue };
+        let start_px = (contract.start_ticks * contract.tick_units) as f64 / crate::types::SCALE as f64;
+        let mut process = super::venue::context_process(cfg, seed, coin, start_px);
+        let mut hour = (start_ms / HOUR_MS + 1) * HOUR_MS;
+        let mut t = start_ms;
+        let mut rate = None;
+        while hour <= end_ms {
+            // Contexts sent before this hour set the rate in effect at it.
+            while t < hour && t < end_ms {
+                rate = Some(process.next(f).rate_units);
+                t += f.ctx_interval_ms.max(1);
+            }
+            if let Some(rate) = rate {
+                out.push(FundingPoint { coin: coin.clone(), t_ns: hour * 1_000_000, rate });
+            }
+            hour += HOUR_MS;
+        }
+    }
+    out
 }
 
 impl GroundTruth {
@@ -87,6 +143,10 @@ impl GroundTruth {
                 volatile: time_in[2] as f64 / total,
             },
             regime_switches: switches,
+            funding_rate_mean_per_h: cfg.funding.rate_mean_per_h,
+            funding_rate_reversion_per_h: cfg.funding.rate_reversion_per_h,
+            funding_rate_sigma_per_sqrt_h: cfg.funding.rate_sigma_per_sqrt_h,
+            funding_path: funding_path(cfg, seed, coins, start_ms, end_ms),
             config: cfg.clone(),
         }
     }

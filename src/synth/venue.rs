@@ -20,11 +20,12 @@
 use super::book::{BookLevel, BookSide};
 use super::coin::{CoinSim, Print};
 use super::config::{ConfigError, SynthConfig};
+use super::funding::FundingProcess;
 use super::orders::OrderBook;
 use super::regime::RegimePath;
 use super::rng::{mix64, name_id, Rng};
 use super::truth::GroundTruth;
-use super::wire::{self, Grid, WireTrade};
+use super::wire::{self, Grid, WireCtx, WireTrade};
 use crate::venue::ORDER_LEVEL_CHANNEL;
 use std::collections::VecDeque;
 
@@ -60,6 +61,7 @@ const BOOK_STREAM: u64 = 2;
 const FLOW_STREAM: u64 = 3;
 const IDS_STREAM: u64 = 4;
 const ORDERS_STREAM: u64 = 5;
+const CTX_STREAM: u64 = 6;
 const CLOCK_STREAM: u64 = 0x0043_4c4f_434b; // "CLOCK"
 const LATENCY_STREAM: u64 = 0x004c_4154_454e_4359; // "LATENCY"
 const USERS_STREAM: u64 = 0x0055_5345_5253; // "USERS"
@@ -83,6 +85,12 @@ struct CoinState {
     rng_ids: Rng,
     /// The exact queue, in the order-level mode.
     orders: Option<OrderBook>,
+    /// The perpetual's context process and its stream `activeAssetCtx:C` (`[funding]`).
+    ctx: Option<FundingProcess>,
+    ctx_stream: String,
+    /// Traded volume since the start: base units and notional (10^-8), for the context.
+    volume_base_units: i64,
+    volume_notional_units: i128,
     /// Next uninformed buy and sell order.
     next_order_ms: [u64; 2],
     next_window_ms: u64,
@@ -100,6 +108,7 @@ enum Event {
     InformedOrder(usize),
     WindowOpen(usize),
     Block,
+    AssetCtx,
 }
 
 impl Event {
@@ -112,6 +121,7 @@ impl Event {
             Event::InformedOrder(_) => 4,
             Event::WindowOpen(_) => 5,
             Event::Block => 6,
+            Event::AssetCtx => 7,
         }
     }
 }
@@ -125,6 +135,8 @@ pub struct SynthVenue {
     regime: RegimePath,
     next_step_ms: u64,
     next_block_ms: u64,
+    /// The next `activeAssetCtx` push (`NEVER` with `[funding]` off).
+    next_ctx_ms: u64,
     rng_clock: Rng,
     rng_latency: Rng,
     users: Vec<[u8; 20]>,
@@ -157,6 +169,7 @@ impl SynthVenue {
             let contract = config.contract(name)?;
             let id = mix64(name_id(name));
             let grid = Grid { tick_units: contract.tick_units, lot_units: contract.lot_units };
+            let start_px = (contract.start_ticks * grid.tick_units) as f64 / crate::types::SCALE as f64;
             let sim = CoinSim::new(
                 contract,
                 &config,
@@ -177,6 +190,10 @@ impl SynthVenue {
                 orders: config.order_level.enabled.then(|| {
                     OrderBook::new(config.order_level.cancel_profile, Rng::derive(seed, id ^ ORDERS_STREAM))
                 }),
+                ctx: config.funding.enabled.then(|| context_process(&config, seed, name, start_px)),
+                ctx_stream: format!("activeAssetCtx:{name}"),
+                volume_base_units: 0,
+                volume_notional_units: 0,
                 next_order_ms: [start_ms; 2],
                 next_window_ms: start_ms,
                 next_informed_ms: NEVER,
@@ -184,6 +201,7 @@ impl SynthVenue {
                 stats: CoinStats::default(),
             });
         }
+        let next_ctx_ms = if config.funding.enabled { start_ms } else { NEVER };
         let mut v = SynthVenue {
             regime: RegimePath::new(&config, seed, start_ms),
             diffusion_scale: libm::sqrt((1.0 - config.informed_jump_variance_share()).max(0.0)),
@@ -193,6 +211,7 @@ impl SynthVenue {
             coins: states,
             next_step_ms: start_ms,
             next_block_ms: start_ms,
+            next_ctx_ms,
             rng_clock: Rng::derive(seed, CLOCK_STREAM),
             rng_latency: Rng::derive(seed, LATENCY_STREAM),
             users,
@@ -272,6 +291,7 @@ impl SynthVenue {
         };
         consider(self.next_step_ms, Event::Step);
         consider(self.next_block_ms, Event::Block);
+        consider(self.next_ctx_ms, Event::AssetCtx);
         for (i, c) in self.coins.iter().enumerate() {
             if let Some(w) = c.sim.info {
                 consider(w.end_ms, Event::WindowClose(i));
@@ -306,6 +326,7 @@ impl SynthVenue {
             }
             Event::WindowOpen(c) => self.open_window(c, t),
             Event::Block => self.block(t),
+            Event::AssetCtx => self.asset_ctx(t),
         }
         for c in 0..self.coins.len() {
             self.flush_hidden_orders(c, t);
@@ -369,12 +390,67 @@ impl SynthVenue {
         self.next_block_ms = t + dt.max(1);
     }
 
+    /// Every coin's `activeAssetCtx`: the context process steps whether or not a message can
+    /// go out (a coin without a two-sided book has no mark), so its path depends on time only.
+    fn asset_ctx(&mut self, t: u64) {
+        self.next_ctx_ms = t.saturating_add(self.cfg.funding.ctx_interval_ms.max(1));
+        for c in 0..self.coins.len() {
+            let s = &mut self.coins[c];
+            let Some(process) = s.ctx.as_mut() else { continue };
+            let draw = process.next(&self.cfg.funding);
+            let (Some(bid), Some(ask)) = (s.sim.bids.best().copied(), s.sim.asks.best().copied()) else {
+                continue;
+            };
+            let g = s.grid;
+            let mid2 = bid.px_ticks + ask.px_ticks;
+            // The mark on the tick grid (the mid rounded down), the oracle the mark less the
+            // premium, on the grid too.
+            let mark_ticks = mid2.div_euclid(2);
+            let premium_ticks = libm::round(mark_ticks as f64 * draw.premium_units as f64 / 1e12) as i64;
+            let lots_oi =
+                libm::round(draw.open_interest_base * 10f64.powi(s.sim.contract.sz_decimals as i32)) as i64;
+            let ctx = WireCtx {
+                funding: draw.rate_units,
+                open_interest: lots_oi * g.lot_units,
+                prev_day_px: s.sim.contract.start_ticks * g.tick_units,
+                day_ntl_vlm: i64::try_from(s.volume_notional_units).unwrap_or(i64::MAX),
+                premium: draw.premium_units,
+                oracle_px: (mark_ticks - premium_ticks).max(1) * g.tick_units,
+                mark_px: mark_ticks * g.tick_units,
+                mid_px: mid2 * g.tick_units / 2,
+                impact_bid: bid.px_ticks * g.tick_units,
+                impact_ask: ask.px_ticks * g.tick_units,
+                day_base_vlm: s.volume_base_units,
+            };
+            let mut raw = Vec::with_capacity(320);
+            wire::active_asset_ctx(&mut raw, &self.names[c], &ctx);
+            let stream = s.ctx_stream.clone();
+            self.emit_unjittered(t, stream, raw);
+        }
+    }
+
+    /// A message received after the base latency, without a draw from the latency stream (so
+    /// every other message keeps its receive time): never after a later message's, whose
+    /// latency is at least the base.
+    fn emit_unjittered(&mut self, t_ms: u64, stream: String, raw: Vec<u8>) {
+        let exch_ns = t_ms * 1_000_000;
+        let recv_ns = (exch_ns + libm::round(self.cfg.latency_ms * 1e6) as u64).max(self.last_recv_ns);
+        self.last_recv_ns = recv_ns;
+        self.queue.push_back(SynthMessage { recv_ns, exch_ns, stream, raw });
+    }
+
     fn aggressive(&mut self, c: usize, t: u64, buy: bool, informed: bool) {
         let (_, prints) = self.coins[c].sim.aggressive(&self.cfg, buy);
         if prints.is_empty() {
             return;
         }
         let s = &mut self.coins[c];
+        for p in &prints {
+            let base = p.lots * s.grid.lot_units;
+            s.volume_base_units = s.volume_base_units.saturating_add(base);
+            s.volume_notional_units += i128::from(p.px_ticks * s.grid.tick_units) * i128::from(base)
+                / i128::from(crate::types::SCALE);
+        }
         if let Some(orders) = s.orders.as_mut() {
             orders.apply_prints(if buy { BookSide::Ask } else { BookSide::Bid }, &prints);
         }
@@ -541,6 +617,11 @@ impl Iterator for SynthVenue {
     fn next(&mut self) -> Option<SynthMessage> {
         Some(self.next_message())
     }
+}
+
+/// A coin's context process, drawing from its own stream of (seed, coin).
+pub(crate) fn context_process(cfg: &SynthConfig, seed: u64, coin: &str, start_px: f64) -> FundingProcess {
+    FundingProcess::new(&cfg.funding, Rng::derive(seed, mix64(name_id(coin)) ^ CTX_STREAM), start_px)
 }
 
 /// An exponential interval with the given mean, in whole ms.

@@ -21,20 +21,31 @@ pub fn push_u64(buf: &mut Vec<u8>, mut v: u64) {
     buf.extend_from_slice(&tmp[i..]);
 }
 
-/// Appends a non-negative fixed-point value (units of 10^-8) as the venue writes decimals.
+/// Appends a fixed-point value (units of 10^-8) as the venue writes decimals.
 pub fn push_decimal(buf: &mut Vec<u8>, units: i64) {
+    push_scaled(buf, units, SCALE as u64, 8);
+}
+
+/// Appends a value in units of 10^-12 (funding rates) as the venue writes decimals.
+pub fn push_rate(buf: &mut Vec<u8>, units: i64) {
+    push_scaled(buf, units, 1_000_000_000_000, 12);
+}
+
+/// A fixed-point value of `decimals` decimals (`scale` = 10^decimals): trailing zeros dropped,
+/// at least one decimal.
+fn push_scaled(buf: &mut Vec<u8>, units: i64, scale: u64, decimals: usize) {
     let a = units.unsigned_abs();
     if units < 0 {
         buf.push(b'-');
     }
-    push_u64(buf, a / SCALE as u64);
+    push_u64(buf, a / scale);
     buf.push(b'.');
-    let mut frac = a % SCALE as u64;
+    let mut frac = a % scale;
     if frac == 0 {
         buf.push(b'0');
         return;
     }
-    let mut width = 8;
+    let mut width = decimals;
     while frac % 10 == 0 {
         frac /= 10;
         width -= 1;
@@ -126,6 +137,61 @@ pub fn bbo(
         }
     }
     buf.extend_from_slice(b"]}}");
+}
+
+/// A perpetual's context as `activeAssetCtx` carries it (prices in units of 10^-8, rates
+/// in 10^-12, sizes in 10^-8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WireCtx {
+    pub funding: i64,
+    pub open_interest: i64,
+    pub prev_day_px: i64,
+    pub day_ntl_vlm: i64,
+    pub premium: i64,
+    pub oracle_px: i64,
+    pub mark_px: i64,
+    pub mid_px: i64,
+    pub impact_bid: i64,
+    pub impact_ask: i64,
+    pub day_base_vlm: i64,
+}
+
+/// `{"channel":"activeAssetCtx","data":{"coin":..,"ctx":{"funding":..,"openInterest":..,
+/// "prevDayPx":..,"dayNtlVlm":..,"premium":..,"oraclePx":..,"markPx":..,"midPx":..,
+/// "impactPxs":[..,..],"dayBaseVlm":..}}}`: the venue's key order.
+pub fn active_asset_ctx(buf: &mut Vec<u8>, coin: &str, c: &WireCtx) {
+    buf.extend_from_slice(b"{\"channel\":\"activeAssetCtx\",\"data\":{\"coin\":");
+    push_str(buf, coin);
+    buf.extend_from_slice(b",\"ctx\":{\"funding\":\"");
+    push_rate(buf, c.funding);
+    let fields: [(&[u8], i64, bool); 5] = [
+        (b"openInterest", c.open_interest, false),
+        (b"prevDayPx", c.prev_day_px, false),
+        (b"dayNtlVlm", c.day_ntl_vlm, false),
+        (b"premium", c.premium, true),
+        (b"oraclePx", c.oracle_px, false),
+    ];
+    for (key, v, is_rate) in fields {
+        buf.extend_from_slice(b"\",\"");
+        buf.extend_from_slice(key);
+        buf.extend_from_slice(b"\":\"");
+        if is_rate {
+            push_rate(buf, v);
+        } else {
+            push_decimal(buf, v);
+        }
+    }
+    buf.extend_from_slice(b"\",\"markPx\":\"");
+    push_decimal(buf, c.mark_px);
+    buf.extend_from_slice(b"\",\"midPx\":\"");
+    push_decimal(buf, c.mid_px);
+    buf.extend_from_slice(b"\",\"impactPxs\":[\"");
+    push_decimal(buf, c.impact_bid);
+    buf.extend_from_slice(b"\",\"");
+    push_decimal(buf, c.impact_ask);
+    buf.extend_from_slice(b"\"],\"dayBaseVlm\":\"");
+    push_decimal(buf, c.day_base_vlm);
+    buf.extend_from_slice(b"\"}}}");
 }
 
 /// One trade as the venue prints it.

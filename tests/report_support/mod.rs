@@ -211,6 +211,9 @@ pub fn build(sc: &Scenario) -> Vec<(Timestamp, Output)> {
                     available_margin: 9_000.0,
                     margin_rejects: 0,
                     market_trades,
+                    pnl_funding: 0.0,
+                    mark: Some(Price(mid)),
+                    marked_at_venue: false,
                 }),
             ));
         }
