@@ -446,7 +446,7 @@ impl Engine {
                     &mut self.margin,
                     &mut self.stats,
                     out,
-                    (now, seq, i, self.maker_fee_milli_bp, window),
+                    (now, seq, i, self.maker_fee_milli_bp, window, self.seed),
                 );
                 self.coins[i].on_asset_ctx(&mut ctx, *mark_px, *funding_rate, next_funding_ns.map(|t| t.0));
             }
