@@ -208,15 +208,20 @@ pub fn record(args: &RecordArgs) -> CmdResult {
 pub struct LiveArgs {
     #[command(flatten)]
     pub feed: FeedArgs,
-    /// Engine configuration (TOML); default: the built-in configuration.
+    /// Engine configuration (TOML, as `--print-config` prints it), or a session's
+    /// `session.toml` (its configuration; its seed unless --seed); default: built-in.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Seed of the engine (and of the reconnect jitter).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// The session directory to create.
+    /// Seed of the engine (and of the reconnect jitter); default: --config's session seed, else 0.
     #[arg(long)]
-    pub out: PathBuf,
+    pub seed: Option<u64>,
+    /// Print the resolved configuration as TOML with a comment per key, and exit (no
+    /// connection is made; --out is not needed).
+    #[arg(long)]
+    pub print_config: bool,
+    /// The session directory to create.
+    #[arg(long, required_unless_present = "print_config")]
+    pub out: Option<PathBuf>,
 }
 
 pub fn live(args: &LiveArgs) -> CmdResult {

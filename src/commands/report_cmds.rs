@@ -95,22 +95,84 @@ pub struct DemoArgs {
     /// The recording to replay.
     #[arg(long, default_value = "recordings/sample")]
     pub recording: PathBuf,
-    /// The session directory to write (a previous one is removed first).
+    /// The session directory to write: it must not exist or be empty, unless --replace.
     #[arg(long, default_value = "demo-out")]
     pub out: PathBuf,
+    /// Replace --out if it holds a session this program wrote (it carries the marker file
+    /// `.paper_trader-session`); a directory holding anything else is never touched.
+    #[arg(long)]
+    pub replace: bool,
+    /// Print the configuration the demo replays with (TOML, a comment per key) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// What a session directory may hold when `--replace` removes it: what `replay`, `live`
+/// and `demo` write there. Anything else in it means someone else's files are there too.
+const SESSION_ENTRIES: &[&str] = &[
+    crate::drivers::session::SESSION_MARKER,
+    "outputs",
+    "checkpoints",
+    "inputs",
+    "session.toml",
+    "summary.json",
+    "live.json",
+    "report.html",
+];
+
+/// Makes `out` ready for a new session: absent or empty is fine; one of our sessions is
+/// removed with `--replace`; anything else is refused, and nothing is deleted.
+pub fn clear_session_dir(out: &Path, replace: bool) -> anyhow::Result<()> {
+    if !out.exists() {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        out.is_dir(),
+        "--out {} exists and is not a directory: choose another --out",
+        out.display()
+    );
+    let entries: Vec<String> = std::fs::read_dir(out)
+        .with_context(|| format!("reading {}", out.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if !entries.iter().any(|e| e == crate::drivers::session::SESSION_MARKER) {
+        anyhow::bail!(
+            "--out {} is not empty and is not a paper_trader session (no {} marker): nothing was deleted; choose another --out",
+            out.display(),
+            crate::drivers::session::SESSION_MARKER
+        );
+    }
+    if !replace {
+        anyhow::bail!(
+            "--out {} already holds a session: pass --replace to replace it, or choose another --out",
+            out.display()
+        );
+    }
+    if let Some(foreign) = entries.iter().find(|e| !SESSION_ENTRIES.contains(&e.as_str())) {
+        anyhow::bail!(
+            "--out {} holds {foreign}, which a session does not write: nothing was deleted; move it away or choose another --out",
+            out.display()
+        );
+    }
+    std::fs::remove_dir_all(out).with_context(|| format!("removing the previous session {}", out.display()))
 }
 
 pub fn demo(args: &DemoArgs) -> CmdResult {
+    if args.print_config {
+        print!("{}", crate::engine::keys::annotated_toml(&crate::engine::EngineConfig::default(), "demo"));
+        return Ok(exit::OK);
+    }
     if !args.recording.exists() {
         anyhow::bail!(
             "{} is missing: run from the project's root, or regenerate it with `make sample`",
             args.recording.display()
         );
     }
-    if args.out.exists() {
-        std::fs::remove_dir_all(&args.out)
-            .with_context(|| format!("removing the previous {}", args.out.display()))?;
-    }
+    clear_session_dir(&args.out, args.replace)?;
     println!("replaying {} into {} ...", args.recording.display(), args.out.display());
     // The replay goes through the `replay` command of this same binary, so the demo runs
     // exactly what a user would type and the CLI contract is its only dependency.

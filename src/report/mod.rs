@@ -2,6 +2,7 @@
 //! all computed from a session's outputs.
 
 pub mod html;
+pub mod pnl;
 pub mod session;
 pub mod stats;
 pub mod summary;

@@ -79,20 +79,19 @@ pub struct SessionSetup {
 
 impl SessionSetup {
     pub fn from_args(args: &LiveArgs) -> anyhow::Result<SessionSetup> {
-        let mut config = match &args.config {
+        let (mut config, config_seed) = match &args.config {
             Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading --config {}", p.display()))?;
-                EngineConfig::from_toml(&text)
-                    .map_err(|e| anyhow::anyhow!("--config {}: {e}", p.display()))?
+                let file = crate::commands::config_file::load(p)?;
+                (file.config, file.seed)
             }
-            None => EngineConfig::default(),
+            None => (EngineConfig::default(), None),
         };
         let coins: Vec<String> = args.feed.coin_names();
         // The recorded configuration names the traded coins, so that a replay trades the same.
         config.engine.coins = coins.clone();
         let venue = args.feed.venue;
-        Ok(SessionSetup { config, seed: args.seed, venue, coins, url: args.feed.url() })
+        let seed = args.seed.or(config_seed).unwrap_or(0);
+        Ok(SessionSetup { config, seed, venue, coins, url: args.feed.url() })
     }
 }
 
@@ -157,7 +156,12 @@ pub fn run_session(
 
 pub fn run_command(args: &LiveArgs) -> CmdResult {
     let setup = SessionSetup::from_args(args)?;
-    let mut opts = args.feed.options(args.seed)?;
+    if args.print_config {
+        print!("{}", crate::engine::keys::annotated_toml(&setup.config, "live"));
+        return Ok(exit::OK);
+    }
+    let out = args.out.clone().context("--out is required")?;
+    let mut opts = args.feed.options(setup.seed)?;
     if setup.config.live.stale_after_ms > 0 {
         opts.stale_after = Some(std::time::Duration::from_millis(setup.config.live.stale_after_ms));
     }
@@ -165,7 +169,7 @@ pub fn run_command(args: &LiveArgs) -> CmdResult {
     let mut progress = crate::commands::live_cmds::progress_printer();
     let (summary, report) = run_session(
         setup,
-        &args.out,
+        &out,
         args.feed.protocol()?,
         &opts,
         WriterOptions::default(),
@@ -175,13 +179,23 @@ pub fn run_command(args: &LiveArgs) -> CmdResult {
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprintln!();
     }
-    tracing::info!("session {} done: {}", args.out.display(), report.line());
+    tracing::info!("session {} done: {}", out.display(), report.line());
     println!(
         "{}: {} inputs, {} fills, output_digest {}",
-        args.out.display(),
+        out.display(),
         summary.input_messages,
         summary.engine.fills,
         summary.output_digest
     );
+    if report.messages == 0 {
+        eprintln!(
+            "error: no market data arrived from {} in {:.1} s ({} connections made): the session in {} is empty. Check --url and --venue, and that the venue is reachable",
+            args.feed.url(),
+            report.elapsed.as_secs_f64(),
+            report.connects,
+            out.display()
+        );
+        return Ok(exit::FAILURE);
+    }
     Ok(exit::OK)
 }
