@@ -3,7 +3,6 @@
 use super::args::{parse_speed, parse_time, Speed, TimeArg};
 use super::{exit, CmdResult};
 use crate::drivers::replay::{run_replay, run_replay_capture, Capture, ReplayOptions};
-use crate::drivers::session::Summary;
 use crate::venue::Venue;
 use anyhow::Context;
 use std::io::IsTerminal;
@@ -157,7 +156,8 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print!("{}", table(&summary));
+        // The one terminal layout `demo`, `replay` and `report` share.
+        print!("{}", super::report_cmds::terminal_summary(&out)?);
     }
     if !summary.coins_without_book.is_empty() {
         eprintln!(
@@ -195,28 +195,4 @@ fn window(args: &ReplayArgs) -> String {
             )
         }
     }
-}
-
-/// The human summary printed at the end of a replay.
-pub fn table(s: &Summary) -> String {
-    let e = &s.engine;
-    let mut t = String::new();
-    let mut row = |k: &str, v: String| t.push_str(&format!("{k:<22} {v}\n"));
-    row("output_digest", s.output_digest.clone());
-    row("inputs", s.input_messages.to_string());
-    row("fills", e.fills.to_string());
-    row("markouts (5 s)", format!("{} ({} adverse)", e.markouts, e.adverse_markouts));
-    row("pnl realized", format!("{:.4}", e.pnl.realized));
-    row("pnl unrealized", format!("{:.4}", e.pnl.unrealized));
-    row("fees", format!("{:.4}", e.pnl.fees));
-    row("kappa", format!("{:.3} (confidence {:.3})", e.kappa, e.kappa_confidence));
-    row("calibration", format!("progress {:.3}, cal_gamma {:.3}", e.calibration_progress, e.cal_gamma));
-    row("regime changes", e.regime_changes.to_string());
-    row("checkpoints", e.checkpoints.to_string());
-    row("margin rejects", e.margin_rejects.to_string());
-    for c in &e.checklist {
-        let mark = if c.pass { "PASS" } else { "FAIL" };
-        row(&format!("[{mark}]"), format!("{}: {}", c.label, c.value));
-    }
-    t
 }

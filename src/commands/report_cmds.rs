@@ -50,7 +50,8 @@ pub fn validate(args: &ValidateArgs) -> CmdResult {
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Example:\n  paper_trader report demo-out --html demo-out/report.html")]
 pub struct ReportArgs {
-    /// The session directory (written by `replay` or `live`).
+    /// The session directory (written by `replay` or `live`), or a sweep directory (written by
+    /// `replay --set KEY=A,B`: then the sweep page, one row per run).
     pub session: PathBuf,
     /// Write the self-contained HTML page with plots to this file.
     #[arg(long, value_name = "F")]
@@ -71,16 +72,28 @@ pub fn write_html(
     std::fs::write(path, page).with_context(|| format!("writing the report to {}", path.display()))
 }
 
+/// The terminal summary of a session directory: the layout `demo`, `replay` and `report`
+/// share (figures, PnL breakdown, interpretation, then the checklist).
+pub fn terminal_summary(dir: &Path) -> anyhow::Result<String> {
+    let session = Session::load(dir)?;
+    Ok(summary_text(&SessionSummary::compute(&session), &session.checklist()))
+}
+
+fn summary_text(summary: &SessionSummary, items: &[ChecklistItem]) -> String {
+    format!("{}checklist:\n{}", summary::render_text(summary), validate::render_text(items))
+}
+
 pub fn report(args: &ReportArgs) -> CmdResult {
+    if crate::report::sweep_page::is_sweep(&args.session) {
+        return report_sweep(args);
+    }
     let session = Session::load(&args.session)?;
     let items = session.checklist();
     let summary = SessionSummary::compute(&session);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print!("{}", summary::render_text(&summary));
-        println!("checklist:");
-        print!("{}", validate::render_text(&items));
+        print!("{}", summary_text(&summary, &items));
     }
     if let Some(path) = &args.html {
         write_html(&session, &items, &summary, path)?;
@@ -191,14 +204,27 @@ pub fn demo(args: &DemoArgs) -> CmdResult {
     let session = Session::load(&args.out)?;
     let items = session.checklist();
     let summary = SessionSummary::compute(&session);
-    println!("\nvalidation checklist:");
-    print!("{}", validate::render_text(&items));
     println!();
-    print!("{}", summary::render_text(&summary));
+    print!("{}", summary_text(&summary, &items));
     let html_path = args.out.join("report.html");
     write_html(&session, &items, &summary, &html_path)?;
     let shown = std::fs::canonicalize(&html_path).unwrap_or(html_path);
     println!("\nHTML report: {}", shown.display());
     println!("open it with: xdg-open {}", shown.display());
     Ok(if items.iter().all(|i| i.pass) { exit::OK } else { exit::FAILURE })
+}
+
+/// `report SWEEPDIR`: the runs of a sweep side by side (text, or the sweep page with --html).
+fn report_sweep(args: &ReportArgs) -> CmdResult {
+    let page = crate::report::sweep_page::SweepPage::load(&args.session)?;
+    if args.json {
+        anyhow::bail!("--json on a sweep: read {}/sweep.json", args.session.display());
+    }
+    print!("{}", page.render_text());
+    if let Some(path) = &args.html {
+        std::fs::write(path, page.render_html())
+            .with_context(|| format!("writing the sweep page to {}", path.display()))?;
+        eprintln!("sweep page written to {}", path.display());
+    }
+    Ok(exit::OK)
 }
