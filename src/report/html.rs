@@ -485,6 +485,9 @@ fn snap_series(d: &Data<'_>, f: impl Fn(&ModelSnapshot) -> Option<f64>) -> Vec<O
     d.snaps.iter().map(|(_, s)| f(s)).collect()
 }
 
+/// One row of the price chart: a model snapshot or a fill (side, price), at a minute.
+type PriceRow<'a> = (f64, Option<&'a ModelSnapshot>, Option<(Side, f64)>);
+
 /// The interactive charts of a session, each with its static fallback.
 pub fn charts(session: &Session, summary: &SessionSummary) -> anyhow::Result<Vec<(PageChart, &'static str)>> {
     let d = extract(session);
@@ -505,7 +508,7 @@ pub fn charts(session: &Session, summary: &SessionSummary) -> anyhow::Result<Vec
     let coin = &d.coin;
     let mut out = Vec::new();
     // Price, quotes and fills on one time axis: snapshots and fills merged in time order.
-    let mut rows: Vec<(f64, Option<&ModelSnapshot>, Option<(Side, f64)>)> =
+    let mut rows: Vec<PriceRow<'_>> =
         d.snaps.iter().map(|(t, s)| (*t, Some(*s), None)).collect();
     rows.extend(d.fills.iter().map(|f| (f.0, None, Some((f.1, f.2)))));
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
