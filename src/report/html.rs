@@ -508,8 +508,7 @@ pub fn charts(session: &Session, summary: &SessionSummary) -> anyhow::Result<Vec
     let coin = &d.coin;
     let mut out = Vec::new();
     // Price, quotes and fills on one time axis: snapshots and fills merged in time order.
-    let mut rows: Vec<PriceRow<'_>> =
-        d.snaps.iter().map(|(t, s)| (*t, Some(*s), None)).collect();
+    let mut rows: Vec<PriceRow<'_>> = d.snaps.iter().map(|(t, s)| (*t, Some(*s), None)).collect();
     rows.extend(d.fills.iter().map(|f| (f.0, None, Some((f.1, f.2)))));
     rows.sort_by(|a, b| a.0.total_cmp(&b.0));
     let px = |f: fn(&ModelSnapshot) -> Option<crate::types::Price>| -> Vec<Option<f64>> {
