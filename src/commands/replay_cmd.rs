@@ -144,6 +144,25 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
         }
         None => run_replay(&args.rec, &opts)?,
     };
+    if summary.input_messages > 0 {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else {
+            // The one terminal layout `demo`, `replay` and `report` share.
+            print!("{}", super::report_cmds::terminal_summary(&out)?);
+        }
+    }
+    // Damage first: when the recording is corrupt, that is why the replay stopped.
+    if let Some(d) = summary.input_damage.iter().find(|d| d.kind == "corrupt").filter(|_| !args.accept_damage)
+    {
+        eprintln!(
+            "error: the recording is corrupt ({} at byte {}: {}); the replay went no further than the damage (summary.json lists it under input_damage). Pass --accept-damage to replay around it",
+            d.file, d.byte, d.detail
+        );
+        return Ok(exit::CORRUPT);
+    }
+    // A replay that could not trade because of the data says so; zero fills on good data is a
+    // result, not an error.
     if summary.input_messages == 0 {
         eprintln!(
             "error: nothing was replayed: the recording holds no input in the chosen window{} (see `paper_trader inspect {}` for its span); the session in {} is empty",
@@ -153,12 +172,6 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
         );
         return Ok(exit::FAILURE);
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        // The one terminal layout `demo`, `replay` and `report` share.
-        print!("{}", super::report_cmds::terminal_summary(&out)?);
-    }
     if !summary.coins_without_book.is_empty() {
         eprintln!(
             "error: the input has no order book for {} ({} inputs replayed, no mid all session): nothing could trade. Check --coins and --venue against `paper_trader inspect {}` (its streams and venue)",
@@ -167,14 +180,6 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
             args.rec.display()
         );
         return Ok(exit::FAILURE);
-    }
-    if let Some(d) = summary.input_damage.iter().find(|d| d.kind == "corrupt").filter(|_| !args.accept_damage)
-    {
-        eprintln!(
-            "error: the recording is corrupt ({} at byte {}: {}); the replay went no further than the damage (summary.json lists it under input_damage). Pass --accept-damage to replay around it",
-            d.file, d.byte, d.detail
-        );
-        return Ok(exit::CORRUPT);
     }
     Ok(exit::OK)
 }
