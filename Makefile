@@ -26,7 +26,7 @@ soak:
 
 # The main job on the embedded default: replay the shipped sample recording.
 demo: build
-	$(BIN) demo
+	$(BIN) demo --replace
 
 # Benchmarks print figures and ratios against baselines measured in the same run.
 bench:

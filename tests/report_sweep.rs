@@ -89,3 +89,31 @@ fn a_bad_value_in_the_grid_is_one_clear_error_before_anything_runs() {
     assert!(err.contains("fill_sim.fill_prob_base"), "{err}");
     assert!(!out_dir.join("run-0000").exists(), "nothing ran");
 }
+
+#[path = "report_support/browser.rs"]
+mod browser;
+
+/// Issue 13: the sweep page. One `<tr data-run>` a run, the swept keys in the header, settings
+/// as typed values, a small multiple per run; in headless Chromium every chart has data and
+/// zooms.
+#[test]
+fn the_sweep_page_has_a_row_per_run_and_working_charts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = tmp.path().join("rec").display().to_string();
+    let p = |name: &str| tmp.path().join(name).display().to_string();
+    run(&["synth", "--seed", "3", "--duration", "6m", "--coins", "BTC", "--out", &rec]);
+    run(&["replay", &rec, "--jobs", "2", "--set", "fill_prob_base=0.3,0.6", "--out", &p("sw")]);
+    let text = run(&["report", &p("sw"), "--html", &p("sw.html")]);
+    assert_eq!(rows(&text).len(), 2, "{text}");
+    let page = std::fs::read_to_string(p("sw.html")).unwrap();
+    assert_eq!(page.matches("<tr data-run=").count(), 2);
+    assert!(page.contains("data-key=\"fill_sim.fill_prob_base\""), "the swept key names a column");
+    assert!(page.contains("data-value=\"0.3\">0.3</td>") && page.contains("data-value=\"0.6\">0.6</td>"));
+    // The page's figures are the runs' own.
+    assert!(page.contains(&digest(&tmp.path().join("sw/run-0000"))[..12]));
+    let charts = page.matches("data-pt-chart=").count();
+    assert_eq!(charts, 2, "one small multiple per run");
+    if let Some(dom) = browser::dump_dom(&page, "#selftest") {
+        browser::assert_charts_pass(&dom, charts);
+    }
+}

@@ -189,3 +189,20 @@ fn json_shape_has_name_pass_value_diagnosis() {
     }
     assert!(arr.iter().any(|i| i["name"] == "kappa_confidence_increasing"));
 }
+
+/// Issue 13. Postmortem: with no fills, validate told the user to set ignore_book_depth: true
+/// even when it was on, and on a recording with no trades stream it blamed the queue model.
+#[test]
+fn zero_fill_advice_fits_the_configuration_and_the_data() {
+    let sc = Scenario { fill_every_s: 0, ..Scenario::default() };
+    let mut session = Session::from_outputs(build(&sc), Some(ts(0)), Some(ts(sc.minutes * 60)));
+    session.config = Some("[config.fill_sim]\nignore_book_depth = true\n".parse().unwrap());
+    let items = session.checklist();
+    let d = item(&items, validate::FILLS_OCCURRING).diagnosis.clone().unwrap();
+    assert!(d.contains("already on") && !d.contains("set ignore_book_depth"), "{d}");
+
+    let no_trades = Scenario { fill_every_s: 0, market_trades_per_snapshot: 0, ..Scenario::default() };
+    let items = run(&no_trades);
+    let d = item(&items, validate::FILLS_OCCURRING).diagnosis.clone().unwrap();
+    assert!(d.contains("no trades stream") && !d.contains("ignore_book_depth"), "{d}");
+}

@@ -212,31 +212,35 @@ pub fn record(args: &RecordArgs) -> CmdResult {
 pub struct LiveArgs {
     #[command(flatten)]
     pub feed: FeedArgs,
-    /// Engine configuration (TOML); default: the built-in configuration.
+    /// Engine configuration (TOML, as `--print-config` prints it), or a session's
+    /// `session.toml` (its configuration; its seed unless --seed); default: built-in.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Override one configuration key (repeatable; all are applied, then validated once):
     /// `--set strategy.kind=ladder`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Seed of the engine (and of the reconnect jitter).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// The session directory to create.
+    /// Seed of the engine (and of the reconnect jitter); default: --config's session seed, else 0.
     #[arg(long)]
-    pub out: PathBuf,
+    pub seed: Option<u64>,
+    /// Print the resolved configuration as TOML with a comment per key, and exit (no
+    /// connection is made; --out is not needed).
+    #[arg(long)]
+    pub print_config: bool,
+    /// The session directory to create.
+    #[arg(long, required_unless_present = "print_config")]
+    pub out: Option<PathBuf>,
 }
 
 /// The live session's settings from the flags: `--config`, then every `--set` (validated
 /// once, in any order), the traded coins named in the configuration the recording holds.
 pub fn session_setup(args: &LiveArgs) -> anyhow::Result<SessionSetup> {
-    let mut config = match &args.config {
+    let (mut config, config_seed) = match &args.config {
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading --config {}", p.display()))?;
-            EngineConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("--config {}: {e}", p.display()))?
+            let file = super::config_file::load(p)?;
+            (file.config, file.seed)
         }
-        None => EngineConfig::default(),
+        None => (EngineConfig::default(), None),
     };
     let mut overrides = Vec::new();
     for kv in &args.set {
@@ -251,12 +255,18 @@ pub fn session_setup(args: &LiveArgs) -> anyhow::Result<SessionSetup> {
     // The recorded configuration names the traded coins, so that a replay trades the same.
     config.engine.coins = coins.clone();
     let venue = args.feed.venue;
-    Ok(SessionSetup { config, seed: args.seed, venue, coins, url: args.feed.url() })
+    let seed = args.seed.or(config_seed).unwrap_or(0);
+    Ok(SessionSetup { config, seed, venue, coins, url: args.feed.url() })
 }
 
 pub fn live(args: &LiveArgs) -> CmdResult {
     let setup = session_setup(args)?;
-    let mut opts = args.feed.options(args.seed)?;
+    if args.print_config {
+        print!("{}", crate::engine::keys::annotated_toml(&setup.config, "live"));
+        return Ok(exit::OK);
+    }
+    let out = args.out.clone().context("--out is required")?;
+    let mut opts = args.feed.options(setup.seed)?;
     if setup.config.live.stale_after_ms > 0 {
         opts.stale_after = Some(Duration::from_millis(setup.config.live.stale_after_ms));
     }
@@ -264,7 +274,7 @@ pub fn live(args: &LiveArgs) -> CmdResult {
     let mut progress = progress_printer();
     let (summary, report) = run_session(
         setup,
-        &args.out,
+        &out,
         args.feed.protocol()?,
         &opts,
         WriterOptions::default(),
@@ -274,14 +284,24 @@ pub fn live(args: &LiveArgs) -> CmdResult {
     if std::io::stderr().is_terminal() {
         eprintln!();
     }
-    tracing::info!("session {} done: {}", args.out.display(), report.line());
+    tracing::info!("session {} done: {}", out.display(), report.line());
     println!(
         "{}: {} inputs, {} fills, output_digest {}",
-        args.out.display(),
+        out.display(),
         summary.input_messages,
         summary.engine.fills,
         summary.output_digest
     );
+    if report.messages == 0 {
+        eprintln!(
+            "error: no market data arrived from {} in {:.1} s ({} connections made): the session in {} is empty. Check --url and --venue, and that the venue is reachable",
+            args.feed.url(),
+            report.elapsed.as_secs_f64(),
+            report.connects,
+            out.display()
+        );
+        return Ok(exit::FAILURE);
+    }
     Ok(exit::OK)
 }
 

@@ -3,6 +3,7 @@
 //! clap argument structs, so a command's flags live beside the code that uses them.
 
 pub mod args;
+pub mod config_file;
 pub mod export_cmd;
 pub mod live_cmds;
 pub mod log_cmds;

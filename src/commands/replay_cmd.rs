@@ -3,8 +3,6 @@
 use super::args::{parse_speed, parse_time, Speed, TimeArg};
 use super::{exit, CmdResult};
 use crate::drivers::replay::{run_replay, run_replay_capture, Capture, ReplayOptions};
-use crate::drivers::session::Summary;
-use crate::engine::EngineConfig;
 use crate::venue::Venue;
 use anyhow::Context;
 use std::io::IsTerminal;
@@ -22,9 +20,15 @@ pub struct ReplayArgs {
     /// records and digest as `import` + `replay` (hftbacktest, hl-archive).
     #[arg(long, value_enum)]
     pub format: Option<super::log_cmds::FormatArg>,
-    /// Engine configuration (TOML); default: the recording's own (live sessions), else built-in.
+    /// Engine configuration (TOML, as `--print-config` prints it), or a session's
+    /// `session.toml` (its configuration and seed); default: the recording's own (live
+    /// sessions), else built-in.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Print the resolved configuration (recording's, --config, --set applied) as TOML with a
+    /// comment per key, and exit; --out is not needed.
+    #[arg(long)]
+    pub print_config: bool,
     /// Override one configuration key: `--set fill_sim.fill_prob_base=0.3` (repeatable; a bare
     /// key names the one section holding it). Several comma-separated values make a sweep:
     /// one run per value, several `--set` = their cartesian product, run in parallel.
@@ -59,8 +63,8 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// The session directory to write (must not exist or be empty).
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, required_unless_present = "print_config")]
+    pub out: Option<PathBuf>,
     /// Print summary.json to stdout instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -71,12 +75,13 @@ pub struct ReplayArgs {
 }
 
 pub fn replay(args: &ReplayArgs) -> CmdResult {
-    let mut opts = ReplayOptions::new(&args.out);
+    let out = args.out.clone().unwrap_or_default();
+    let mut opts = ReplayOptions::new(&out);
+    let mut config_seed = None;
     if let Some(path) = &args.config {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading --config {}", path.display()))?;
-        let cfg = EngineConfig::from_toml(&text).with_context(|| format!("in {}", path.display()))?;
-        opts.config = Some(cfg);
+        let file = super::config_file::load(path)?;
+        opts.config = Some(file.config);
+        config_seed = file.seed;
     }
     // A key with several values, or a shard, makes this a sweep (src/drivers/sweep.rs).
     let axes = crate::drivers::sweep::axes_of_sets(&args.set).map_err(anyhow::Error::msg)?;
@@ -93,7 +98,7 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
             Venue::from_name(v).with_context(|| format!("--venue '{v}': use hyperliquid or binance-usdm"))?,
         );
     }
-    opts.seed = args.seed;
+    opts.seed = args.seed.or(config_seed);
     opts.coins = args.coins.clone();
     opts.from = args.from;
     opts.to = args.to;
@@ -101,6 +106,17 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
     opts.resume = args.resume.clone();
     opts.progress = std::io::stderr().is_terminal();
     opts.accept_damage = args.accept_damage;
+    if args.print_config {
+        let config = match args.format {
+            Some(_) => crate::drivers::replay::resolve_config(None, &opts)?,
+            None => {
+                let header = crate::log::LogReader::open(&args.rec)?.header().clone();
+                crate::drivers::replay::resolve_config(Some(&header), &opts)?
+            }
+        };
+        print!("{}", crate::engine::keys::annotated_toml(&config, "replay"));
+        return Ok(exit::OK);
+    }
     if is_sweep && args.format.is_some() {
         anyhow::bail!("a sweep reads a recording: import the capture first (paper_trader import)");
     }
@@ -109,7 +125,7 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
         let (table, all_ok) =
             crate::drivers::sweep::replay_sweep(&args.rec, &opts, &axes, args.shard, workers)?;
         print!("{table}");
-        eprintln!("sweep table written to {}/sweep.txt and sweep.json", args.out.display());
+        eprintln!("sweep table written to {}/sweep.txt and sweep.json", out.display());
         return Ok(if all_ok { exit::OK } else { exit::FAILURE });
     }
     let summary = match args.format {
@@ -128,11 +144,15 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
         }
         None => run_replay(&args.rec, &opts)?,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        print!("{}", table(&summary));
+    if summary.input_messages > 0 {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        } else {
+            // The one terminal layout `demo`, `replay` and `report` share.
+            print!("{}", super::report_cmds::terminal_summary(&out)?);
+        }
     }
+    // Damage first: when the recording is corrupt, that is why the replay stopped.
     if let Some(d) = summary.input_damage.iter().find(|d| d.kind == "corrupt").filter(|_| !args.accept_damage)
     {
         eprintln!(
@@ -141,29 +161,43 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
         );
         return Ok(exit::CORRUPT);
     }
+    // A replay that could not trade because of the data says so; zero fills on good data is a
+    // result, not an error.
+    if summary.input_messages == 0 {
+        eprintln!(
+            "error: nothing was replayed: the recording holds no input in the chosen window{} (see `paper_trader inspect {}` for its span); the session in {} is empty",
+            window(args),
+            args.rec.display(),
+            out.display()
+        );
+        return Ok(exit::FAILURE);
+    }
+    if !summary.coins_without_book.is_empty() {
+        eprintln!(
+            "error: the input has no order book for {} ({} inputs replayed, no mid all session): nothing could trade. Check --coins and --venue against `paper_trader inspect {}` (its streams and venue)",
+            summary.coins_without_book.join(", "),
+            summary.input_messages,
+            args.rec.display()
+        );
+        return Ok(exit::FAILURE);
+    }
     Ok(exit::OK)
 }
 
-/// The human summary printed at the end of a replay.
-pub fn table(s: &Summary) -> String {
-    let e = &s.engine;
-    let mut t = String::new();
-    let mut row = |k: &str, v: String| t.push_str(&format!("{k:<22} {v}\n"));
-    row("output_digest", s.output_digest.clone());
-    row("inputs", s.input_messages.to_string());
-    row("fills", e.fills.to_string());
-    row("markouts (5 s)", format!("{} ({} adverse)", e.markouts, e.adverse_markouts));
-    row("pnl realized", format!("{:.4}", e.pnl.realized));
-    row("pnl unrealized", format!("{:.4}", e.pnl.unrealized));
-    row("fees", format!("{:.4}", e.pnl.fees));
-    row("kappa", format!("{:.3} (confidence {:.3})", e.kappa, e.kappa_confidence));
-    row("calibration", format!("progress {:.3}, cal_gamma {:.3}", e.calibration_progress, e.cal_gamma));
-    row("regime changes", e.regime_changes.to_string());
-    row("checkpoints", e.checkpoints.to_string());
-    row("margin rejects", e.margin_rejects.to_string());
-    for c in &e.checklist {
-        let mark = if c.pass { "PASS" } else { "FAIL" };
-        row(&format!("[{mark}]"), format!("{}: {}", c.label, c.value));
+/// The `--from`/`--to` window as the user wrote it, for messages.
+fn window(args: &ReplayArgs) -> String {
+    match (&args.from, &args.to) {
+        (None, None) => String::new(),
+        (f, t) => {
+            let show = |t: &TimeArg| match *t {
+                TimeArg::Absolute(ns) => super::args::format_rfc3339(ns),
+                TimeArg::FromStart(ns) => format!("+{}s", ns as f64 / 1e9),
+            };
+            format!(
+                " (--from {} --to {})",
+                f.as_ref().map_or("start".to_string(), show),
+                t.as_ref().map_or("end".to_string(), show)
+            )
+        }
     }
-    t
 }

@@ -50,7 +50,8 @@ pub fn validate(args: &ValidateArgs) -> CmdResult {
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Example:\n  paper_trader report demo-out --html demo-out/report.html")]
 pub struct ReportArgs {
-    /// The session directory (written by `replay` or `live`).
+    /// The session directory (written by `replay` or `live`), or a sweep directory (written by
+    /// `replay --set KEY=A,B`: then the sweep page, one row per run).
     pub session: PathBuf,
     /// Write the self-contained HTML page with plots to this file.
     #[arg(long, value_name = "F")]
@@ -71,16 +72,28 @@ pub fn write_html(
     std::fs::write(path, page).with_context(|| format!("writing the report to {}", path.display()))
 }
 
+/// The terminal summary of a session directory: the layout `demo`, `replay` and `report`
+/// share (figures, PnL breakdown, interpretation, then the checklist).
+pub fn terminal_summary(dir: &Path) -> anyhow::Result<String> {
+    let session = Session::load(dir)?;
+    Ok(summary_text(&SessionSummary::compute(&session), &session.checklist()))
+}
+
+fn summary_text(summary: &SessionSummary, items: &[ChecklistItem]) -> String {
+    format!("{}checklist:\n{}", summary::render_text(summary), validate::render_text(items))
+}
+
 pub fn report(args: &ReportArgs) -> CmdResult {
+    if crate::report::sweep_page::is_sweep(&args.session) {
+        return report_sweep(args);
+    }
     let session = Session::load(&args.session)?;
     let items = session.checklist();
     let summary = SessionSummary::compute(&session);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print!("{}", summary::render_text(&summary));
-        println!("checklist:");
-        print!("{}", validate::render_text(&items));
+        print!("{}", summary_text(&summary, &items));
     }
     if let Some(path) = &args.html {
         write_html(&session, &items, &summary, path)?;
@@ -95,22 +108,84 @@ pub struct DemoArgs {
     /// The recording to replay.
     #[arg(long, default_value = "recordings/sample")]
     pub recording: PathBuf,
-    /// The session directory to write (a previous one is removed first).
+    /// The session directory to write: it must not exist or be empty, unless --replace.
     #[arg(long, default_value = "demo-out")]
     pub out: PathBuf,
+    /// Replace --out if it holds a session this program wrote (it carries the marker file
+    /// `.paper_trader-session`); a directory holding anything else is never touched.
+    #[arg(long)]
+    pub replace: bool,
+    /// Print the configuration the demo replays with (TOML, a comment per key) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// What a session directory may hold when `--replace` removes it: what `replay`, `live`
+/// and `demo` write there. Anything else in it means someone else's files are there too.
+const SESSION_ENTRIES: &[&str] = &[
+    crate::drivers::session::SESSION_MARKER,
+    "outputs",
+    "checkpoints",
+    "inputs",
+    "session.toml",
+    "summary.json",
+    "live.json",
+    "report.html",
+];
+
+/// Makes `out` ready for a new session: absent or empty is fine; one of our sessions is
+/// removed with `--replace`; anything else is refused, and nothing is deleted.
+pub fn clear_session_dir(out: &Path, replace: bool) -> anyhow::Result<()> {
+    if !out.exists() {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        out.is_dir(),
+        "--out {} exists and is not a directory: choose another --out",
+        out.display()
+    );
+    let entries: Vec<String> = std::fs::read_dir(out)
+        .with_context(|| format!("reading {}", out.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if !entries.iter().any(|e| e == crate::drivers::session::SESSION_MARKER) {
+        anyhow::bail!(
+            "--out {} is not empty and is not a paper_trader session (no {} marker): nothing was deleted; choose another --out",
+            out.display(),
+            crate::drivers::session::SESSION_MARKER
+        );
+    }
+    if !replace {
+        anyhow::bail!(
+            "--out {} already holds a session: pass --replace to replace it, or choose another --out",
+            out.display()
+        );
+    }
+    if let Some(foreign) = entries.iter().find(|e| !SESSION_ENTRIES.contains(&e.as_str())) {
+        anyhow::bail!(
+            "--out {} holds {foreign}, which a session does not write: nothing was deleted; move it away or choose another --out",
+            out.display()
+        );
+    }
+    std::fs::remove_dir_all(out).with_context(|| format!("removing the previous session {}", out.display()))
 }
 
 pub fn demo(args: &DemoArgs) -> CmdResult {
+    if args.print_config {
+        print!("{}", crate::engine::keys::annotated_toml(&crate::engine::EngineConfig::default(), "demo"));
+        return Ok(exit::OK);
+    }
     if !args.recording.exists() {
         anyhow::bail!(
             "{} is missing: run from the project's root, or regenerate it with `make sample`",
             args.recording.display()
         );
     }
-    if args.out.exists() {
-        std::fs::remove_dir_all(&args.out)
-            .with_context(|| format!("removing the previous {}", args.out.display()))?;
-    }
+    clear_session_dir(&args.out, args.replace)?;
     println!("replaying {} into {} ...", args.recording.display(), args.out.display());
     // The replay goes through the `replay` command of this same binary, so the demo runs
     // exactly what a user would type and the CLI contract is its only dependency.
@@ -129,14 +204,27 @@ pub fn demo(args: &DemoArgs) -> CmdResult {
     let session = Session::load(&args.out)?;
     let items = session.checklist();
     let summary = SessionSummary::compute(&session);
-    println!("\nvalidation checklist:");
-    print!("{}", validate::render_text(&items));
     println!();
-    print!("{}", summary::render_text(&summary));
+    print!("{}", summary_text(&summary, &items));
     let html_path = args.out.join("report.html");
     write_html(&session, &items, &summary, &html_path)?;
     let shown = std::fs::canonicalize(&html_path).unwrap_or(html_path);
     println!("\nHTML report: {}", shown.display());
     println!("open it with: xdg-open {}", shown.display());
     Ok(if items.iter().all(|i| i.pass) { exit::OK } else { exit::FAILURE })
+}
+
+/// `report SWEEPDIR`: the runs of a sweep side by side (text, or the sweep page with --html).
+fn report_sweep(args: &ReportArgs) -> CmdResult {
+    let page = crate::report::sweep_page::SweepPage::load(&args.session)?;
+    if args.json {
+        anyhow::bail!("--json on a sweep: read {}/sweep.json", args.session.display());
+    }
+    print!("{}", page.render_text());
+    if let Some(path) = &args.html {
+        std::fs::write(path, page.render_html())
+            .with_context(|| format!("writing the sweep page to {}", path.display()))?;
+        eprintln!("sweep page written to {}", path.display());
+    }
+    Ok(exit::OK)
 }

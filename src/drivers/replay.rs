@@ -63,14 +63,7 @@ pub fn resolve(header: &Header, opts: &ReplayOptions) -> Result<(EngineConfig, u
         })?,
     };
     let recorded = header.engine_config.as_deref();
-    let mut config = match (&opts.config, recorded) {
-        (Some(c), _) => c.clone(),
-        (None, Some(text)) => EngineConfig::from_toml(text)
-            .context("the recording's own engine configuration does not parse")?,
-        (None, None) => EngineConfig::default(),
-    };
-    // Every --set is applied, then the whole is validated once (their order never matters).
-    config.apply_overrides(&opts.overrides)?;
+    let config = resolve_config(Some(header), opts)?;
     // A synthetic recording's header seed is the generator's, not an engine seed: only a
     // recording that carries an engine configuration (a live session's inputs) supplies one.
     let seed = opts.seed.or(if recorded.is_some() { header.seed } else { None }).unwrap_or(0);
@@ -80,6 +73,21 @@ pub fn resolve(header: &Header, opts: &ReplayOptions) -> Result<(EngineConfig, u
         None => header.coins.clone(),
     };
     Ok((config, seed, coins, venue))
+}
+
+/// The configuration a replay runs with: `--config`, else the recording's own (a live
+/// session's inputs), else the defaults; then the `--set` overrides.
+pub fn resolve_config(header: Option<&Header>, opts: &ReplayOptions) -> Result<EngineConfig> {
+    let recorded = header.and_then(|h| h.engine_config.as_deref());
+    let mut config = match (&opts.config, recorded) {
+        (Some(c), _) => c.clone(),
+        (None, Some(text)) => EngineConfig::from_toml(text)
+            .context("the recording's own engine configuration does not parse")?,
+        (None, None) => EngineConfig::default(),
+    };
+    // Every --set is applied, then the whole is validated once (their order never matters).
+    config.apply_overrides(&opts.overrides)?;
+    Ok(config)
 }
 
 /// Replays `rec` into a new session; returns the summary (also written to summary.json).

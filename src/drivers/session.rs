@@ -14,11 +14,13 @@
 use super::journal::JournalThread;
 use crate::engine::{Engine, EngineConfig, EngineSummary, Input, Output};
 use crate::log::{Header, LogWriter, WriterOptions};
+use crate::report::pnl::{funding_of, PnlBreakdown, PnlLedger};
 use crate::types::Timestamp;
 use crate::venue::Venue;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The stream name of the output journal's records.
@@ -88,6 +90,19 @@ pub struct Summary {
     /// engine saw a gap wherever records were lost.
     #[serde(default)]
     pub input_damage: Vec<InputDamage>,
+    /// The net PnL in parts (`src/report/pnl.rs`): spread, adverse, inventory, funding, fees.
+    #[serde(default)]
+    pub pnl_breakdown: PnlBreakdown,
+    /// The same per coin.
+    #[serde(default)]
+    pub pnl_breakdown_by_coin: BTreeMap<String, PnlBreakdown>,
+    /// The largest fall of the net PnL from its running peak (USD, >= 0).
+    #[serde(default)]
+    pub max_drawdown: f64,
+    /// Traded coins for which the input never gave a book (no mid all session): such a
+    /// session could not trade them, whatever its settings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coins_without_book: Vec<String>,
     #[serde(flatten)]
     pub engine: EngineSummary,
 }
@@ -131,6 +146,9 @@ pub struct SessionRunner {
     /// Reused buffer for one serialized output.
     record: Vec<u8>,
     input_damage: Vec<InputDamage>,
+    ledger: PnlLedger,
+    /// Coins that had a mid at some model snapshot.
+    coins_with_book: BTreeSet<String>,
 }
 
 impl SessionRunner {
@@ -197,7 +215,9 @@ impl SessionRunner {
         }
         std::fs::create_dir_all(out.join("checkpoints"))
             .with_context(|| format!("creating {}", out.display()))?;
+        mark_session_dir(out)?;
         let cfg_toml = engine.config().to_toml();
+        let horizon_s = engine.config().outcome.markout_horizon_s;
         let session = SessionToml {
             program_version: crate::PROGRAM_VERSION,
             venue: venue.name(),
@@ -243,6 +263,8 @@ impl SessionRunner {
             coins: coins.to_vec(),
             record: Vec::with_capacity(256),
             input_damage: Vec::new(),
+            ledger: PnlLedger::new(horizon_s),
+            coins_with_book: BTreeSet::new(),
         })
     }
 
@@ -277,10 +299,23 @@ impl SessionRunner {
         self.last_now = now;
         self.input_messages += 1;
         self.out.clear();
+        if tracing::enabled!(tracing::Level::TRACE) {
+            tracing::trace!(seq, now = now.0, "input {}", describe_input(&input));
+        }
         self.engine.on_input(now, seq, input, &mut self.out);
         let journal = self.journal.as_mut().context("session already finished")?;
         let mut checkpoint = None;
+        let debug = tracing::enabled!(tracing::Level::DEBUG);
         for o in &self.out {
+            self.ledger.observe(now, o);
+            if let Output::Model(m) = o {
+                if m.mid.is_some() && !self.coins_with_book.contains(&m.coin) {
+                    self.coins_with_book.insert(m.coin.clone());
+                }
+            }
+            if debug {
+                log_output(now, o);
+            }
             self.record.clear();
             rmp_serde::encode::write(&mut self.record, o).context("serializing an output")?;
             journal.append(now.0, &self.record)?;
@@ -319,7 +354,29 @@ impl SessionRunner {
 
     /// The summary as it stands (without closing the journal).
     pub fn summary(&self) -> Summary {
+        let engine = self.engine.summary();
+        let breakdown = |parts: crate::report::pnl::CoinParts, pnl: &crate::engine::PnlSummary| {
+            PnlBreakdown::from_parts(
+                parts.spread,
+                parts.adverse,
+                pnl.realized,
+                pnl.unrealized,
+                funding_of(pnl),
+                pnl.fees,
+            )
+        };
+        let pnl_breakdown_by_coin =
+            engine.coins.iter().map(|(c, s)| (c.clone(), breakdown(self.ledger.coin(c), &s.pnl))).collect();
         Summary {
+            pnl_breakdown: breakdown(self.ledger.total(), &engine.pnl),
+            pnl_breakdown_by_coin,
+            max_drawdown: self.ledger.max_drawdown(),
+            coins_without_book: self
+                .coins
+                .iter()
+                .filter(|c| !self.coins_with_book.contains(*c))
+                .cloned()
+                .collect(),
             output_digest: hex::encode(self.digest),
             input_messages: self.input_messages,
             venue: self.venue.name().to_string(),
@@ -328,7 +385,7 @@ impl SessionRunner {
             output_records: self.output_records,
             clamped_times: self.clamped_times,
             input_damage: self.input_damage.clone(),
-            engine: self.engine.summary(),
+            engine,
         }
     }
 
@@ -344,6 +401,7 @@ impl SessionRunner {
                 j.append(now.0, &self.record)?;
                 self.digest = chain(&self.digest, now.0, &self.record);
                 self.output_records += 1;
+                self.ledger.observe(now, &o);
             }
             j.close()?;
         }
@@ -363,4 +421,78 @@ pub fn chain(state: &[u8; 32], recv_ns: u64, record: &[u8]) -> [u8; 32] {
     h.update((record.len() as u32).to_le_bytes());
     h.update(record);
     h.finalize().into()
+}
+
+/// The marker file in every session directory this program creates: a directory holding it
+/// is ours, so `demo --replace` may replace it; any other non-empty directory is left alone.
+pub const SESSION_MARKER: &str = ".paper_trader-session";
+
+/// Writes the marker into a directory this program created for a session or a sweep.
+pub fn mark_session_dir(dir: &Path) -> Result<()> {
+    let path = dir.join(SESSION_MARKER);
+    if path.exists() {
+        return Ok(());
+    }
+    std::fs::write(
+        &path,
+        "written by paper_trader: a session directory (safe to replace with demo --replace)\n",
+    )
+    .with_context(|| format!("writing {}", path.display()))
+}
+
+/// One input in a trace line: its kind, and for a message its stream and size.
+fn describe_input(input: &Input<'_>) -> String {
+    match input {
+        Input::Message { stream, raw } => format!("message {stream} ({} bytes)", raw.len()),
+        other => format!("{other:?}"),
+    }
+}
+
+/// One output as a debug line: orders, fills, markouts, model updates, regime changes.
+/// The engine never logs (it is pure); the driver logs what it returned.
+fn log_output(now: Timestamp, o: &Output) {
+    let t = crate::commands::args::format_rfc3339(now.0);
+    match o {
+        Output::OrderPlaced { coin, order_id, side, px, sz, .. } => {
+            tracing::debug!("{t} {coin} order {order_id} placed: {side:?} {sz} @ {px}")
+        }
+        Output::OrderCancelled { coin, order_id, reason, .. } => {
+            tracing::debug!("{t} {coin} order {order_id} cancelled ({reason:?})")
+        }
+        Output::OrderRejected { coin, side, px, sz, reason } => {
+            tracing::debug!("{t} {coin} order rejected ({reason:?}): {side:?} {sz} @ {px}")
+        }
+        Output::Fill { coin, fill_id, order_id, side, px, sz, fee, mid, kind, toxicity, position_after } => {
+            tracing::debug!(
+                "{t} {coin} fill {fill_id} of order {order_id}: {side:?} {sz} @ {px} (mid {mid}, {kind:?}, fee {:.6}, toxicity {toxicity:.3}) -> position {position_after}",
+                *fee as f64 / 1e8
+            )
+        }
+        Output::Markout { coin, fill_id, horizon_s, move_bp, was_adverse, .. } => {
+            tracing::debug!("{t} {coin} markout of fill {fill_id} at {horizon_s} s: {move_bp:+.3} bp (adverse {was_adverse:?})")
+        }
+        Output::Model(m) => tracing::debug!(
+            "{t} {} model: mid {} quotes {} / {} position {} kappa {:.4} (conf {:.3}) sigma {:.3} bp toxicity {:.3} cal_gamma {:.3} regime {:?} net {:+.4}",
+            m.coin,
+            m.mid.map_or("-".to_string(), |p| p.to_string()),
+            m.bid_quote.map_or("-".to_string(), |p| p.to_string()),
+            m.ask_quote.map_or("-".to_string(), |p| p.to_string()),
+            m.position,
+            m.kappa,
+            m.kappa_confidence,
+            m.sigma_bp,
+            m.toxicity,
+            m.cal_gamma,
+            m.regime,
+            m.pnl_realized + m.pnl_unrealized - m.pnl_fees
+        ),
+        Output::RegimeChange { coin, from, to, vol_ratio } => {
+            tracing::debug!("{t} {coin} regime {from:?} -> {to:?} (vol ratio {vol_ratio:.3})")
+        }
+        Output::BookValidity { coin, valid } => tracing::debug!("{t} {coin} book valid: {valid}"),
+        Output::Anomaly { coin, kind, detail, seq } => {
+            tracing::debug!("{t} anomaly {kind:?} at input {seq} ({}): {detail}", coin.as_deref().unwrap_or("-"))
+        }
+        other => tracing::trace!("{t} {other:?}"),
+    }
 }

@@ -298,6 +298,7 @@ where
         );
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    super::session::mark_session_dir(out)?;
     let outcomes = run_parallel(runs, workers, |spec| {
         let dir = out.join(spec.dir_name());
         replay_one(spec, &dir)?;

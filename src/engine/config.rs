@@ -54,7 +54,7 @@ pub struct AccountConfig {
 }
 
 /// Keys that may be absent (their default depends on something else): `set` may add them.
-const OPTIONAL_KEYS: &[&str] =
+pub const OPTIONAL_KEYS: &[&str] =
     &["account.maker_fee_bp", "account.taker_fee_bp", "strategy.order_size", "strategy.max_position"];
 
 impl Default for AccountConfig {
@@ -124,24 +124,25 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The allowed range of a numeric key, checked by [`EngineConfig::validate`].
-struct Range {
-    key: &'static str,
-    min: f64,
-    max: f64,
+/// The allowed range of a numeric key, checked by [`EngineConfig::validate`] and shown by
+/// `--print-config` and `docs/CONFIG.md` (`keys.rs`).
+pub struct Range {
+    pub key: &'static str,
+    pub min: f64,
+    pub max: f64,
     /// Whether the minimum itself is allowed.
-    min_inclusive: bool,
+    pub min_inclusive: bool,
 }
 
 impl Range {
     /// `[min, max]`, or `(min, max]` when the minimum is excluded.
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         let open = if self.min_inclusive { "[" } else { "(" };
         format!("{open}{}, {}]", self.min, self.max)
     }
 }
 
-fn range_of(key: &str) -> Option<&'static Range> {
+pub fn range_of(key: &str) -> Option<&'static Range> {
     RANGES.iter().find(|r| r.key == key)
 }
 

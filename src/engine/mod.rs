@@ -23,6 +23,7 @@ pub mod checklist;
 pub mod coin;
 pub mod config;
 pub mod io;
+pub mod keys;
 pub mod market;
 
 pub use config::{ConfigError, EngineConfig};

@@ -2,6 +2,7 @@
 //! `plotters`, styles inline, one small inline script that only annotates the plots) with the
 //! checklist, the summary, the seed's interpretation rules, and the plots.
 
+use super::charts::{Chart as PageChart, Series};
 use super::session::Session;
 use super::summary::{SessionSummary, AS_RATE_FLAG, MARKOUT_HORIZONS_S};
 use super::validate::ChecklistItem;
@@ -450,30 +451,244 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Every plot of the page, in order, with a one-line caption.
+/// The static plots of the page that are not interactive charts, with a one-line caption.
 pub fn plots(session: &Session, summary: &SessionSummary) -> anyhow::Result<Vec<(&'static str, String)>> {
     let d = extract(session);
     let err = |e: Box<dyn std::error::Error>| anyhow::anyhow!("drawing a plot: {e}");
     Ok(vec![
-        ("PnL: realized, unrealized, funding, fees and net over time.", pnl_plot(&d).map_err(err)?),
-        ("Inventory over time.", inventory_plot(&d).map_err(err)?),
-        ("Our quotes against the mid, with the simulated fills.", quotes_plot(&d).map_err(err)?),
-        ("Loop 1: kappa from own fills, and kappa_confidence.", kappa_plot(&d).map_err(err)?),
         ("Loop 2: markouts at 1, 5, 30 and 60 s.", markout_plot(&d).map_err(err)?),
         (
             "Loop 2: the AS rate with its interval vs the no-skill baseline.",
             as_rate_plot(&d, summary).map_err(err)?,
         ),
-        ("Loop 2: toxicity scores from the trained classifier.", toxicity_plot(&d).map_err(err)?),
-        ("Loop 3: calibration_progress and cal_gamma.", calibration_plot(&d).map_err(err)?),
-        ("Regime detection.", regime_plot(&d).map_err(err)?),
         ("Fill rate.", fill_rate_plot(&d).map_err(err)?),
     ])
 }
 
-/// Marks each plot with the number of data marks the browser laid out (`data-drawn`): a
-/// polyline of 3+ points or a dot with a non-empty box. Only annotates; the page needs no
-/// script to be read. The headless-browser test reads these marks.
+fn drawdown_plot(d: &Data<'_>, curve: &[(f64, f64)]) -> PlotResult<String> {
+    let dd = drawdown_series(curve);
+    let y = y_range(dd.iter().map(|p| p.1).chain([0.0]));
+    time_plot("Drawdown: net PnL below its running peak (USD)", "USD", d, y, |c| {
+        draw_line(c, dd, RED, "drawdown")
+    })
+}
+
+/// (minute, net - running peak) of a net PnL curve (0 or below), the peak starting at 0.
+fn drawdown_series(curve: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut peak = 0.0f64;
+    curve
+        .iter()
+        .map(|&(t, net)| {
+            peak = peak.max(net);
+            (t, net - peak)
+        })
+        .collect()
+}
+
+fn snap_series(d: &Data<'_>, f: impl Fn(&ModelSnapshot) -> Option<f64>) -> Vec<Option<f64>> {
+    d.snaps.iter().map(|(_, s)| f(s)).collect()
+}
+
+/// One row of the price chart: a model snapshot or a fill (side, price), at a minute.
+type PriceRow<'a> = (f64, Option<&'a ModelSnapshot>, Option<(Side, f64)>);
+
+/// The interactive charts of a session, each with its static fallback.
+pub fn charts(session: &Session, summary: &SessionSummary) -> anyhow::Result<Vec<(PageChart, &'static str)>> {
+    let d = extract(session);
+    let err = |e: Box<dyn std::error::Error>| anyhow::anyhow!("drawing a plot: {e}");
+    let x: Vec<f64> = d.snaps.iter().map(|(t, _)| *t).collect();
+    let chart = |id: &str, title: String, y: &str, y2: &str, series: Vec<Series>, svg: String| PageChart {
+        id: id.to_string(),
+        title,
+        x_label: "minutes of event time".to_string(),
+        y_label: y.to_string(),
+        y2_label: y2.to_string(),
+        group: "session",
+        x: x.clone(),
+        series,
+        fallback_svg: svg,
+        height: 300,
+    };
+    let coin = &d.coin;
+    let mut out = Vec::new();
+    // Price, quotes and fills on one time axis: snapshots and fills merged in time order.
+    let mut rows: Vec<PriceRow<'_>> = d.snaps.iter().map(|(t, s)| (*t, Some(*s), None)).collect();
+    rows.extend(d.fills.iter().map(|f| (f.0, None, Some((f.1, f.2)))));
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let px = |f: fn(&ModelSnapshot) -> Option<crate::types::Price>| -> Vec<Option<f64>> {
+        rows.iter().map(|r| r.1.and_then(f).map(|p| p.to_f64())).collect()
+    };
+    let fill_at = |side: Side| -> Vec<Option<f64>> {
+        rows.iter().map(|r| r.2.filter(|f| f.0 == side).map(|f| f.1)).collect()
+    };
+    let mut price = chart(
+        "price",
+        format!("Price, our quotes and fills, {coin}"),
+        "price",
+        "",
+        vec![
+            Series::line("mid", "#444", px(|s| s.mid)),
+            Series::line("our bid", "#1e88e5", px(|s| s.bid_quote)),
+            Series::line("our ask", "#e53935", px(|s| s.ask_quote)),
+            Series::line("buy fills", "#1b5e20", fill_at(Side::Buy)).points(),
+            Series::line("sell fills", "#b71c1c", fill_at(Side::Sell)).points(),
+        ],
+        quotes_plot(&d).map_err(err)?,
+    );
+    price.x = rows.iter().map(|r| r.0).collect();
+    price.height = 380;
+    out.push((price, "Drag across a chart to zoom (all time charts follow), double-click to reset."));
+    out.push((
+        chart(
+            "pnl",
+            format!("PnL, {coin} (USD)"),
+            "USD",
+            "",
+            vec![
+                Series::line(
+                    "net",
+                    "#000",
+                    snap_series(&d, |s| Some(s.pnl_realized + s.pnl_unrealized - s.pnl_fees)),
+                ),
+                Series::line("realized", "#1e88e5", snap_series(&d, |s| Some(s.pnl_realized))),
+                Series::line("unrealized", "#fb8c00", snap_series(&d, |s| Some(s.pnl_unrealized))),
+                Series::line("fees", "#e53935", snap_series(&d, |s| Some(s.pnl_fees))),
+            ],
+            pnl_plot(&d).map_err(err)?,
+        ),
+        "PnL: realized, unrealized, fees and net (realized + unrealized - fees) over time.",
+    ));
+    let mut ledger = super::pnl::PnlLedger::new(super::summary::markout_horizon_s(session)).keeping_curve();
+    for (t, o) in &session.outputs {
+        ledger.observe(*t, o);
+    }
+    let curve: Vec<(f64, f64)> = ledger.curve().iter().map(|(t, v)| (session.secs(*t) / 60.0, *v)).collect();
+    let dd = drawdown_series(&curve);
+    let mut drawdown = chart(
+        "drawdown",
+        format!("Drawdown, all coins (USD; max drawdown {:.2})", summary.max_drawdown),
+        "USD below peak",
+        "USD",
+        vec![
+            Series::line("drawdown", "#c62828", dd.iter().map(|p| Some(p.1)).collect()),
+            Series::line("net PnL", "#000", curve.iter().map(|p| Some(p.1)).collect()).right(),
+        ],
+        drawdown_plot(&d, &curve).map_err(err)?,
+    );
+    drawdown.x = curve.iter().map(|p| p.0).collect();
+    out.push((
+        drawdown,
+        "Drawdown: how far the net PnL stands below its running peak; net PnL on the right axis.",
+    ));
+    out.push((
+        chart(
+            "inventory",
+            format!("Inventory, {coin}"),
+            "base units",
+            "USD at the mid",
+            vec![
+                Series::line("position", "#8e24aa", snap_series(&d, |s| Some(s.position.to_f64()))),
+                Series::line(
+                    "position (USD)",
+                    "#00897b",
+                    snap_series(&d, |s| s.mid.map(|m| s.position.to_f64() * m.to_f64())),
+                )
+                .right(),
+            ],
+            inventory_plot(&d).map_err(err)?,
+        ),
+        "Inventory in base units, and in USD at the mid on the right axis.",
+    ));
+    out.push((
+        chart(
+            "spread",
+            format!("Quoted half-spread, {coin} (bp of the mid)"),
+            "bp",
+            "",
+            vec![
+                Series::line("bid distance", "#1e88e5", snap_series(&d, |s| dist_bp(s.mid, s.bid_quote))),
+                Series::line("ask distance", "#e53935", snap_series(&d, |s| dist_bp(s.mid, s.ask_quote))),
+            ],
+            String::new(),
+        ),
+        "How far our quotes stand from the mid.",
+    ));
+    out.push((
+        chart(
+            "kappa",
+            format!("Loop 1: kappa, {coin}"),
+            "kappa (per bp)",
+            "confidence",
+            vec![
+                Series::line("kappa", "#1e88e5", snap_series(&d, |s| Some(s.kappa))),
+                Series::line("kappa_confidence", "#fb8c00", snap_series(&d, |s| Some(s.kappa_confidence)))
+                    .right(),
+            ],
+            kappa_plot(&d).map_err(err)?,
+        ),
+        "Loop 1: kappa from own fills; kappa_confidence on the right axis.",
+    ));
+    out.push((
+        chart(
+            "toxicity",
+            format!("Loop 2: toxicity and classifier skill, {coin}"),
+            "toxicity",
+            "brier skill",
+            vec![
+                Series::line("toxicity", "#8e24aa", snap_series(&d, |s| Some(s.toxicity))),
+                Series::line("as_progress", "#00897b", snap_series(&d, |s| Some(s.as_progress))),
+                Series::line("brier_skill", "#fb8c00", snap_series(&d, |s| Some(s.brier_skill))).right(),
+            ],
+            toxicity_plot(&d).map_err(err)?,
+        ),
+        "Loop 2: the classifier's toxicity, its progress, and its Brier skill on the right axis.",
+    ));
+    out.push((
+        chart(
+            "calibration",
+            format!("Loop 3: calibration, {coin}"),
+            "calibration_progress",
+            "cal_gamma",
+            vec![
+                Series::line(
+                    "calibration_progress",
+                    "#1e88e5",
+                    snap_series(&d, |s| Some(s.calibration_progress)),
+                ),
+                Series::line("cal_gamma", "#e53935", snap_series(&d, |s| Some(s.cal_gamma))).right(),
+            ],
+            calibration_plot(&d).map_err(err)?,
+        ),
+        "Loop 3: calibration_progress, and cal_gamma on the right axis.",
+    ));
+    out.push((
+        chart(
+            "regime",
+            format!("Regime detection, {coin}"),
+            "fast / slow volatility",
+            "sigma (bp per sqrt s)",
+            vec![
+                Series::line("vol ratio", "#444", snap_series(&d, |s| Some(s.vol_ratio))),
+                Series::line("sigma_1s", "#fb8c00", snap_series(&d, |s| Some(s.sigma_bp))).right(),
+            ],
+            regime_plot(&d).map_err(err)?,
+        ),
+        "Regime detection: the volatility ratio, and sigma on the right axis.",
+    ));
+    Ok(out)
+}
+
+/// Distance of a quote from the mid in bp.
+fn dist_bp(mid: Option<crate::types::Price>, quote: Option<crate::types::Price>) -> Option<f64> {
+    match (mid, quote) {
+        (Some(m), Some(q)) if m.0 > 0 => Some((q.0 - m.0).abs() as f64 / m.0 as f64 * 1e4),
+        _ => None,
+    }
+}
+
+/// Marks each static plot with the number of data marks the browser laid out (`data-drawn`):
+/// a polyline of 3+ points or a dot with a non-empty box. Runs before the charts are built
+/// (which hide their fallbacks). The headless-browser test reads these marks.
 const ANNOTATE_SCRIPT: &str = r#"<script>
 for (const svg of document.querySelectorAll('figure svg')) {
   let n = 0;
@@ -486,6 +701,105 @@ for (const svg of document.querySelectorAll('figure svg')) {
 }
 </script>"#;
 
+/// The page's head: title and styles.
+pub fn page_head(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\
+         body{{font-family:sans-serif;max-width:1000px;margin:1em auto;color:#222}}\
+         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}}\
+         td.num{{text-align:right;font-variant-numeric:tabular-nums}}\
+         .pass{{color:#1a7f37;font-weight:bold}}.fail{{color:#c62828;font-weight:bold}}.flag{{color:#c62828}}\
+         figure{{margin:1em 0}}figcaption{{font-size:90%;color:#555}}pre{{background:#f6f6f6;padding:8px;overflow-x:auto}}\
+         .prov td:first-child{{font-weight:bold}}code{{word-break:break-all}}\
+         th[data-sort]{{cursor:pointer}}\
+         {}</style></head><body>\n<h1>{}</h1>\n",
+        escape(title),
+        super::charts::style(),
+        escape(title)
+    )
+}
+
+/// Provenance: where the session came from and what produced it.
+fn provenance(session: &Session, summary: &SessionSummary) -> String {
+    let cfg_str = |k: &str| session.config_value(k).and_then(|v| v.as_str()).map(str::to_string);
+    let sum_str = |k: &str| {
+        session.summary.as_ref().and_then(|v| v.get(k)).map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    };
+    let venue = cfg_str("venue").or_else(|| sum_str("venue")).unwrap_or_else(|| "unknown".into());
+    let recording = cfg_str("input.source").unwrap_or_else(|| "unknown".into());
+    let resumed = cfg_str("input.resumed_from");
+    let seed = session
+        .config_value("seed")
+        .map(|v| v.to_string())
+        .or_else(|| sum_str("seed"))
+        .unwrap_or_else(|| "unknown".into());
+    let version =
+        cfg_str("program_version").or_else(|| sum_str("program_version")).unwrap_or_else(|| "unknown".into());
+    let digest = summary.output_digest.clone().unwrap_or_else(|| "(no summary.json)".into());
+    let span = format!(
+        "{} to {} ({:.1} min)",
+        crate::commands::args::format_rfc3339(session.first.0),
+        crate::commands::args::format_rfc3339(session.last.0),
+        summary.minutes
+    );
+    let mut h = String::from("<h2>Provenance</h2>\n<table class=\"prov\">\n");
+    let mut row = |k: &str, v: &str| {
+        let _ = writeln!(h, "<tr><td>{k}</td><td><code>{}</code></td></tr>", escape(v));
+    };
+    row("venue", &venue);
+    row("recording", &recording);
+    if let Some(r) = resumed {
+        row("resumed from", &r);
+    }
+    row("span (UTC)", &span);
+    row("coins", &summary.coins.join(", "));
+    row("seed", &seed);
+    row("program version", &version);
+    row("output_digest", &digest);
+    h.push_str("</table>\n");
+    let config = session
+        .config
+        .as_ref()
+        .and_then(|t| t.get("config"))
+        .and_then(|c| toml::to_string(c).ok())
+        .unwrap_or_else(|| "(no session.toml)".to_string());
+    let _ = writeln!(
+        h,
+        "<details><summary>configuration (session.toml)</summary><pre>{}</pre></details>",
+        escape(&config)
+    );
+    h
+}
+
+/// The PnL breakdown table: where the edge went, in total and per coin.
+fn breakdown_table(summary: &SessionSummary) -> String {
+    let mut h = String::from(
+        "<h2>Where the PnL came from</h2>\n<table><tr><th></th><th>spread captured</th><th>adverse selection</th><th>inventory</th><th>funding</th><th>fees</th><th>net</th></tr>\n",
+    );
+    let mut row = |name: &str, b: &super::pnl::PnlBreakdown| {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td class=\"num\">{:+.4}</td><td class=\"num\">{:+.4}</td><td class=\"num\">{:+.4}</td><td class=\"num\">{:+.4}</td><td class=\"num\">{:.4}</td><td class=\"num\"><b>{:+.4}</b></td></tr>",
+            escape(name), b.spread, b.adverse, b.inventory, b.funding, b.fees, b.net
+        );
+    };
+    if summary.pnl_breakdown_by_coin.len() > 1 {
+        for (c, b) in &summary.pnl_breakdown_by_coin {
+            row(c, b);
+        }
+    }
+    row("total", &summary.pnl_breakdown);
+    let _ = writeln!(
+        h,
+        "</table>\n<p>net = spread + adverse + inventory + funding - fees (USD). Spread: fills against the mid at the fill; adverse: the mid's move to the markout horizon on the filled size; inventory: the mid's moves on the position held after it; fees signed as paid (negative = rebates). Max drawdown <b>{:.4} USD</b>.</p>",
+        summary.max_drawdown
+    );
+    h
+}
+
 /// The whole page.
 pub fn render(
     session: &Session,
@@ -493,19 +807,11 @@ pub fn render(
     summary: &SessionSummary,
 ) -> anyhow::Result<String> {
     let plots = plots(session, summary)?;
-    let mut h = String::new();
+    let charts = charts(session, summary)?;
     let title = format!("paper_trader report: {}", session.dir.display());
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\
-         body{{font-family:sans-serif;max-width:1000px;margin:1em auto;color:#222}}\
-         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}}\
-         .pass{{color:#1a7f37;font-weight:bold}}.fail{{color:#c62828;font-weight:bold}}.flag{{color:#c62828}}\
-         figure{{margin:1em 0}}figcaption{{font-size:90%;color:#555}}pre{{background:#f6f6f6;padding:8px;overflow-x:auto}}\
-         </style></head><body>\n<h1>{}</h1>\n",
-        escape(&title),
-        escape(&title)
-    );
+    let mut h = page_head(&title);
+    h.push_str(&provenance(session, summary));
+    h.push_str(&breakdown_table(summary));
     let passed = checklist.iter().filter(|i| i.pass).count();
     let _ = write!(h, "<h2>Validation checklist: {passed} of {} pass</h2>\n<table><tr><th>item</th><th></th><th>value</th><th>threshold</th><th>detail / diagnosis</th></tr>\n", checklist.len());
     for i in checklist {
@@ -534,13 +840,18 @@ pub fn render(
     }
     let _ = write!(
         h,
-        "</ul>\n<h2>Summary</h2>\n<pre>{}</pre>\n<h2>Plots</h2>\n",
+        "</ul>\n<h2>Summary</h2>\n<pre>{}</pre>\n<h2>Charts</h2>\n",
         escape(&super::summary::render_text(summary))
     );
+    for (chart, caption) in &charts {
+        let _ = writeln!(h, "<figure>{}<figcaption>{}</figcaption></figure>", chart.html(), escape(caption));
+    }
+    h.push_str("<h2>Outcome plots</h2>\n");
     for (caption, svg) in &plots {
         let _ = writeln!(h, "<figure>{svg}<figcaption>{}</figcaption></figure>", escape(caption));
     }
     h.push_str(ANNOTATE_SCRIPT);
+    h.push_str(&super::charts::script());
     h.push_str("\n</body></html>\n");
     Ok(h)
 }

@@ -101,6 +101,9 @@ impl Session {
         if let Some(bp) = self.config_value("account.maker_fee_bp").and_then(|v| v.as_float()) {
             t.set_maker_fee_bp(bp);
         }
+        if let Some(on) = self.config_value("config.fill_sim.ignore_book_depth").and_then(|v| v.as_bool()) {
+            t.set_ignore_book_depth(on);
+        }
         for (now, o) in &self.outputs {
             t.on_output(*now, o);
         }

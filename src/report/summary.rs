@@ -2,6 +2,7 @@
 //! Computed from the output journal only (so it works on any session); printed by `report` and
 //! `demo`, and shown at the top of the HTML page.
 
+use super::pnl::{PnlBreakdown, PnlLedger};
 use super::session::Session;
 use super::stats::{median, wilson_interval, Z_95};
 use crate::engine::io::{ModelSnapshot, Output, Regime};
@@ -98,6 +99,13 @@ pub struct SessionSummary {
     pub regime_changes: u64,
     pub regimes: Vec<RegimeStat>,
     pub checkpoints: u64,
+    /// The net PnL in parts, in total and per coin (`pnl.rs`), as in `summary.json`.
+    pub pnl_breakdown: PnlBreakdown,
+    pub pnl_breakdown_by_coin: BTreeMap<String, PnlBreakdown>,
+    /// The largest fall of the net PnL from its running peak (USD).
+    pub max_drawdown: f64,
+    /// `summary.json`'s `output_digest`, when the session has one.
+    pub output_digest: Option<String>,
     pub interpretation: Vec<Interpretation>,
 }
 
@@ -107,6 +115,15 @@ fn regime_name(r: Regime) -> &'static str {
         Regime::Normal => "normal",
         Regime::Volatile => "volatile",
     }
+}
+
+/// The labelling markout horizon of a session (`outcome.markout_horizon_s`, default 5 s).
+pub fn markout_horizon_s(session: &Session) -> u32 {
+    session
+        .config_value("config.outcome.markout_horizon_s")
+        .and_then(|v| v.as_integer())
+        .and_then(|v| u32::try_from(v).ok())
+        .unwrap_or(5)
 }
 
 /// realized + unrealized + funding - fees.
@@ -151,7 +168,9 @@ impl SessionSummary {
         let mut regime_volume: BTreeMap<Regime, i128> = BTreeMap::new();
         let mut sigmas = Vec::new();
         let mut half_spreads = Vec::new();
+        let mut ledger = PnlLedger::new(markout_horizon_s(session));
         for (t, o) in &session.outputs {
+            ledger.observe(*t, o);
             match o {
                 Output::OrderPlaced { .. } => placed += 1,
                 Output::OrderCancelled { .. } => cancelled += 1,
@@ -239,6 +258,24 @@ impl SessionSummary {
             .collect();
         let sigma_1s_bp = median(sigmas);
         let as_rate = (as_resolved > 0).then(|| as_adverse as f64 / as_resolved as f64);
+        // Funding is the snapshots' own (the journal's funding records, summed by the engine).
+        let breakdown_of = |parts: super::pnl::CoinParts, snap: &[&ModelSnapshot]| {
+            let total = |f: fn(&ModelSnapshot) -> f64| snap.iter().map(|s| f(s)).sum::<f64>();
+            PnlBreakdown::from_parts(
+                parts.spread,
+                parts.adverse,
+                total(|s| s.pnl_realized),
+                total(|s| s.pnl_unrealized),
+                total(|s| s.pnl_funding),
+                total(|s| s.pnl_fees),
+            )
+        };
+        let all_snaps: Vec<&ModelSnapshot> = last_snap.values().copied().collect();
+        let pnl_breakdown = breakdown_of(ledger.total(), &all_snaps);
+        let pnl_breakdown_by_coin = last_snap
+            .iter()
+            .map(|(c, s)| (c.to_string(), breakdown_of(ledger.coin(c), &[*s])))
+            .collect();
         let mut s = SessionSummary {
             coins,
             first_ns: session.first.0,
@@ -289,6 +326,15 @@ impl SessionSummary {
                 })
                 .collect(),
             checkpoints,
+            pnl_breakdown,
+            pnl_breakdown_by_coin,
+            max_drawdown: ledger.max_drawdown(),
+            output_digest: session
+                .summary
+                .as_ref()
+                .and_then(|v| v.get("output_digest"))
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
             interpretation: Vec::new(),
         };
         s.interpretation = interpret(&s);
@@ -318,6 +364,23 @@ pub fn interpret(s: &SessionSummary) -> Vec<Interpretation> {
                 quiet.map_or(0.0, |r| r.pnl),
                 normal.map_or(0.0, |r| r.pnl),
                 calm_secs / 60.0
+            )
+        } else if s.pnl_breakdown.spread > 0.0 {
+            // The quotes did earn against the mid: say what took it instead.
+            let b = &s.pnl_breakdown;
+            let drains = [("fees", b.fees), ("adverse selection", -b.adverse), ("inventory", -b.inventory)];
+            let (worst, cost) = drains.iter().fold(("fees", f64::NEG_INFINITY), |w, d| if d.1 > w.1 { *d } else { w });
+            format!(
+                "PnL in quiet regimes {:+.2} USD, normal {:+.2} USD ({:.1} min together): not positive, although the quotes captured {:+.2} USD of spread against the mid over the session; {worst} took the most ({:.2} USD): fees {:.2}, adverse selection {:+.2}, inventory {:+.2}, net {:+.2} USD",
+                quiet.map_or(0.0, |r| r.pnl),
+                normal.map_or(0.0, |r| r.pnl),
+                calm_secs / 60.0,
+                b.spread,
+                cost,
+                b.fees,
+                b.adverse,
+                b.inventory,
+                b.net
             )
         } else {
             format!(
@@ -404,6 +467,9 @@ pub fn interpret(s: &SessionSummary) -> Vec<Interpretation> {
 pub fn render_text(s: &SessionSummary) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "summary: {} over {:.1} min of event time", s.coins.join(","), s.minutes);
+    if let Some(d) = &s.output_digest {
+        let _ = writeln!(o, "  output_digest {d}");
+    }
     let _ = writeln!(
         o,
         "  orders placed {}, cancelled {}, rejected {} (margin_rejects {}); anomalies {}; book invalid {}x",
@@ -421,14 +487,20 @@ pub fn render_text(s: &SessionSummary) -> String {
     );
     let _ = writeln!(
         o,
-        "  pnl: realized {:+.4}  unrealized {:+.4}  funding {:+.4}  fees {:.4}  net {:+.4} USD",
-        s.pnl_realized, s.pnl_unrealized, s.pnl_funding, s.pnl_fees, s.pnl_net
+        "  pnl: realized {:+.4}  unrealized {:+.4}  funding {:+.4}  fees {:.4}  net {:+.4} USD  max drawdown {:.4} USD",
+        s.pnl_realized, s.pnl_unrealized, s.pnl_funding, s.pnl_fees, s.pnl_net, s.max_drawdown
     );
     let _ = writeln!(
         o,
         "  marked at the {} price; funding events {}",
         if s.mark_source == "mid" { "mid".to_string() } else { format!("{} mark", s.mark_source) },
         s.funding_events
+    );
+    let b = &s.pnl_breakdown;
+    let _ = writeln!(
+        o,
+        "  where it went: spread {:+.4}  adverse {:+.4}  inventory {:+.4}  funding {:+.4}  fees {:.4}  = net {:+.4} USD",
+        b.spread, b.adverse, b.inventory, b.funding, b.fees, b.net
     );
     let _ = writeln!(
         o,

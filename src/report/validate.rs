@@ -146,6 +146,9 @@ pub struct ChecklistTracker {
     fills_per_minute: BTreeMap<(String, u64), u64>,
     trades_per_minute: BTreeMap<(String, u64), u64>,
     any_market_trades: bool,
+    /// `fill_sim.ignore_book_depth` of the session, when known: advice never suggests a
+    /// setting that is already on.
+    ignore_book_depth: Option<bool>,
     fills_total: u64,
     fills_in_window: u64,
     orders_placed: u64,
@@ -179,6 +182,7 @@ impl ChecklistTracker {
             fills_per_minute: BTreeMap::new(),
             trades_per_minute: BTreeMap::new(),
             any_market_trades: false,
+            ignore_book_depth: None,
             fills_total: 0,
             fills_in_window: 0,
             orders_placed: 0,
@@ -202,6 +206,11 @@ impl ChecklistTracker {
     /// The session's maker fee (bp, negative = rebate): fills' fees are checked against it.
     pub fn set_maker_fee_bp(&mut self, bp: f64) {
         self.maker_fee_milli_bp = Some((bp * 1000.0).round() as i64);
+    }
+
+    /// The session's `fill_sim.ignore_book_depth`, so that the advice fits the configuration.
+    pub fn set_ignore_book_depth(&mut self, on: bool) {
+        self.ignore_book_depth = Some(on);
     }
 
     pub fn newly_passed(&mut self) -> Vec<ChecklistItem> {
@@ -444,6 +453,19 @@ impl ChecklistTracker {
                      (update_state() on position changes).",
                     self.other_rejects
                 )
+            } else if self.fills_in_window == 0 && !self.any_market_trades {
+                "Zero fills, and the input holds no market trades at all: the recording has no \
+                 trades stream (or one the adapter did not read), so no trade can reach a paper \
+                 order; only the book crossing our price could fill it. Record or import the \
+                 venue's trades stream (Hyperliquid `trades`, Binance USD-M `trade`) and replay \
+                 again; no fill-model setting can help here."
+                    .to_string()
+            } else if self.fills_in_window == 0 && self.ignore_book_depth == Some(true) {
+                "Zero fills although the flat queue model is already on (ignore_book_depth = \
+                 true) and the market traded: trades did not reach our quotes. Check how far \
+                 the quotes sit from the mid (cal_gamma, kappa, strategy.requote_*) and \
+                 fill_sim.fill_prob_base (0 never fills at our price)."
+                    .to_string()
             } else if self.fills_in_window == 0 {
                 "Zero fills. Root cause: compute_fill_probability() uses real L2 book depth for \
                  queue position, but paper trader orders don't exist in the real book. Fix: set \

@@ -3,6 +3,8 @@
 //! that break one feedback loop at a time, so validate/report are tested without the engine.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use paper_trader::engine::io::{FillKind, ModelSnapshot, Output, Regime};
 use paper_trader::types::{notional, Price, Qty, Side, Timestamp, SCALE};
 
