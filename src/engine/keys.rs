@@ -30,7 +30,13 @@ const fn ka(key: &'static str, unit: &'static str, allowed: &'static str, meanin
 pub const SECTIONS: &[(&str, &str)] = &[
     ("engine", "What the engine trades and how often it reports."),
     ("account", "One account for all coins: equity, leverage, fees."),
-    ("strategy", "GLFT quoting, order sizes, position limits and the refresh rule."),
+    ("strategy", "The keys every strategy kind shares: order sizes, position limits and the refresh rule."),
+    ("strategy.glft", "The glft kind (the default): GLFT quotes, widened by pre-fill toxicity."),
+    ("strategy.ladder", "The ladder kind: a grid of levels from the touch."),
+    (
+        "strategy.avellaneda_stoikov",
+        "The avellaneda_stoikov kind: Avellaneda-Stoikov 2008 around its reservation price.",
+    ),
     ("fill_sim", "The fill simulator: queue model, latencies (docs/FILLS.md)."),
     ("estimator", "Loop 1: kappa and the fill intensity from own fills and the shadow ladder."),
     ("outcome", "Loop 2: markouts and the adverse-selection label."),
@@ -63,6 +69,18 @@ pub const KEYS: &[KeyDoc] = &[
     k("strategy.sigma_half_life_s", "s", "Half-life of the volatility estimator (1 s mid log returns)."),
     k("strategy.sigma_prior_bp", "bp per sqrt(s)", "Volatility assumed before enough returns were seen."),
     k("strategy.flow_half_life_s", "s", "Half-life of the trade-flow imbalance feature."),
+    ka("strategy.kind", "name", "glft, ladder, avellaneda_stoikov, or a kind the program registers", "The strategy that quotes (docs/STRATEGY.md); its own table is [strategy.<kind>]."),
+    k("strategy.order_size", "base units", "Order size in base units; overrides order_notional_usd. Absent = from order_notional_usd."),
+    k("strategy.max_position", "base units", "Largest absolute position per coin in base units; overrides max_position_usd. Absent = from max_position_usd."),
+    k("strategy.glft.toxicity_widen_bp", "bp per unit of toxicity", "Widening of a side per unit of its pre-fill toxicity above the classifier's base rate (loop 2 moves the quotes); 0 = plain GLFT."),
+    k("strategy.glft.toxicity_pull", "toxicity in [0, 1]", "Pull a side while its toxicity is at or above this; 0 = never pull."),
+    k("strategy.ladder.levels", "orders per side", "Levels of the grid on each side."),
+    k("strategy.ladder.offset_ticks", "ticks", "The first bid at best bid - offset_ticks (the first ask at best ask + offset_ticks)."),
+    k("strategy.ladder.spacing_ticks", "ticks", "Ticks between the levels of one side."),
+    k("strategy.ladder.skew_ticks_per_unit", "ticks per order size of position", "Both sides move away from the inventory by this per order size held; 0 = no skew."),
+    k("strategy.ladder.max_inventory_units", "order sizes", "Withdraw a side while |position| is at least this many order sizes on that side; 0 = only the position limit."),
+    k("strategy.avellaneda_stoikov.gamma", "per (order size x bp)", "Risk aversion of the reservation price; 0 = the calibration's cal_gamma."),
+    k("strategy.avellaneda_stoikov.horizon_s", "s", "T - t of the model, held constant (a rolling horizon)."),
     ka("fill_sim.ignore_book_depth", "boolean", "true, false", "Paper orders are not in the real book: use the flat queue model (the seed's default); false = the Rigtorp queue model."),
     k("fill_sim.fill_prob_base", "probability", "Flat model: probability that a trade at exactly our price fills us."),
     k("fill_sim.adverse_fill_ratio", "share", "Share of fill opportunities held until the mid moved half the adverse threshold, dropped when it moved in the order's favour: makes fills more adverse."),
@@ -121,12 +139,17 @@ pub fn allowed(key: &str) -> String {
 pub fn flatten(config: &EngineConfig) -> Vec<(String, Option<toml::Value>)> {
     let mut out = Vec::new();
     for (section, table) in sections(config) {
-        walk(&section, &table, &mut out);
-        for opt in OPTIONAL_KEYS.iter().filter(|k| k.starts_with(&format!("{section}."))) {
-            if !out.iter().any(|(k, _)| k == opt) {
-                out.push((opt.to_string(), None));
-            }
-        }
+        let mut part = Vec::new();
+        walk(&section, &table, &mut part);
+        // Unset optional keys print among their section's own keys, before its sub-tables.
+        let direct = part.iter().take_while(|(k, _)| section_of(k).0 == section).count();
+        let unset: Vec<(String, Option<toml::Value>)> = OPTIONAL_KEYS
+            .iter()
+            .filter(|k| section_of(k).0 == section && !part.iter().any(|(p, _)| p == *k))
+            .map(|k| (k.to_string(), None))
+            .collect();
+        part.splice(direct..direct, unset);
+        out.extend(part);
     }
     out
 }
@@ -223,6 +246,10 @@ fn comment(key: &str) -> String {
             default_text(key),
             allowed(key)
         ),
+        None if key.starts_with("strategy.") && key.matches('.').count() >= 2 => {
+            "# A key of a registered strategy kind's own table (documented by the program that registers it)."
+                .to_string()
+        }
         None if key.starts_with("instruments.") => {
             "# Tick or lot of this coin (a positive decimal, at most 8 decimals).".to_string()
         }

@@ -272,10 +272,8 @@ impl SessionSummary {
         };
         let all_snaps: Vec<&ModelSnapshot> = last_snap.values().copied().collect();
         let pnl_breakdown = breakdown_of(ledger.total(), &all_snaps);
-        let pnl_breakdown_by_coin = last_snap
-            .iter()
-            .map(|(c, s)| (c.to_string(), breakdown_of(ledger.coin(c), &[*s])))
-            .collect();
+        let pnl_breakdown_by_coin =
+            last_snap.iter().map(|(c, s)| (c.to_string(), breakdown_of(ledger.coin(c), &[*s]))).collect();
         let mut s = SessionSummary {
             coins,
             first_ns: session.first.0,
