@@ -451,7 +451,7 @@ fn describe_input(input: &Input<'_>) -> String {
 /// One output as a debug line: orders, fills, markouts, model updates, regime changes.
 /// The engine never logs (it is pure); the driver logs what it returned.
 fn log_output(now: Timestamp, o: &Output) {
-    let t = crate::commands::args::format_rfc3339(now.0);
+    let t = crate::settings::format_rfc3339(now.0);
     match o {
         Output::OrderPlaced { coin, order_id, side, px, sz, .. } => {
             tracing::debug!("{t} {coin} order {order_id} placed: {side:?} {sz} @ {px}")

@@ -19,7 +19,7 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '
 /// `20250126T19-000001.ptlog`: UTC date and hour of the file's first record, then the file's
 /// number in the recording, so `ls` sorts files in time order.
 pub fn file_name(first_ns: u64, file_index: u32) -> String {
-    let t = crate::commands::args::format_rfc3339(first_ns);
+    let t = crate::settings::format_rfc3339(first_ns);
     // t = YYYY-MM-DDTHH:...
     format!("{}{}{}T{}-{:06}.ptlog", &t[0..4], &t[5..7], &t[8..10], &t[11..13], file_index)
 }

@@ -741,8 +741,8 @@ fn provenance(session: &Session, summary: &SessionSummary) -> String {
     let digest = summary.output_digest.clone().unwrap_or_else(|| "(no summary.json)".into());
     let span = format!(
         "{} to {} ({:.1} min)",
-        crate::commands::args::format_rfc3339(session.first.0),
-        crate::commands::args::format_rfc3339(session.last.0),
+        crate::settings::format_rfc3339(session.first.0),
+        crate::settings::format_rfc3339(session.last.0),
         summary.minutes
     );
     let mut h = String::from("<h2>Provenance</h2>\n<table class=\"prov\">\n");
