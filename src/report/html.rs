@@ -400,47 +400,58 @@ fn regime_plot(d: &Data<'_>) -> PlotResult<String> {
     )
 }
 
+/// At most this many bars in the fill-rate plot: a session spanning years (or damaged times)
+/// gets wider bins, not hundreds of millions of them.
+const MAX_RATE_BINS: f64 = 2000.0;
+
 fn fill_rate_plot(d: &Data<'_>) -> PlotResult<String> {
-    let minutes = d.end_min.ceil().max(1.0) as usize;
-    let mut per_min = vec![0u64; minutes];
+    // Bins of one minute, or wider when the session is longer than MAX_RATE_BINS minutes;
+    // heights are per minute either way.
+    let width = (d.end_min / MAX_RATE_BINS).max(1.0);
+    let bins = (d.end_min / width).ceil().clamp(1.0, MAX_RATE_BINS) as usize;
+    let bin_of = |t: f64| ((t.max(0.0) / width) as usize).min(bins - 1);
+    let mut per_bin = vec![0u64; bins];
     for f in &d.fills {
-        let m = (f.0.max(0.0) as usize).min(minutes - 1);
-        per_min[m] += 1;
+        per_bin[bin_of(f.0)] += 1;
     }
-    // Market trades per minute from the snapshots' cumulative counts (0 when not recorded).
-    let mut trades = vec![0u64; minutes];
+    // Market trades per bin from the snapshots' cumulative counts (0 when not recorded).
+    let mut trades = vec![0u64; bins];
     let mut seen = 0u64;
     for (t, s) in &d.snaps {
-        let m = (t.max(0.0) as usize).min(minutes - 1);
-        trades[m] += s.market_trades.saturating_sub(seen);
+        trades[bin_of(*t)] += s.market_trades.saturating_sub(seen);
         seen = seen.max(s.market_trades);
     }
-    let rolling: Vec<(f64, f64)> = (0..minutes)
+    let per_min: Vec<f64> = per_bin.iter().map(|&n| n as f64 / width).collect();
+    let rolling: Vec<(f64, f64)> = (0..bins)
         .map(|m| {
             let lo = m.saturating_sub(4);
             let window = &per_min[lo..=m];
-            (m as f64 + 0.5, window.iter().sum::<u64>() as f64 / window.len() as f64)
+            ((m as f64 + 0.5) * width, window.iter().sum::<f64>() / window.len() as f64)
         })
         .collect();
     let has_trades = trades.iter().any(|&n| n > 0);
     let trade_scale = if has_trades {
-        let max_f = per_min.iter().copied().max().unwrap_or(0).max(1) as f64;
+        let max_f = per_bin.iter().copied().max().unwrap_or(0).max(1) as f64;
         max_f / trades.iter().copied().max().unwrap_or(1).max(1) as f64
     } else {
         0.0
     };
-    let y = y_range(per_min.iter().map(|&n| n as f64).chain([0.0]));
+    let y = y_range(per_min.iter().copied().chain([0.0]));
     let y = 0.0..y.end;
     time_plot(&format!("Fill rate, {} (fills per minute)", d.coin), "fills / min", d, y, |c| {
         c.draw_series(per_min.iter().enumerate().map(|(m, &n)| {
-            Rectangle::new([(m as f64 + 0.1, 0.0), (m as f64 + 0.9, n as f64)], BLUE.mix(0.5).filled())
+            let x = m as f64 * width;
+            Rectangle::new([(x + 0.1 * width, 0.0), (x + 0.9 * width, n)], BLUE.mix(0.5).filled())
         }))?
-        .label("fills in the minute")
+        .label("fills per minute")
         .legend(|(x, y)| Rectangle::new([(x, y - 4), (x + 14, y + 4)], BLUE.mix(0.5).filled()));
-        draw_line(c, rolling, BLACK, "5-minute average")?;
+        draw_line(c, rolling, BLACK, "5-bin average")?;
         if has_trades {
-            let pts: Vec<(f64, f64)> =
-                trades.iter().enumerate().map(|(m, &n)| (m as f64 + 0.5, n as f64 * trade_scale)).collect();
+            let pts: Vec<(f64, f64)> = trades
+                .iter()
+                .enumerate()
+                .map(|(m, &n)| ((m as f64 + 0.5) * width, n as f64 / width * trade_scale))
+                .collect();
             draw_line(c, pts, GREY, &format!("market trades (x {trade_scale:.3})"))?;
         }
         Ok(())
