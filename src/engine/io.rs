@@ -53,7 +53,7 @@ pub enum CancelReason {
 
 /// The models' state for one coin at one moment: the trajectories that `report` plots and the
 /// snapshot tests pin. Emitted at a fixed event-time interval and at each fill.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModelSnapshot {
     pub coin: String,
     pub mid: Option<Price>,

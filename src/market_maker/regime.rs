@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 /// The volatility regime the detector reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Regime {
     Quiet,
+    #[default]
     Normal,
     Volatile,
 }

@@ -188,6 +188,24 @@ impl Cols {
     fn table(self, name: &'static str) -> Table {
         Table { name, columns: self.cols }
     }
+
+    /// The table, or with no rows its columns as one placeholder row written by `row` names
+    /// and types them: an empty session still gets the full schema (CSV header, Parquet schema).
+    fn table_or_schema(mut self, name: &'static str, row: impl FnOnce(&mut Cols)) -> Table {
+        if self.cols.is_empty() {
+            row(&mut self);
+            for (_, c) in &mut self.cols {
+                match c {
+                    Column::U64(v) => v.clear(),
+                    Column::I64(v) => v.clear(),
+                    Column::F64(v) => v.clear(),
+                    Column::Str(v) => v.clear(),
+                    Column::Bool(v) => v.clear(),
+                }
+            }
+        }
+        self.table(name)
+    }
 }
 
 /// What the journal says of one order, gathered in one pass.
@@ -303,42 +321,65 @@ fn fills(session: &Session, strategy: &str) -> Table {
     }
     let mut c = Cols::new();
     for (t, o) in &session.outputs {
-        let Output::Fill { coin, fill_id, order_id, side, px, sz, fee, mid, kind, toxicity, position_after } =
-            o
-        else {
-            continue;
-        };
-        if sz.0 == 0 {
-            continue;
+        if matches!(o, Output::Fill { sz, .. } if sz.0 != 0) {
+            let order = match o {
+                Output::Fill { order_id, .. } => lives.get(order_id),
+                _ => None,
+            };
+            fill_row(&mut c, *t, o, order, &marks, strategy);
         }
-        let life = lives.get(order_id);
-        c.time("recv_ns", "time_utc", Some(*t));
-        c.u64("fill_id", Some(*fill_id));
-        c.u64("order_id", Some(*order_id));
-        c.str("coin", Some(coin.clone()));
-        c.str("side", Some(side_name(*side).into()));
-        c.price("price", "price_f64", Some(*px));
-        c.qty("size", "size_f64", Some(*sz));
-        c.quote("notional", "notional_f64", Some(crate::types::notional(*px, *sz) as i64));
-        c.quote("fee", "fee_f64", Some(*fee));
-        c.price("mid", "mid_f64", Some(*mid));
-        c.str("kind", Some(fill_kind_name(*kind).into()));
-        c.u64("level", Some(u64::from(life.map_or(0, |l| l.level))));
-        c.str("strategy", Some(strategy.to_string()));
-        c.f64("toxicity", Some(*toxicity));
-        c.bool("cancel_tail", Some(life.and_then(|l| l.cancelled).is_some_and(|ct| ct <= *t)));
-        c.qty("position_after", "position_after_f64", Some(*position_after));
-        let m = marks.get(fill_id);
-        for h in FILL_MARKOUT_HORIZONS_S {
-            let v = m.and_then(|m| m.get(&h)).map(|(bp, _)| *bp);
-            c.f64(markout_col(h), v);
-        }
-        c.bool("adverse_5s", m.and_then(|m| m.get(&5)).and_then(|(_, a)| *a));
     }
-    if c.cols.is_empty() {
-        return empty_fills();
+    let placeholder = Output::Fill {
+        coin: String::new(),
+        fill_id: 0,
+        order_id: 0,
+        side: Side::Buy,
+        px: Price(0),
+        sz: Qty(0),
+        fee: 0,
+        mid: Price(0),
+        kind: FillKind::TradeThrough,
+        toxicity: 0.0,
+        position_after: Qty(0),
+    };
+    c.table_or_schema("fills", |c| fill_row(c, Timestamp(0), &placeholder, None, &marks, strategy))
+}
+
+/// One row of the fills table (`o` is an `Output::Fill`).
+fn fill_row(
+    c: &mut Cols,
+    t: Timestamp,
+    o: &Output,
+    life: Option<&OrderLife>,
+    marks: &BTreeMap<u64, BTreeMap<u32, (f64, Option<bool>)>>,
+    strategy: &str,
+) {
+    let Output::Fill { coin, fill_id, order_id, side, px, sz, fee, mid, kind, toxicity, position_after } = o
+    else {
+        return;
+    };
+    c.time("recv_ns", "time_utc", Some(t));
+    c.u64("fill_id", Some(*fill_id));
+    c.u64("order_id", Some(*order_id));
+    c.str("coin", Some(coin.clone()));
+    c.str("side", Some(side_name(*side).into()));
+    c.price("price", "price_f64", Some(*px));
+    c.qty("size", "size_f64", Some(*sz));
+    c.quote("notional", "notional_f64", Some(crate::types::notional(*px, *sz) as i64));
+    c.quote("fee", "fee_f64", Some(*fee));
+    c.price("mid", "mid_f64", Some(*mid));
+    c.str("kind", Some(fill_kind_name(*kind).into()));
+    c.u64("level", Some(u64::from(life.map_or(0, |l| l.level))));
+    c.str("strategy", Some(strategy.to_string()));
+    c.f64("toxicity", Some(*toxicity));
+    c.bool("cancel_tail", Some(life.and_then(|l| l.cancelled).is_some_and(|ct| ct <= t)));
+    c.qty("position_after", "position_after_f64", Some(*position_after));
+    let m = marks.get(fill_id);
+    for h in FILL_MARKOUT_HORIZONS_S {
+        let v = m.and_then(|m| m.get(&h)).map(|(bp, _)| *bp);
+        c.f64(markout_col(h), v);
     }
-    c.table("fills")
+    c.bool("adverse_5s", m.and_then(|m| m.get(&5)).and_then(|(_, a)| *a));
 }
 
 fn markout_col(h: u32) -> &'static str {
@@ -350,48 +391,17 @@ fn markout_col(h: u32) -> &'static str {
     }
 }
 
-/// The fills table with no rows keeps its columns (a CSV header, a Parquet schema).
-fn empty_fills() -> Table {
-    let s = || Column::Str(vec![]);
-    let u = || Column::U64(vec![]);
-    let f = || Column::F64(vec![]);
-    let b = || Column::Bool(vec![]);
-    let mut columns = vec![
-        ("recv_ns", u()),
-        ("time_utc", s()),
-        ("fill_id", u()),
-        ("order_id", u()),
-        ("coin", s()),
-        ("side", s()),
-        ("price", s()),
-        ("price_f64", f()),
-        ("size", s()),
-        ("size_f64", f()),
-        ("notional", s()),
-        ("notional_f64", f()),
-        ("fee", s()),
-        ("fee_f64", f()),
-        ("mid", s()),
-        ("mid_f64", f()),
-        ("kind", s()),
-        ("level", u()),
-        ("strategy", s()),
-        ("toxicity", f()),
-        ("cancel_tail", b()),
-        ("position_after", s()),
-        ("position_after_f64", f()),
-    ];
-    for h in FILL_MARKOUT_HORIZONS_S {
-        columns.push((markout_col(h), f()));
-    }
-    columns.push(("adverse_5s", b()));
-    Table { name: "fills", columns }
-}
-
 /// One row per order placed: its price, size, life and outcome.
 fn orders(session: &Session, strategy: &str) -> Table {
     let mut c = Cols::new();
     for (id, l) in order_lives(session) {
+        order_row(&mut c, id, &l, strategy);
+    }
+    c.table_or_schema("orders", |c| order_row(c, 0, &OrderLife::default(), strategy))
+}
+
+fn order_row(c: &mut Cols, id: u64, l: &OrderLife, strategy: &str) {
+    {
         let status = if l.rejected.is_some() {
             "rejected"
         } else if l.sz.is_some_and(|s| l.filled >= s.0) {
@@ -420,18 +430,6 @@ fn orders(session: &Session, strategy: &str) -> Table {
         c.u64("first_fill_ns", l.first_fill.map(|t| t.0));
         c.u64("last_fill_ns", l.last_fill.map(|t| t.0));
     }
-    if c.cols.is_empty() {
-        return Table {
-            name: "orders",
-            columns: vec![
-                ("order_id", Column::U64(vec![])),
-                ("coin", Column::Str(vec![])),
-                ("side", Column::Str(vec![])),
-                ("status", Column::Str(vec![])),
-            ],
-        };
-    }
-    c.table("orders")
 }
 
 /// One row per markout horizon of every fill: resolved (`move_bp`) or dropped across a gap.
@@ -440,40 +438,34 @@ fn markouts(session: &Session) -> Table {
     for (t, o) in &session.outputs {
         match o {
             Output::Markout { coin, fill_id, horizon_s, move_bp, was_adverse, no_skill } => {
-                c.time("recv_ns", "time_utc", Some(*t));
-                c.str("coin", Some(coin.clone()));
-                c.u64("fill_id", Some(*fill_id));
-                c.u64("horizon_s", Some(u64::from(*horizon_s)));
-                c.f64("move_bp", Some(*move_bp));
-                c.bool("was_adverse", *was_adverse);
-                c.f64("no_skill", *no_skill);
-                c.bool("dropped", Some(false));
+                markout_row(&mut c, *t, coin, *fill_id, *horizon_s, Some((*move_bp, *was_adverse, *no_skill)))
             }
             Output::MarkoutDropped { coin, fill_id, horizon_s } => {
-                c.time("recv_ns", "time_utc", Some(*t));
-                c.str("coin", Some(coin.clone()));
-                c.u64("fill_id", Some(*fill_id));
-                c.u64("horizon_s", Some(u64::from(*horizon_s)));
-                c.f64("move_bp", None);
-                c.bool("was_adverse", None);
-                c.f64("no_skill", None);
-                c.bool("dropped", Some(true));
+                markout_row(&mut c, *t, coin, *fill_id, *horizon_s, None)
             }
             _ => {}
         }
     }
-    if c.cols.is_empty() {
-        return Table {
-            name: "markouts",
-            columns: vec![
-                ("recv_ns", Column::U64(vec![])),
-                ("fill_id", Column::U64(vec![])),
-                ("horizon_s", Column::U64(vec![])),
-                ("move_bp", Column::F64(vec![])),
-            ],
-        };
-    }
-    c.table("markouts")
+    c.table_or_schema("markouts", |c| markout_row(c, Timestamp(0), "", 0, 0, None))
+}
+
+/// One markout row; `resolved` is `None` for a horizon dropped across a gap.
+fn markout_row(
+    c: &mut Cols,
+    t: Timestamp,
+    coin: &str,
+    fill_id: u64,
+    horizon_s: u32,
+    resolved: Option<(f64, Option<bool>, Option<f64>)>,
+) {
+    c.time("recv_ns", "time_utc", Some(t));
+    c.str("coin", Some(coin.to_string()));
+    c.u64("fill_id", Some(fill_id));
+    c.u64("horizon_s", Some(u64::from(horizon_s)));
+    c.f64("move_bp", resolved.map(|r| r.0));
+    c.bool("was_adverse", resolved.and_then(|r| r.1));
+    c.f64("no_skill", resolved.and_then(|r| r.2));
+    c.bool("dropped", Some(resolved.is_none()));
 }
 
 /// The model snapshots: every coin's models, quotes, position and PnL at each snapshot.
@@ -484,13 +476,7 @@ fn snapshots(session: &Session) -> Table {
             snapshot_row(&mut c, *t, s);
         }
     }
-    if c.cols.is_empty() {
-        return Table {
-            name: "snapshots",
-            columns: vec![("recv_ns", Column::U64(vec![])), ("coin", Column::Str(vec![]))],
-        };
-    }
-    c.table("snapshots")
+    c.table_or_schema("snapshots", |c| snapshot_row(c, Timestamp(0), &ModelSnapshot::default()))
 }
 
 fn snapshot_row(c: &mut Cols, t: Timestamp, s: &ModelSnapshot) {
@@ -520,4 +506,51 @@ fn snapshot_row(c: &mut Cols, t: Timestamp, s: &ModelSnapshot) {
     c.f64("available_margin", Some(s.available_margin));
     c.u64("margin_rejects", Some(s.margin_rejects));
     c.u64("market_trades", Some(s.market_trades));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(t: &Table) -> Vec<&'static str> {
+        t.columns.iter().map(|(n, _)| *n).collect()
+    }
+
+    /// A session with no rows of a kind still exports that table's full schema, the same
+    /// columns in the same order as a table with rows.
+    #[test]
+    fn an_empty_table_keeps_every_column() {
+        let fill = Output::Fill {
+            coin: "BTC".into(),
+            fill_id: 1,
+            order_id: 7,
+            side: Side::Sell,
+            px: Price(100),
+            sz: Qty(5),
+            fee: 1,
+            mid: Price(99),
+            kind: FillKind::BookCross,
+            toxicity: 0.4,
+            position_after: Qty(-5),
+        };
+        let full = Session::from_outputs(
+            vec![
+                (Timestamp(1), Output::Model(ModelSnapshot::default())),
+                (Timestamp(2), fill),
+                (Timestamp(3), Output::MarkoutDropped { coin: "BTC".into(), fill_id: 1, horizon_s: 5 }),
+            ],
+            None,
+            None,
+        );
+        let empty = Session::from_outputs(vec![], None, None);
+        for name in ["fills", "markouts", "snapshots"] {
+            let (f, e) = (table(&full, name).unwrap(), table(&empty, name).unwrap());
+            assert_eq!(f.rows(), 1, "{name}");
+            assert_eq!(e.rows(), 0, "{name}");
+            assert_eq!(names(&f), names(&e), "{name}");
+            assert!(e.columns.iter().all(|(_, c)| c.is_empty()));
+        }
+        let orders = table(&empty, "orders").unwrap();
+        assert!(names(&orders).contains(&"cancel_sent_ns") && orders.rows() == 0);
+    }
 }
