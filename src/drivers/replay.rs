@@ -58,6 +58,9 @@ impl ReplayOptions {
 pub fn resolve(header: &Header, opts: &ReplayOptions) -> Result<(EngineConfig, u64, Vec<String>, Venue)> {
     let venue = match opts.venue {
         Some(v) => v,
+        None if header.venue.is_empty() => anyhow::bail!(
+            "the recording names no venue (its header is damaged: see `paper_trader verify`); pass --venue"
+        ),
         None => Venue::from_name(&header.venue).with_context(|| {
             format!("the recording names venue '{}', which this build does not know", header.venue)
         })?,

@@ -191,12 +191,14 @@ impl LogReader {
     pub fn open(path: &Path) -> Result<LogReader, LogError> {
         let files = reader::recording_files(path)?;
         let mut issues = Vec::new();
-        // The header comes from the first readable file; a first file torn at creation is
+        // The header comes from the first file whose own header is intact; a file before it
+        // whose header is damaged is read with it, and a first file torn at creation is
         // reported and skipped.
+        let recording_header = reader::recording_header(&files);
         let mut first = None;
         let mut first_err = None;
         for (i, f) in files.iter().enumerate() {
-            match FileReader::open(f, &mut issues) {
+            match FileReader::open_with(f, &mut issues, recording_header.as_ref()) {
                 Ok(r) => {
                     first = Some((i, r));
                     break;
@@ -267,7 +269,7 @@ impl LogReader {
         let mut target: Option<(usize, u64)> = None;
         'files: for (i, path) in self.files.iter().enumerate() {
             let mut scratch = Vec::new();
-            let Ok(mut fr) = FileReader::open(path, &mut scratch) else { continue };
+            let Ok(mut fr) = FileReader::open_with(path, &mut scratch, Some(&self.header)) else { continue };
             for (off, first_ns) in fr.block_table()? {
                 if first_ns >= t {
                     break 'files;
@@ -277,7 +279,7 @@ impl LogReader {
         }
         let (i, off) = target.unwrap_or((0, 0));
         let mut scratch = Vec::new();
-        let mut fr = FileReader::open(&self.files[i], &mut scratch)?;
+        let mut fr = FileReader::open_with(&self.files[i], &mut scratch, Some(&self.header))?;
         if off > 0 {
             fr.seek_block(off)?;
         }
@@ -410,7 +412,7 @@ impl LogReader {
             let i = self.next_file;
             self.next_file += 1;
             let path = self.files[i].clone();
-            match FileReader::open(&path, &mut self.issues) {
+            match FileReader::open_with(&path, &mut self.issues, Some(&self.header)) {
                 Ok(fr) => {
                     self.cur = Some(fr);
                     self.cur_from_start = true;

@@ -154,6 +154,9 @@ pub(crate) struct FileReader {
     reported_end: bool,
     pub blocks_seen: Vec<IndexEntry>,
     pub compressed_bytes: u64,
+    /// The file's own header frame was damaged: `header` stands in for it (see
+    /// [`FileReader::open_with`]).
+    pub salvaged_header: bool,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
@@ -215,11 +218,18 @@ impl FileReader {
             detail: format!("header does not decode: {e}"),
         })?;
         input.consume(8 + size);
-        let mut r = FileReader {
+        let mut r = FileReader::new(path, input, header, fh);
+        r.read_trailer(issues)?;
+        Ok(r)
+    }
+
+    fn new(path: &Path, input: Input, header: Header, file_header: format::FileHeader) -> FileReader {
+        let len = input.len;
+        FileReader {
             path: path.to_path_buf(),
             input,
             header,
-            file_header: fh,
+            file_header,
             trailer: None,
             index: None,
             data_end: len,
@@ -233,9 +243,105 @@ impl FileReader {
             reported_end: false,
             blocks_seen: Vec::new(),
             compressed_bytes: len,
+            salvaged_header: false,
+        }
+    }
+
+    /// Opens a file whose own header may be damaged (issue 11): when the header frame fails
+    /// its checks but blocks follow it, the file is read anyway. `fallback` (the recording's
+    /// header, from another file) stands in for the lost header; without one, the damaged
+    /// header's content is used if it still decodes, else a default. The damage is pushed to
+    /// `issues` as corruption at the header, and reading resumes at the first block.
+    pub fn open_with(
+        path: &Path,
+        issues: &mut Vec<Issue>,
+        fallback: Option<&Header>,
+    ) -> Result<FileReader, LogError> {
+        match FileReader::open(path, issues) {
+            Ok(r) => Ok(r),
+            Err(e) => match FileReader::salvage(path, &e, fallback, issues)? {
+                Some(r) => Ok(r),
+                None => Err(e),
+            },
+        }
+    }
+
+    /// A reader past a damaged header, or `None` when the error is not damage to an otherwise
+    /// readable file (a file torn inside its header, a foreign file, a genuinely newer version).
+    fn salvage(
+        path: &Path,
+        err: &LogError,
+        fallback: Option<&Header>,
+        issues: &mut Vec<Issue>,
+    ) -> Result<Option<FileReader>, LogError> {
+        let (damaged_at, what) = match err {
+            // A file that ends inside its header holds no block unless its size field is what
+            // is damaged: the scan below tells.
+            LogError::Corrupt { detail, .. } if detail.contains("torn at creation") => (4, detail.clone()),
+            LogError::Corrupt { offset, detail, .. } => (*offset, detail.clone()),
+            // Only a file named as ours is searched for blocks: anything else is foreign.
+            LogError::NotARecording { .. } if !named_as_log_file(path) => return Ok(None),
+            LogError::NotARecording { .. } => (0, "no file header magic".to_owned()),
+            LogError::UnsupportedVersion { major, minor, .. } => (12, format!("version {major}.{minor}")),
+            _ => return Ok(None),
         };
+        let file = File::open(path).map_err(io(path))?;
+        let len = file.metadata().map_err(io(path))?.len();
+        let mut input = Input { file, buf: Vec::new(), start: 0, base: 0, len };
+        let n = input.fill(8).map_err(io(path))?;
+        let a = input.avail();
+        let size = if n >= 8 { format::le_u32(a, 4) as usize } else { 0 };
+        let own = if n >= 8 && size <= format::MAX_HEADER_CONTENT as usize {
+            let got = input.fill(8 + size).map_err(io(path))?;
+            let a = input.avail();
+            if got >= 8 + size
+                && format::le_u32(a, 0) == format::MAGIC_FILE_HEADER
+                && format::check_crc(&a[8..8 + size]).is_some()
+                && !matches!(err, LogError::Corrupt { .. })
+            {
+                // An intact header frame of a foreign kind or a newer version: not damage.
+                return Ok(None);
+            }
+            (got >= 8 + size).then(|| lenient_header(&a[8..8 + size])).flatten()
+        } else {
+            None
+        };
+        let (header, source) = match (fallback, own) {
+            (Some(h), _) => (h.clone(), "the recording's header from another file stands in"),
+            (None, Some(h)) => (h, "its own content, which still decodes, is used"),
+            (None, None) => (Header::default(), "no header could be read (venue unknown)"),
+        };
+        let file_header = format::FileHeader {
+            major: format::FORMAT_MAJOR,
+            minor: format::FORMAT_MINOR,
+            file_index: file_index_from_name(path).unwrap_or(0),
+            first_seq: 0,
+            header_msgpack: Vec::new(),
+        };
+        let mut r = FileReader::new(path, input, header, file_header);
+        r.salvaged_header = true;
+        let mut scratch = Vec::new();
+        r.resync(8, &mut scratch).map_err(io(path))?;
+        if r.done {
+            // Nothing but the damaged header: nothing to read.
+            return Ok(None);
+        }
+        let at = r.input.offset();
+        r.input.fill(8 + format::COMPACT_BLOCK_HEADER_CONTENT).map_err(io(path))?;
+        let a = r.input.avail();
+        let first = format::decode_block_header(&a[8..(8 + format::BLOCK_HEADER_CONTENT).min(a.len())])
+            .or_else(|| {
+                let end = (8 + format::COMPACT_BLOCK_HEADER_CONTENT).min(a.len());
+                format::decode_compact_block_header(&a[8..end]).map(|c| c.block)
+            });
+        r.file_header.first_seq = first.map_or(0, |b| b.first_seq);
+        issues.push(r.issue(
+            damaged_at,
+            IssueKind::Corrupt,
+            format!("file header damaged ({what}); {source}; reading resumes at the first block, byte {at}"),
+        ));
         r.read_trailer(issues)?;
-        Ok(r)
+        Ok(Some(r))
     }
 
     fn read_trailer(&mut self, issues: &mut Vec<Issue>) -> Result<(), LogError> {
@@ -980,6 +1086,37 @@ fn zstd_frame_header_len(b: &[u8]) -> Option<usize> {
 
 /// The log files of a recording in time order: a directory's `*.ptlog` and `*.ptlog.part`
 /// files sorted by name, or a single file.
+/// The recording header inside a damaged header frame's content, if its fields still decode.
+/// The CRC is not checked: the caller reports the damage.
+fn lenient_header(content: &[u8]) -> Option<Header> {
+    if content.len() < 28 {
+        return None;
+    }
+    let body = &content[..content.len() - 4];
+    let n = format::le_u32(body, 20) as usize;
+    let by_length = body.get(24..24usize.saturating_add(n)).and_then(|h| rmp_serde::from_slice(h).ok());
+    // The length field itself may be what is damaged: the map then fills the rest of the frame.
+    by_length.or_else(|| rmp_serde::from_slice(&body[24..]).ok())
+}
+
+fn named_as_log_file(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    name.ends_with(".ptlog") || name.ends_with(".ptlog.part")
+}
+
+/// A file's index from its name (`YYYYMMDDTHH-NNNNNN.ptlog[.part]`, see `writer::file_name`).
+pub(crate) fn file_index_from_name(path: &Path) -> Option<u32> {
+    let name = path.file_name()?.to_str()?;
+    let stem = name.strip_suffix(".part").unwrap_or(name).strip_suffix(".ptlog")?;
+    stem.rsplit('-').next()?.parse().ok()
+}
+
+/// The recording's header: that of the first file whose own header is intact (a damaged
+/// header is then read with it, see [`FileReader::open_with`]).
+pub(crate) fn recording_header(files: &[PathBuf]) -> Option<Header> {
+    files.iter().find_map(|f| FileReader::open(f, &mut Vec::new()).ok().map(|r| r.header))
+}
+
 pub fn recording_files(path: &Path) -> Result<Vec<PathBuf>, LogError> {
     let meta = std::fs::metadata(path).map_err(io(path))?;
     if !meta.is_dir() {

@@ -25,9 +25,13 @@ pub struct Repaired {
 type FileContents = (Option<FileReader>, Vec<Record>, Vec<Issue>);
 
 /// Reads one file to its end, updating the stream table.
-fn read_file(path: &Path, streams: &mut Vec<String>) -> Result<FileContents, LogError> {
+fn read_file(
+    path: &Path,
+    streams: &mut Vec<String>,
+    header: Option<&Header>,
+) -> Result<FileContents, LogError> {
     let mut issues = Vec::new();
-    let mut fr = match FileReader::open(path, &mut issues) {
+    let mut fr = match FileReader::open_with(path, &mut issues, header) {
         Ok(fr) => fr,
         Err(
             e @ (LogError::Io { .. } | LogError::UnsupportedVersion { .. } | LogError::NotARecording { .. }),
@@ -81,10 +85,12 @@ pub fn repair(path: &Path) -> Result<Vec<Repaired>, LogError> {
         path.parent().unwrap_or(Path::new(".")).to_path_buf()
     };
     let mut streams = vec![super::format::CONTROL_STREAM_NAME.to_owned()];
+    // A file whose own header is damaged is rewritten with the recording's header.
+    let recording_header = super::reader::recording_header(&files);
     let mut done = Vec::new();
     for file in files {
         let streams_before = streams.clone();
-        let (fr, records, issues) = read_file(&file, &mut streams)?;
+        let (fr, records, issues) = read_file(&file, &mut streams, recording_header.as_ref())?;
         let unfinished =
             file.to_string_lossy().ends_with(PART_SUFFIX) || fr.as_ref().is_some_and(|f| f.trailer.is_none());
         if issues.is_empty() && !unfinished {
