@@ -4,8 +4,10 @@ Replays the shipped sample three ways, best of N runs each:
   - strategy="touch": the Rust kind (one level a side at the touch);
   - TouchQuoter: the same strategy in Python (paper_trader.examples);
   - a no-op Python strategy (returns None: the call itself, nothing quoted).
-Prints replay seconds, inputs/s, strategy calls and the overhead per call in µs against the
-Rust run ((python_s - rust_s) / calls); checks that touch and TouchQuoter have one digest.
+Prints replay seconds, inputs/s, strategy calls, the overhead per call in µs against the Rust
+run ((python_s - rust_s) / calls: TouchQuoter only, the no-op quotes nothing so its engine does
+less), and the µs per call measured around each Python call by the binding (GIL, view, call,
+quotes read back); checks that touch and TouchQuoter have one digest.
 
     .venv/bin/python python/bench/strategy_overhead.py [--runs N] [--end +3600s] [RECORDING]
 """
@@ -55,12 +57,15 @@ def main():
             rows.append((name, dt, ses))
         rust_s = rows[0][1]
         print(f"recording {a.recording}, best of {a.runs} runs each")
-        print(f"{'strategy':<20} {'replay s':>9} {'inputs/s':>11} {'calls':>9} {'fills':>7} {'µs/call over rust':>18}  digest")
+        print(f"{'strategy':<20} {'replay s':>9} {'inputs/s':>10} {'calls':>8} {'fills':>6} "
+              f"{'µs/call vs rust':>16} {'µs in call':>11}  digest")
         for name, dt, ses in rows:
             inputs = ses.summary["input_messages"]
             calls = ses.strategy_calls
-            over = (dt - rust_s) / calls * 1e6 if calls else float("nan")
-            print(f"{name:<20} {dt:>9.3f} {inputs / dt:>11,.0f} {calls:>9,} {ses.summary['fills']:>7} {over:>18.2f}  {ses.output_digest[:16]}")
+            over = f"{(dt - rust_s) / calls * 1e6:.2f}" if name == "python TouchQuoter" else "-"
+            inside = f"{ses.strategy_call_ns / calls / 1e3:.2f}" if name.startswith("python") else "-"
+            print(f"{name:<20} {dt:>9.3f} {inputs / dt:>10,.0f} {calls:>8,} {ses.summary['fills']:>6} "
+                  f"{over:>16} {inside:>11}  {ses.output_digest[:16]}")
         same = rows[0][2].output_digest == rows[1][2].output_digest
         print(f"touch and TouchQuoter digests equal: {same}")
         return 0 if same else 1

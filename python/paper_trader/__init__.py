@@ -119,8 +119,10 @@ class Session:
         self.snapshots: pa.Table = _table(t["snapshots"])
         #: Output records that did not decode (a journal from another version).
         self.undecodable: int = t["undecodable"]
-        #: Calls of the strategy during the replay that wrote it (set by `replay`).
+        #: Calls of the strategy during the replay that wrote it, and the wall time spent in
+        #: those of a Python strategy, ns (set by `replay`).
         self.strategy_calls: Optional[int] = None
+        self.strategy_call_ns: Optional[int] = None
 
     @property
     def output_digest(self) -> Optional[str]:
@@ -206,7 +208,7 @@ def replay(
         config_json = json.dumps(config)
     elif config is not None:
         config_path = os.fspath(config)
-    summary, calls = _native.replay(
+    summary, calls, call_ns = _native.replay(
         rec,
         os.fspath(out),
         config_json=config_json,
@@ -223,6 +225,7 @@ def replay(
     )
     ses = Session(out)
     ses.strategy_calls = calls
+    ses.strategy_call_ns = call_ns
     return ses
 
 

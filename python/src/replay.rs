@@ -21,7 +21,7 @@ fn time_arg(flag: &str, s: Option<String>) -> PyResult<Option<TimeArg>> {
     s.map(|s| parse_time(&s).map_err(|e| PaperTraderError::new_err(format!("{flag} '{s}': {e}")))).transpose()
 }
 
-/// Runs one replay; returns `(summary.json text, strategy calls)`. `config_json` is an
+/// Runs one replay; returns `(summary.json text, strategy calls, ns spent in them)`. `config_json` is an
 /// engine configuration as JSON (any subset of `--print-config`'s tables), `config_path` a `--config`
 /// file; `sets` are `--set KEY=VALUE` strings; `strategy` is a Python strategy object (kind
 /// `python`). Errors are the CLI's messages.
@@ -44,7 +44,7 @@ fn replay(
     resume: Option<PathBuf>,
     accept_damage: bool,
     strategy: Option<PyObject>,
-) -> PyResult<(String, u64)> {
+) -> PyResult<(String, u64, u64)> {
     let mut opts = ReplayOptions::new(&out);
     let mut config_seed = None;
     if config_json.is_some() && config_path.is_some() {
@@ -101,7 +101,11 @@ fn replay(
         .name("paper_trader-replay".into())
         .spawn(move || {
             let _host = set_host(strategy, thread_shared);
-            let _ = tx.send(run_replay(&rec, &thread_opts));
+            // This thread's Python thread state is made once, here, and kept while the GIL
+            // is released for the replay: each callback then only re-takes the GIL (a
+            // `with_gil` on a thread without one would make and free a thread state per call).
+            let r = Python::with_gil(|py| py.allow_threads(|| run_replay(&rec, &thread_opts)));
+            let _ = tx.send(r);
         })
         .map_err(|e| PaperTraderError::new_err(format!("starting the replay thread: {e}")))?;
     let mut interrupted = None;
@@ -147,7 +151,7 @@ fn replay(
     }
     let json =
         serde_json::to_string_pretty(&summary).map_err(|e| PaperTraderError::new_err(e.to_string()))?;
-    Ok((json, shared.calls()))
+    Ok((json, shared.calls(), shared.call_ns()))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

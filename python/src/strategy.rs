@@ -36,11 +36,18 @@ pub struct Shared {
     stop: Arc<AtomicBool>,
     failed: AtomicBool,
     calls: AtomicU64,
+    call_ns: AtomicU64,
 }
 
 impl Shared {
     pub fn new(stop: Arc<AtomicBool>) -> Shared {
-        Shared { error: Mutex::new(None), stop, failed: AtomicBool::new(false), calls: AtomicU64::new(0) }
+        Shared {
+            error: Mutex::new(None),
+            stop,
+            failed: AtomicBool::new(false),
+            calls: AtomicU64::new(0),
+            call_ns: AtomicU64::new(0),
+        }
     }
 
     fn fail(&self, callback: &str, e: PyErr) {
@@ -64,6 +71,13 @@ impl Shared {
     /// Calls of `quotes(view)` (or of the `touch` kind's `on_event`) so far.
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Wall time spent in the Python calls (GIL, view, `quotes(view)`, the quotes read back),
+    /// ns: the benchmark's per-call figure, measured by the binding around each call, never
+    /// seen by the engine. Not measured for `touch` (a clock read would cost what it measures).
+    pub fn call_ns(&self) -> u64 {
+        self.call_ns.load(Ordering::Relaxed)
     }
 }
 
@@ -556,10 +570,16 @@ impl Strategy for PyStrategy {
         }
         self.shared.calls.fetch_add(1, Ordering::Relaxed);
         let shared = self.shared.clone();
-        Python::with_gil(|py| self.quotes(py, view)).unwrap_or_else(|e| {
+        // The binding's own measurement of the call (a driver-side clock; the engine's
+        // outputs never depend on it).
+        #[allow(clippy::disallowed_methods)]
+        let t0 = std::time::Instant::now();
+        let q = Python::with_gil(|py| self.quotes(py, view)).unwrap_or_else(|e| {
             shared.fail("quotes(view)", e);
             None
-        })
+        });
+        shared.call_ns.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        q
     }
 
     fn next_deadline(&self) -> Option<Timestamp> {
