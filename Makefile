@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/release/paper_trader
 
-.PHONY: build test demo bench lint sample fmt soak queue-truth-table
+.PHONY: build test demo bench lint sample fmt soak queue-truth-table python python-test bench-python
 
 build:
 	$(CARGO) build --release
@@ -16,6 +16,7 @@ PROPTEST_RNG_SEED ?= 20261124
 test:
 	$(CARGO) build --release
 	PROPTEST_RNG_SEED=$(PROPTEST_RNG_SEED) $(CARGO) test --release --all-targets
+	$(MAKE) python-test
 
 # The standing damage campaign (issue 11; docs/RELIABILITY.md): real kills of a recorder,
 # truncations and bit flips of a real import, every command on each damaged file, and a table
@@ -35,6 +36,7 @@ bench:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy -p paper_trader_py --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
@@ -47,3 +49,31 @@ sample: build
 # The queue models scored against the synthetic venue's exact queue (docs/QUEUE_TRUTH.md).
 queue-truth-table: build
 	scripts/queue_truth_table.sh
+
+# The Python package (python/, docs/PYTHON.md), optional: a .venv/ at the project root with the
+# pinned dev requirements (installed again only when the file changes), the extension built by
+# maturin into target/wheels/, installed over whatever version was there.
+VENV := .venv
+PY := $(VENV)/bin/python
+PY_REQS := python/requirements-dev.txt
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(VENV)/.deps: $(PY_REQS) | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r $(PY_REQS)
+	touch $@
+
+python: $(VENV)/.deps
+	rm -rf target/wheels/paper_trader-*.whl
+	$(VENV)/bin/maturin build --release --quiet -m python/Cargo.toml --out target/wheels
+	$(PY) -m pip install -q --force-reinstall --no-deps target/wheels/paper_trader-*.whl
+
+# The package's pytest suite (python/tests/).
+python-test: python
+	$(PY) -m pytest -q python/tests
+
+# The overhead of a strategy written in Python against its Rust twin (docs/PYTHON.md).
+bench-python: python
+	$(PY) python/bench/strategy_overhead.py

@@ -364,3 +364,33 @@ fn glft_with_toxicity_off_ignores_trades_that_do_not_fill() {
     );
     assert!(r.out.len() > n);
 }
+
+/// A kind with no settings of its own that only some programs register (the Python binding's
+/// `python` and `touch`) says `lists_defaults() = false`: its table must not enter every
+/// resolved configuration, or a session's `session.toml` would differ from the CLI's.
+struct Unlisted;
+impl StrategyFactory for Unlisted {
+    fn kind(&self) -> &'static str {
+        "unlisted"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn lists_defaults(&self) -> bool {
+        false
+    }
+    fn build(&self, _cfg: &StrategyConfig) -> Result<Box<dyn Strategy>, KeyError> {
+        Ok(Box::new(Twin))
+    }
+}
+
+#[test]
+fn a_kind_that_lists_no_defaults_adds_no_table_to_the_configuration() {
+    let mut r = Registry::builtin();
+    r.register(Box::new(TwinFactory)).unwrap();
+    r.register(Box::new(Unlisted)).unwrap();
+    let tables = r.user_defaults();
+    assert!(tables.contains_key("twin"), "{tables:?}");
+    assert!(!tables.contains_key("unlisted"), "{tables:?}");
+    assert!(r.get("unlisted").is_some() && r.names().contains(&"unlisted"));
+}

@@ -70,3 +70,23 @@ fn real_binance_capture_replayed_directly_equals_import_then_replay() {
     let (a, b) = both(&capture, Some("binance-usdm"), tmp.path());
     assert_eq!(a, b);
 }
+
+/// `ReplayOptions::stop` (the Python binding's Ctrl-C and strategy errors): once set, the
+/// replay feeds no further input and finishes the session where it stopped.
+#[test]
+fn a_replay_stops_before_the_next_input_once_its_stop_flag_is_set() {
+    use paper_trader::drivers::replay::{run_replay, ReplayOptions};
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("recordings/sample");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut opts = ReplayOptions::new(&tmp.path().join("s"));
+    opts.to = Some(paper_trader::settings::TimeArg::FromStart(60_000_000_000));
+    let full = run_replay(&sample, &opts).unwrap();
+    assert!(full.input_messages > 100);
+    let mut stopped = ReplayOptions::new(&tmp.path().join("t"));
+    stopped.stop = Some(Arc::new(AtomicBool::new(true)));
+    let s = run_replay(&sample, &stopped).unwrap();
+    assert_eq!(s.input_messages, 0, "a replay whose stop flag is set fed inputs");
+    assert!(tmp.path().join("t/summary.json").exists(), "the stopped session was not finished");
+}

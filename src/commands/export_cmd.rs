@@ -163,7 +163,7 @@ fn write_table(table: &Table, format: ExportFormat, path: &Path) -> anyhow::Resu
 /// A recording's normalized events (the `events --json` lines) as one table. Columns every
 /// event kind shares come first; the rest of an event (book levels, a control's detail) is its
 /// `detail` JSON.
-fn events_table(rec: &Path) -> anyhow::Result<Table> {
+pub fn events_table(rec: &Path) -> anyhow::Result<Table> {
     if rec.join("outputs").exists() {
         anyhow::bail!(
             "{} is a session, not a recording: its events are in the recording it replayed; \

@@ -152,41 +152,65 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
             print!("{}", super::report_cmds::terminal_summary(&out)?);
         }
     }
+    match failure(&summary, &args.rec, &out, args.from, args.to, args.accept_damage) {
+        Some((code, message)) => {
+            eprintln!("error: {message}");
+            Ok(code)
+        }
+        None => Ok(exit::OK),
+    }
+}
+
+/// What a finished replay that did not do its job says, and its exit code (`None`: it did):
+/// the one wording of the CLI and of the Python binding's `replay`.
+pub fn failure(
+    summary: &crate::drivers::session::Summary,
+    rec: &std::path::Path,
+    out: &std::path::Path,
+    from: Option<TimeArg>,
+    to: Option<TimeArg>,
+    accept_damage: bool,
+) -> Option<(u8, String)> {
     // Damage first: when the recording is corrupt, that is why the replay stopped.
-    if let Some(d) = summary.input_damage.iter().find(|d| d.kind == "corrupt").filter(|_| !args.accept_damage)
-    {
-        eprintln!(
-            "error: the recording is corrupt ({} at byte {}: {}); the replay went no further than the damage (summary.json lists it under input_damage). Pass --accept-damage to replay around it",
-            d.file, d.byte, d.detail
-        );
-        return Ok(exit::CORRUPT);
+    if let Some(d) = summary.input_damage.iter().find(|d| d.kind == "corrupt").filter(|_| !accept_damage) {
+        return Some((
+            exit::CORRUPT,
+            format!(
+                "the recording is corrupt ({} at byte {}: {}); the replay went no further than the damage (summary.json lists it under input_damage). Pass --accept-damage to replay around it",
+                d.file, d.byte, d.detail
+            ),
+        ));
     }
     // A replay that could not trade because of the data says so; zero fills on good data is a
     // result, not an error.
     if summary.input_messages == 0 {
-        eprintln!(
-            "error: nothing was replayed: the recording holds no input in the chosen window{} (see `paper_trader inspect {}` for its span); the session in {} is empty",
-            window(args),
-            args.rec.display(),
-            out.display()
-        );
-        return Ok(exit::FAILURE);
+        return Some((
+            exit::FAILURE,
+            format!(
+                "nothing was replayed: the recording holds no input in the chosen window{} (see `paper_trader inspect {}` for its span); the session in {} is empty",
+                window(from, to),
+                rec.display(),
+                out.display()
+            ),
+        ));
     }
     if !summary.coins_without_book.is_empty() {
-        eprintln!(
-            "error: the input has no order book for {} ({} inputs replayed, no mid all session): nothing could trade. Check --coins and --venue against `paper_trader inspect {}` (its streams and venue)",
-            summary.coins_without_book.join(", "),
-            summary.input_messages,
-            args.rec.display()
-        );
-        return Ok(exit::FAILURE);
+        return Some((
+            exit::FAILURE,
+            format!(
+                "the input has no order book for {} ({} inputs replayed, no mid all session): nothing could trade. Check --coins and --venue against `paper_trader inspect {}` (its streams and venue)",
+                summary.coins_without_book.join(", "),
+                summary.input_messages,
+                rec.display()
+            ),
+        ));
     }
-    Ok(exit::OK)
+    None
 }
 
 /// The `--from`/`--to` window as the user wrote it, for messages.
-fn window(args: &ReplayArgs) -> String {
-    match (&args.from, &args.to) {
+fn window(from: Option<TimeArg>, to: Option<TimeArg>) -> String {
+    match (&from, &to) {
         (None, None) => String::new(),
         (f, t) => {
             let show = |t: &TimeArg| match *t {

@@ -12,6 +12,8 @@ use crate::venue::Venue;
 use anyhow::{Context, Result};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Settings of one replay, validated by the command.
 #[derive(Clone, Debug)]
@@ -32,6 +34,9 @@ pub struct ReplayOptions {
     /// Replay around corruption in the recording (the engine sees a gap there) instead of
     /// stopping at it.
     pub accept_damage: bool,
+    /// Stop before the next input once this is set (a caller's Ctrl-C, e.g. the Python
+    /// binding's signal watcher): the session is finished where it stopped.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl ReplayOptions {
@@ -49,6 +54,7 @@ impl ReplayOptions {
             out: out.to_path_buf(),
             progress: false,
             accept_damage: false,
+            stop: None,
         }
     }
 }
@@ -213,6 +219,7 @@ struct Feeder {
     progress: Progress,
     watch: Stopwatch,
     n: u64,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl Feeder {
@@ -228,10 +235,11 @@ impl Feeder {
             progress: Progress::new(opts.progress),
             watch: Stopwatch::start(),
             n: 0,
+            stop: opts.stop.clone(),
         }
     }
 
-    /// Feeds one record; breaks past `--to`.
+    /// Feeds one record; breaks past `--to` and once the stop flag is set.
     fn feed(
         &mut self,
         runner: &mut SessionRunner,
@@ -239,6 +247,9 @@ impl Feeder {
         recv_ns: u64,
         input: Input<'_>,
     ) -> Result<ControlFlow<()>> {
+        if self.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+            return Ok(ControlFlow::Break(()));
+        }
         if self.resume_after.is_some_and(|after| seq <= after) {
             return Ok(ControlFlow::Continue(()));
         }

@@ -19,6 +19,13 @@ pub trait StrategyFactory: Send + Sync {
     }
     /// A fresh strategy, or the first setting that is not acceptable (its dotted key).
     fn build(&self, cfg: &StrategyConfig) -> Result<Box<dyn Strategy>, KeyError>;
+    /// Whether the kind's default table belongs in every resolved configuration (false for a
+    /// kind with no settings of its own that only some programs register, e.g. the Python
+    /// binding's `python` and `touch`: their tables would otherwise change every session's
+    /// `session.toml`, and so its digest, against the CLI's).
+    fn lists_defaults(&self) -> bool {
+        true
+    }
 }
 
 /// The kinds by name, in registration order (built-ins first).
@@ -64,7 +71,7 @@ impl Registry {
     pub fn user_defaults(&self) -> std::collections::BTreeMap<String, toml::Table> {
         self.kinds
             .iter()
-            .filter(|k| !super::config::BUILTIN_TABLES.contains(&k.kind()))
+            .filter(|k| !super::config::BUILTIN_TABLES.contains(&k.kind()) && k.lists_defaults())
             .map(|k| (k.kind().to_string(), k.default_table()))
             .collect()
     }
