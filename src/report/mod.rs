@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod html;
 pub mod pnl;
+pub mod quality;
 pub mod session;
 pub mod stats;
 pub mod summary;
