@@ -24,14 +24,15 @@ pub const PROGRAM_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Logs to stderr through `tracing`, filtered by `RUST_LOG` (default `info`). Colours only
 /// when stderr is a terminal: a log file or a pipe gets plain text, never ANSI escapes.
 /// `RUST_LOG=debug` adds the engine's orders, fills and model updates as a session runs
-/// (collected from its outputs by the session runner); `trace` adds every input.
+/// (collected from its outputs by the session runner); `trace` adds every input. Log lines
+/// go above `live`'s status panel (`commands/panel.rs`), never through it.
 pub fn init_logging() {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(commands::panel::PanelMakeWriter)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();

@@ -167,3 +167,58 @@ fn the_pnl_breakdown_adds_up_to_the_net() {
     let page = std::fs::read_to_string(html).unwrap();
     assert!(page.contains(v["output_digest"].as_str().unwrap()) && page.contains("Provenance"));
 }
+
+/// The pnl_tracking item of `validate --json` on a session directory.
+fn pnl_tracking(session: &Path) -> serde_json::Value {
+    let out = pt(&["validate", &session.display().to_string(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("validate --json prints JSON");
+    let items = v["items"].as_array().or_else(|| v.as_array()).cloned().unwrap_or_default();
+    items
+        .into_iter()
+        .find(|i| i["name"] == "pnl_tracking")
+        .unwrap_or_else(|| panic!("no pnl_tracking item: {v}"))
+}
+
+/// Postmortem: `validate` recomputed every fill's fee from a path session.toml does not have
+/// (`account.maker_fee_bp` instead of `config.account.maker_fee_bp`), so the fees were never
+/// checked against the session's own `maker_fee_bp`: a session whose fees disagree with its
+/// session.toml passed.
+#[test]
+fn validate_checks_fees_against_the_session_toml_maker_fee() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = recording(tmp.path());
+    let good = tmp.path().join("good");
+    ok(&["replay", &rec, "--set", "account.maker_fee_bp=-0.5", "--out", &good.display().to_string()]);
+    assert!(summary(&good)["fills"].as_u64().unwrap() > 0, "the session has fills to check");
+    let item = pnl_tracking(&good);
+    assert!(
+        item["detail"].as_str().unwrap().contains(" 0 fee"),
+        "the rebate of -0.5 bp is the session's: {item}"
+    );
+    assert_eq!(item["pass"], true, "{item}");
+
+    // The same journal, but session.toml says another maker fee: every fill's fee disagrees.
+    let bad = tmp.path().join("bad");
+    copy_dir(&good, &bad);
+    let toml_path = bad.join("session.toml");
+    let text = std::fs::read_to_string(&toml_path).unwrap();
+    assert!(text.contains("maker_fee_bp = -0.5"), "{text}");
+    std::fs::write(&toml_path, text.replace("maker_fee_bp = -0.5", "maker_fee_bp = 2.5")).unwrap();
+    let item = pnl_tracking(&bad);
+    assert_eq!(item["pass"], false, "fees of -0.5 bp accepted against a session.toml of 2.5 bp: {item}");
+    assert!(item["detail"].as_str().unwrap().contains(" fee,"), "{item}");
+    assert!(!item["detail"].as_str().unwrap().contains(" 0 fee,"), "{item}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}

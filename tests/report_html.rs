@@ -103,3 +103,42 @@ fn every_chart_has_data_and_zooms_in_headless_chromium() {
     let Some(dom) = dump_dom(&h, "#selftest") else { return };
     report_support::browser::assert_charts_pass(&dom, containers);
 }
+
+/// Issue 13: the report of a real replayed session (with `summary.json`'s quote quality and
+/// markouts by horizon): every chart, the quality ones included, is built, has data and zooms
+/// in headless Chromium.
+#[test]
+fn a_replayed_sessions_report_has_every_chart_working_in_headless_chromium() {
+    let bin = env!("CARGO_BIN_EXE_paper_trader");
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |n: &str| tmp.path().join(n).display().to_string();
+    for args in [
+        &["synth", "--seed", "4", "--duration", "6m", "--coins", "BTC", "--out", &p("rec")][..],
+        &["replay", &p("rec"), "--out", &p("s")][..],
+        &["report", &p("s"), "--html", &p("r.html")][..],
+    ] {
+        let out = std::process::Command::new(bin).args(args).env_remove("RUST_LOG").output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let h = std::fs::read_to_string(p("r.html")).unwrap();
+    for id in [
+        "price",
+        "drawdown",
+        "quoted_vs_market_spread",
+        "quote_presence",
+        "exposure",
+        "markouts_by_horizon",
+        "markouts_by_toxicity",
+        "markout_distribution",
+    ] {
+        assert!(h.contains(&format!("data-pt-chart=\"{id}\"")), "no chart {id}");
+    }
+    for text in
+        ["pnl_hourly_sharpe", "time_at_touch", "quote_uptime", "order_to_trade", "trade-through", "100ms"]
+    {
+        assert!(h.contains(text), "the page does not show {text}");
+    }
+    let containers = h.matches("data-pt-chart=").count();
+    let Some(dom) = dump_dom(&h, "#selftest") else { return };
+    report_support::browser::assert_charts_pass(&dom, containers);
+}

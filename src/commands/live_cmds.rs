@@ -78,9 +78,20 @@ pub struct FeedArgs {
     pub backoff_base: Duration,
     #[arg(long, default_value = "30s", value_parser = duration_arg, hide = true)]
     pub backoff_cap: Duration,
+    /// Log a heartbeat line (feed, mid, quotes, position, PnL, fills, checklist) every SECS
+    /// seconds; 0 = never. Default: 60 when stderr is not a terminal, else none (a terminal
+    /// shows the status panel instead).
+    #[arg(long, value_name = "SECS")]
+    pub heartbeat: Option<u64>,
 }
 
 impl FeedArgs {
+    /// The heartbeat interval: `--heartbeat`, else 60 s off a terminal (none on one).
+    pub fn heartbeat(&self) -> Option<Duration> {
+        let secs = self.heartbeat.unwrap_or(if std::io::stderr().is_terminal() { 0 } else { 60 });
+        (secs > 0).then(|| Duration::from_secs(secs))
+    }
+
     pub fn options(&self, seed: u64) -> anyhow::Result<LiveOptions> {
         anyhow::ensure!(
             self.coins.iter().all(|c| !c.trim().is_empty()),
@@ -152,16 +163,41 @@ pub fn stop_on_signal() -> Arc<AtomicBool> {
     stop
 }
 
-/// Progress: a status line on a terminal every second, else a log line every minute.
-pub fn progress_printer() -> impl FnMut(&LiveReport) {
+/// The feed's state in one short line.
+fn feed_line(r: &LiveReport) -> String {
+    format!(
+        "{:.0}s: {} messages, {} reconnects, {} gaps, {} dropped, queue max {}, latency p50 {:.1}us p99 {:.1}us",
+        r.elapsed.as_secs_f64(),
+        r.messages,
+        r.connects.saturating_sub(1),
+        r.gaps,
+        r.dropped,
+        r.feed_queue_high_water,
+        r.latency.quantile_ns(0.5) as f64 / 1e3,
+        r.latency.quantile_ns(0.99) as f64 / 1e3,
+    )
+}
+
+/// Progress, called every second: on a terminal the status panel (`panel.rs`: the feed, then
+/// per coin the mid, our quotes against the touch and the position in USD, the PnL and fill
+/// rate, the checklist), redrawn in place with the log lines above it; and a heartbeat log
+/// line every `heartbeat` (the default off a terminal).
+pub fn progress_printer(heartbeat: Option<Duration>) -> impl FnMut(&LiveReport) {
     let tty = std::io::stderr().is_terminal();
-    let mut calls = 0u64;
+    let mut next_beat = heartbeat;
     move |r: &LiveReport| {
-        calls += 1;
         if tty {
-            eprint!("\r\x1b[2K{}", r.line());
-        } else if calls % 60 == 0 {
-            tracing::info!("{}", r.line());
+            let mut lines = vec![feed_line(r)];
+            lines.extend(r.engine_panel.iter().cloned());
+            super::panel::show(lines.into_iter().map(|l| l.chars().take(160).collect()).collect());
+        }
+        if let (Some(every), Some(due)) = (heartbeat, next_beat) {
+            if r.elapsed >= due {
+                next_beat = Some(due + every);
+                let mut parts = vec![feed_line(r)];
+                parts.extend(r.engine_panel.iter().cloned());
+                tracing::info!("heartbeat {}", parts.join(" | "));
+            }
         }
     }
 }
@@ -190,7 +226,7 @@ pub fn record(args: &RecordArgs) -> CmdResult {
         synth: None,
     };
     let stop = stop_on_signal();
-    let mut progress = progress_printer();
+    let mut progress = progress_printer(args.feed.heartbeat());
     let report = crate::drivers::record::run_record(
         args.feed.protocol()?,
         &opts,
@@ -200,7 +236,7 @@ pub fn record(args: &RecordArgs) -> CmdResult {
         stop,
         &mut progress,
     )?;
-    eprintln!();
+    super::panel::release();
     tracing::info!("recorded to {}: {}", args.out.display(), report.line());
     Ok(exit::OK)
 }
@@ -271,7 +307,7 @@ pub fn live(args: &LiveArgs) -> CmdResult {
         opts.stale_after = Some(Duration::from_millis(setup.config.live.stale_after_ms));
     }
     let stop = stop_on_signal();
-    let mut progress = progress_printer();
+    let mut progress = progress_printer(args.feed.heartbeat());
     let (summary, report) = run_session(
         setup,
         &out,
@@ -281,9 +317,7 @@ pub fn live(args: &LiveArgs) -> CmdResult {
         stop,
         &mut progress,
     )?;
-    if std::io::stderr().is_terminal() {
-        eprintln!();
-    }
+    super::panel::release();
     tracing::info!("session {} done: {}", out.display(), report.line());
     println!(
         "{}: {} inputs, {} fills, output_digest {}",

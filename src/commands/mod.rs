@@ -7,6 +7,7 @@ pub mod config_file;
 pub mod export_cmd;
 pub mod live_cmds;
 pub mod log_cmds;
+pub mod panel;
 pub mod queue_truth_cmd;
 pub mod replay_cmd;
 pub mod report_cmds;

@@ -42,6 +42,10 @@ pub trait LiveEngine {
     fn status(&self) -> String {
         String::new()
     }
+    /// The lines of the live status panel (and of the heartbeat), as things stand.
+    fn panel(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// An engine that consumes nothing and never asks for ticks: `record` is the live pipeline with
@@ -189,6 +193,8 @@ pub struct LiveReport {
     pub engine_latency: LatencyHistogram,
     pub elapsed: Duration,
     pub engine_status: String,
+    /// The engine's status panel lines ([`LiveEngine::panel`]).
+    pub engine_panel: Vec<String>,
 }
 
 impl LiveReport {
@@ -446,6 +452,7 @@ impl Pipeline<'_> {
         self.report.feed_queue_high_water = stats.queue_high_water.load(Ordering::Relaxed);
         self.report.elapsed = started.elapsed();
         self.report.engine_status = self.engine.status();
+        self.report.engine_panel = self.engine.panel();
         self.note_backlog();
     }
 }

@@ -15,6 +15,7 @@ use super::journal::JournalThread;
 use crate::engine::{Engine, EngineConfig, EngineSummary, Input, Output};
 use crate::log::{Header, LogWriter, WriterOptions};
 use crate::report::pnl::{funding_of, PnlBreakdown, PnlLedger};
+use crate::report::quality::{Quality, QualityTracker};
 use crate::types::Timestamp;
 use crate::venue::Venue;
 use anyhow::{bail, Context, Result};
@@ -103,6 +104,10 @@ pub struct Summary {
     /// session could not trade them, whatever its settings.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub coins_without_book: Vec<String>,
+    /// Quote quality and markouts at the report horizons (`src/report/quality.rs`): derived
+    /// from the outputs and the coins' quote views, never journaled.
+    #[serde(flatten)]
+    pub quality: Quality,
     #[serde(flatten)]
     pub engine: EngineSummary,
 }
@@ -149,6 +154,9 @@ pub struct SessionRunner {
     ledger: PnlLedger,
     /// Coins that had a mid at some model snapshot.
     coins_with_book: BTreeSet<String>,
+    quality: QualityTracker,
+    /// Reused buffer of the coins' quote views.
+    views: Vec<crate::engine::coin::QuoteView>,
 }
 
 impl SessionRunner {
@@ -218,6 +226,7 @@ impl SessionRunner {
         mark_session_dir(out)?;
         let cfg_toml = engine.config().to_toml();
         let horizon_s = engine.config().outcome.markout_horizon_s;
+        let quality = QualityTracker::new(coins, &engine.config().outcome.report_horizons_ms);
         let session = SessionToml {
             program_version: crate::PROGRAM_VERSION,
             venue: venue.name(),
@@ -265,11 +274,18 @@ impl SessionRunner {
             input_damage: Vec::new(),
             ledger: PnlLedger::new(horizon_s),
             coins_with_book: BTreeSet::new(),
+            quality,
+            views: Vec::new(),
         })
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Each coin's quote view after the last input (in the engine's coin order).
+    pub fn views(&self) -> &[crate::engine::coin::QuoteView] {
+        &self.views
     }
 
     pub fn dir(&self) -> &Path {
@@ -325,6 +341,12 @@ impl SessionRunner {
                 checkpoint = Some(*index);
             }
         }
+        self.views.clear();
+        self.views.extend(self.engine.coins().map(|c| c.quote_view()));
+        let margin = self.engine.margin();
+        let equity = margin.equity();
+        let margin_use = (equity > 0).then(|| margin.required() as f64 / equity as f64);
+        self.quality.observe(now, &self.out, &self.views, margin_use);
         if let Some(index) = checkpoint {
             self.write_checkpoint(index, seq, now)?;
         }
@@ -371,6 +393,7 @@ impl SessionRunner {
             pnl_breakdown: breakdown(self.ledger.total(), &engine.pnl),
             pnl_breakdown_by_coin,
             max_drawdown: self.ledger.max_drawdown(),
+            quality: self.quality.summary(),
             coins_without_book: self
                 .coins
                 .iter()

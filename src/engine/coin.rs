@@ -224,6 +224,27 @@ pub struct CoinState {
     pub funding: FundingClock,
 }
 
+/// A read-only view of one coin's quoting state ([`CoinState::quote_view`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QuoteView {
+    pub mid: Option<Price>,
+    /// The market's best bid and ask (a `bbo` newer than the book overlaid).
+    pub touch_bid: Option<Price>,
+    pub touch_ask: Option<Price>,
+    /// Our best quote on each side with no cancel sent (the model snapshots' `bid_quote`).
+    pub our_bid: Option<Price>,
+    pub our_ask: Option<Price>,
+    pub book_valid: bool,
+    pub position: Qty,
+    /// What the position is marked at (the last valid mid, or the venue's mark price).
+    pub mark: Price,
+    /// (realized, unrealized at the mark, funding, fees), 10^-8 quote units.
+    pub pnl: (i64, i64, i64, i64),
+    /// The last market event's receive - exchange time, ns (`None` before any, or after a
+    /// reconnect).
+    pub feed_delay_ns: Option<i64>,
+}
+
 /// Bound on the mid path kept for held fills (they wait at most one markout horizon).
 const MAX_HELD_MIDS: usize = 100_000;
 
@@ -923,6 +944,23 @@ impl CoinState {
             .chain(self.strategy.next_deadline())
             .chain(funding)
             .min()
+    }
+
+    /// What a driver may read of this coin between inputs (the report's quote quality, the
+    /// live panel): a copy, computed on request, that changes nothing.
+    pub fn quote_view(&self) -> QuoteView {
+        QuoteView {
+            mid: self.mid,
+            touch_bid: self.best_bid,
+            touch_ask: self.best_ask,
+            our_bid: self.best_quote(Side::Buy),
+            our_ask: self.best_quote(Side::Sell),
+            book_valid: self.book_valid,
+            position: self.position.qty,
+            mark: self.mark,
+            pnl: self.pnl(),
+            feed_delay_ns: self.feed.last_ns(),
+        }
     }
 
     /// (realized, unrealized at the mark, funding, fees), 10^-8 quote units.

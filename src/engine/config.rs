@@ -376,6 +376,17 @@ impl EngineConfig {
                 return err("outcome.report_horizons_s", format!("{h} is out of range; allowed [1, 3600]"));
             }
         }
+        for h in &self.outcome.report_horizons_ms {
+            if !(1..=3_600_000).contains(h) {
+                return err(
+                    "outcome.report_horizons_ms",
+                    format!("{h} is out of range; allowed [1, 3600000]"),
+                );
+            }
+        }
+        if self.outcome.report_horizons_ms.len() > 32 {
+            return err("outcome.report_horizons_ms", "at most 32 horizons".into());
+        }
         for (coin, inst) in &self.instruments {
             for (name, v) in [("tick", &inst.tick), ("lot", &inst.lot)] {
                 match crate::types::parse_fixed(v.as_bytes()) {

@@ -101,6 +101,7 @@ pub const KEYS: &[KeyDoc] = &[
     k("outcome.markout_horizon_s", "s", "The markout horizon that labels a fill adverse (the seed's 5 s), and the adverse part of the PnL breakdown."),
     k("outcome.adverse_threshold_bp", "bp", "A fill is adverse when the mid moved against it by more than this at the horizon."),
     ka("outcome.report_horizons_s", "list of s", "each in [1, 3600]", "Further markout horizons computed for reporting only."),
+    ka("outcome.report_horizons_ms", "list of ms", "each in [1, 3600000], at most 32", "Horizons of the report's markout distributions (summary.json markouts_by_horizon: by side, by toxicity quintile, quantiles and histogram); measured by the session runner, so they change no output."),
     k("outcome.max_pending", "fills", "Bound of the pending markouts; the oldest are dropped (and reported dropped) beyond it."),
     k("classifier.learning_rate", "SGD step", "Step size of the logistic regression."),
     k("classifier.l2", "per step", "L2 penalty of the logistic regression."),

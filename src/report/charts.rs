@@ -27,13 +27,15 @@ pub struct Series {
     pub right_axis: bool,
     /// Points only (fills), no line.
     pub points: bool,
+    /// Bars (a histogram), no line.
+    pub bars: bool,
     #[serde(skip)]
     pub values: Vec<Option<f64>>,
 }
 
 impl Series {
     pub fn line(label: &str, color: &'static str, values: Vec<Option<f64>>) -> Series {
-        Series { label: label.to_string(), color, right_axis: false, points: false, values }
+        Series { label: label.to_string(), color, right_axis: false, points: false, bars: false, values }
     }
     pub fn right(mut self) -> Series {
         self.right_axis = true;
@@ -41,6 +43,10 @@ impl Series {
     }
     pub fn points(mut self) -> Series {
         self.points = true;
+        self
+    }
+    pub fn bars(mut self) -> Series {
+        self.bars = true;
         self
     }
 }
@@ -97,10 +103,85 @@ impl Chart {
         };
         let json = serde_json::to_string(&spec).unwrap_or_else(|_| "{}".to_string()).replace("</", "<\\/");
         let id = escape(&self.id);
+        let fallback =
+            if self.fallback_svg.is_empty() { self.simple_svg() } else { self.fallback_svg.clone() };
         format!(
-            "<div class=\"pt-chart\" data-pt-chart=\"{id}\" data-pt-spec=\"pt-spec-{id}\">{}</div>\n<script type=\"application/json\" id=\"pt-spec-{id}\">{json}</script>\n",
-            self.fallback_svg
+            "<div class=\"pt-chart\" data-pt-chart=\"{id}\" data-pt-spec=\"pt-spec-{id}\">{fallback}</div>\n<script type=\"application/json\" id=\"pt-spec-{id}\">{json}</script>\n"
         )
+    }
+
+    /// A plain static SVG of the series (each against its own axis range): the no-script
+    /// fallback of a chart that has no drawn one. Lines as polylines, each point a dot.
+    pub fn simple_svg(&self) -> String {
+        let (w, h, pad) = (800.0, 220.0, 30.0);
+        let xs: Vec<f64> = self.x.iter().copied().filter(|x| x.is_finite()).collect();
+        let (x0, x1) = range(&xs);
+        let mut body = String::new();
+        for s in &self.series {
+            let pts: Vec<(f64, f64)> = self
+                .x
+                .iter()
+                .zip(&s.values)
+                .filter_map(|(x, v)| v.filter(|v| v.is_finite() && x.is_finite()).map(|v| (*x, v)))
+                .collect();
+            let ys: Vec<f64> = pts.iter().map(|p| p.1).collect();
+            let (y0, y1) = range(&ys);
+            let at = |(x, y): (f64, f64)| {
+                (
+                    pad + (x - x0) / (x1 - x0) * (w - 2.0 * pad),
+                    h - pad - (y - y0) / (y1 - y0) * (h - 2.0 * pad),
+                )
+            };
+            if pts.len() >= 2 && !s.points && !s.bars {
+                let line: Vec<String> =
+                    pts.iter().map(|p| at(*p)).map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+                let _ = write!(
+                    body,
+                    "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>",
+                    s.color,
+                    line.join(" ")
+                );
+            }
+            if s.bars {
+                let bw = (w - 2.0 * pad) / pts.len().max(1) as f64 * 0.8;
+                for p in &pts {
+                    let (x, y) = at(*p);
+                    let (_, base) = at((p.0, y0.min(0.0).max(y0)));
+                    let _ = write!(
+                        body,
+                        "<polygon fill=\"{}\" points=\"{:.1},{base:.1} {:.1},{y:.1} {:.1},{y:.1} {:.1},{base:.1}\"/>",
+                        s.color,
+                        x - bw / 2.0,
+                        x - bw / 2.0,
+                        x + bw / 2.0,
+                        x + bw / 2.0
+                    );
+                }
+            } else if pts.len() <= 200 {
+                for p in &pts {
+                    let (x, y) = at(*p);
+                    let _ =
+                        write!(body, "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"2\" fill=\"{}\"/>", s.color);
+                }
+            }
+        }
+        format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\"><text x=\"{pad}\" y=\"16\" font-size=\"13\" font-family=\"sans-serif\">{}</text>{body}</svg>",
+            escape(&self.title)
+        )
+    }
+}
+
+/// The range of finite values, widened when empty or flat.
+fn range(v: &[f64]) -> (f64, f64) {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !lo.is_finite() || !hi.is_finite() {
+        (0.0, 1.0)
+    } else if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5, hi + 0.5)
     }
 }
 
@@ -148,9 +229,10 @@ const PAGE_SCRIPT: &str = r#"<script>
         label: s.label,
         stroke: s.color,
         scale: s.right_axis ? 'y2' : 'y',
-        width: s.points ? 0 : 1.5,
+        width: s.points ? 0 : s.bars ? 1 : 1.5,
+        fill: s.bars ? s.color : undefined,
         spanGaps: !s.points,
-        paths: s.points ? () => null : undefined,
+        paths: s.points ? () => null : s.bars ? uPlot.paths.bars({ size: [0.9, 60] }) : undefined,
         points: s.points ? { show: true, size: 7, fill: s.color, stroke: s.color } : { show: false },
       });
     }

@@ -818,11 +818,17 @@ pub fn render(
     summary: &SessionSummary,
 ) -> anyhow::Result<String> {
     let plots = plots(session, summary)?;
-    let charts = charts(session, summary)?;
+    let mut charts = charts(session, summary)?;
+    if let Some(q) = &summary.quality {
+        charts.extend(super::quality_html::charts(q));
+    }
     let title = format!("paper_trader report: {}", session.dir.display());
     let mut h = page_head(&title);
     h.push_str(&provenance(session, summary));
     h.push_str(&breakdown_table(summary));
+    if let Some(q) = &summary.quality {
+        h.push_str(&super::quality_html::section(q));
+    }
     let passed = checklist.iter().filter(|i| i.pass).count();
     let _ = write!(h, "<h2>Validation checklist: {passed} of {} pass</h2>\n<table><tr><th>item</th><th></th><th>value</th><th>threshold</th><th>detail / diagnosis</th></tr>\n", checklist.len());
     for i in checklist {

@@ -4,6 +4,8 @@
 pub mod charts;
 pub mod html;
 pub mod pnl;
+pub mod quality;
+pub mod quality_html;
 pub mod session;
 pub mod stats;
 pub mod summary;

@@ -98,7 +98,10 @@ impl Session {
         if let Some(n) = self.checkpoint_files {
             t.set_checkpoint_files(n);
         }
-        if let Some(bp) = self.config_value("account.maker_fee_bp").and_then(|v| v.as_float()) {
+        // session.toml holds the engine configuration under [config] (its account table is
+        // `[config.account]`); a fee written by hand may be an integer.
+        let number = |v: &toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+        if let Some(bp) = self.config_value("config.account.maker_fee_bp").and_then(number) {
             t.set_maker_fee_bp(bp);
         }
         if let Some(on) = self.config_value("config.fill_sim.ignore_book_depth").and_then(|v| v.as_bool()) {

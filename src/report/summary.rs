@@ -106,6 +106,10 @@ pub struct SessionSummary {
     pub max_drawdown: f64,
     /// `summary.json`'s `output_digest`, when the session has one.
     pub output_digest: Option<String>,
+    /// Quote quality and markouts at the report horizons, from `summary.json` (the session
+    /// runner measures them from the coins' quote views; the journal does not hold them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<super::quality::Quality>,
     pub interpretation: Vec<Interpretation>,
 }
 
@@ -333,6 +337,11 @@ impl SessionSummary {
                 .and_then(|v| v.get("output_digest"))
                 .and_then(|v| v.as_str())
                 .map(str::to_string),
+            quality: session
+                .summary
+                .as_ref()
+                .filter(|v| v.get("markouts_by_horizon").is_some())
+                .and_then(|v| serde_json::from_value(v.clone()).ok()),
             interpretation: Vec::new(),
         };
         s.interpretation = interpret(&s);
@@ -518,6 +527,9 @@ pub fn render_text(s: &SessionSummary) -> String {
         .map(|m| format!("{}s {:+.3}±{:.3} bp (n {})", m.horizon_s, m.mean_bp, m.se_bp, m.n))
         .collect();
     let _ = writeln!(o, "  markouts: {}", marks.join(", "));
+    if let Some(q) = &s.quality {
+        render_quality(&mut o, q);
+    }
     let regimes: Vec<String> = s
         .regimes
         .iter()
@@ -535,4 +547,69 @@ pub fn render_text(s: &SessionSummary) -> String {
         let _ = writeln!(o, "  {} {}", if i.flagged { "!" } else { "-" }, i.verdict);
     }
     o
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("n/a".to_string(), |x| format!("{:.1}%", x * 100.0))
+}
+
+fn num(v: Option<f64>, digits: usize) -> String {
+    v.map_or("n/a".to_string(), |x| format!("{x:+.digits$}"))
+}
+
+/// A horizon in ms as people say it: 100ms, 1s, 1m.
+pub fn horizon_label(ms: u64) -> String {
+    if ms % 60_000 == 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms % 1_000 == 0 {
+        format!("{}s", ms / 1_000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// The quote-quality lines of the terminal summary.
+fn render_quality(o: &mut String, q: &super::quality::Quality) {
+    let _ = writeln!(
+        o,
+        "  pnl per hour {} USD (hourly Sharpe {}); position {} USD now, {:.2} USD gross at most; margin use mean {} max {}",
+        num(q.pnl_per_hour, 4),
+        q.pnl_hourly_sharpe.map_or("n/a".to_string(), |x| format!("{x:.2}")),
+        q.position_usd.values().map(|v| format!("{v:+.2}")).collect::<Vec<_>>().join(","),
+        q.max_position_usd,
+        pct(q.margin_use_mean),
+        pct(q.margin_use_max),
+    );
+    let _ = writeln!(
+        o,
+        "  quoting: uptime {}, at the touch {} (bid {}, ask {}); quoted spread {} bp vs market {} bp; order-to-trade {}",
+        pct(q.quote_uptime),
+        pct(q.time_at_touch),
+        pct(q.time_at_touch_bid),
+        pct(q.time_at_touch_ask),
+        q.quoted_spread_bp.map_or("n/a".to_string(), |x| format!("{x:.2}")),
+        q.market_spread_bp.map_or("n/a".to_string(), |x| format!("{x:.2}")),
+        q.order_to_trade.map_or("n/a".to_string(), |x| format!("{x:.1}")),
+    );
+    let k = &q.fills_by_kind;
+    let _ = writeln!(
+        o,
+        "  fills by kind: trade-through {}, book cross {}, at price {}",
+        k.trade_through, k.book_cross, k.trade_at_price
+    );
+    let marks: Vec<String> = q
+        .markouts_by_horizon
+        .iter()
+        .map(|h| {
+            format!(
+                "{} {} (buy {} / sell {}, n {})",
+                horizon_label(h.horizon_ms),
+                num(h.all.mean_bp, 2),
+                num(h.buy.mean_bp, 2),
+                num(h.sell.mean_bp, 2),
+                h.all.n
+            )
+        })
+        .collect();
+    let _ = writeln!(o, "  markouts by horizon (mean bp): {}", marks.join(", "));
 }

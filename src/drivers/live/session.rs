@@ -17,16 +17,72 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+/// Exchange event times running this many times faster than receive time mean an accelerated
+/// feed (`serve --speed Nx`): the engine's clock (receive time) is compressed.
+pub const ACCELERATED_SPEED: f64 = 1.5;
+/// Receive time over which the speed is measured before it is judged.
+pub const SPEED_WINDOW_NS: u64 = 5_000_000_000;
+
+/// One coin's exchange event time against receive time, from its quote view's feed delay
+/// (receive - exchange time of its last market event).
+#[derive(Clone, Debug, Default)]
+pub struct SpeedWatch {
+    last_delay: Option<i64>,
+    /// (receive ns, exchange ns) of the first event since the connection began.
+    anchor: Option<(u64, i64)>,
+    /// Exchange time elapsed over receive time elapsed since the anchor (after the window).
+    pub speed: Option<f64>,
+    warned: bool,
+}
+
+impl SpeedWatch {
+    /// The coin's feed delay after an input at `now` (`None`: no event yet, or reconnected).
+    /// Returns the speed when it first crosses [`ACCELERATED_SPEED`].
+    pub fn observe(&mut self, now: Timestamp, delay: Option<i64>) -> Option<f64> {
+        let Some(d) = delay else {
+            self.last_delay = None;
+            self.anchor = None;
+            return None;
+        };
+        if self.last_delay == Some(d) {
+            return None;
+        }
+        // A new event of this coin: this input carried it, so its receive time is `now`.
+        self.last_delay = Some(d);
+        let exch = (now.0 as i64).saturating_sub(d);
+        let (r0, e0) = *self.anchor.get_or_insert((now.0, exch));
+        let dr = now.0.saturating_sub(r0);
+        if dr < SPEED_WINDOW_NS {
+            return None;
+        }
+        let speed = exch.saturating_sub(e0) as f64 / dr as f64;
+        self.speed = Some(speed);
+        (speed > ACCELERATED_SPEED && !std::mem::replace(&mut self.warned, true)).then_some(speed)
+    }
+}
+
 /// The session runner as the live driver's engine.
 pub struct RunnerEngine {
     runner: SessionRunner,
     /// Checklist items already announced as passing (each is logged once, when it first passes).
     announced: RefCell<BTreeSet<String>>,
+    coins: Vec<String>,
+    speed: Vec<SpeedWatch>,
 }
 
 impl LiveEngine for RunnerEngine {
     fn feed(&mut self, now: Timestamp, seq: u64, input: Input<'_>) -> anyhow::Result<()> {
-        self.runner.feed(now, seq, input).map(|_| ())
+        self.runner.feed(now, seq, input)?;
+        for (k, v) in self.runner.views().iter().enumerate() {
+            let Some(w) = self.speed.get_mut(k) else { break };
+            if let Some(speed) = w.observe(now, v.feed_delay_ns) {
+                tracing::warn!(
+                    "{}: the exchange's event times run {speed:.1}x faster than receive time (an accelerated `serve --speed`?): the engine's clock is receive time, so the session is compressed: latencies, markout horizons and rates per second are not what the venue would give",
+                    self.coins[k]
+                );
+            }
+        }
+        Ok(())
     }
     fn next_deadline(&self) -> Option<Timestamp> {
         self.runner.engine().next_deadline()
@@ -41,6 +97,65 @@ impl LiveEngine for RunnerEngine {
         }
         status_line(&summary)
     }
+    fn panel(&self) -> Vec<String> {
+        panel_lines(&self.runner.summary(), &self.coins, self.runner.views())
+    }
+}
+
+/// A price, or "-".
+fn px(p: Option<crate::types::Price>) -> String {
+    p.map_or("-".to_string(), |p| p.to_string())
+}
+
+/// Our quote against the touch on one side: the price and how far behind the touch it rests (bp).
+fn against_touch(
+    ours: Option<crate::types::Price>,
+    touch: Option<crate::types::Price>,
+    mid: Option<crate::types::Price>,
+) -> String {
+    match (ours, touch, mid) {
+        (Some(o), Some(t), Some(m)) if m.0 > 0 => {
+            let behind = (o.0 - t.0).abs() as f64 / m.0 as f64 * 1e4;
+            if o == t {
+                format!("{o} (at the touch)")
+            } else {
+                format!("{o} ({behind:.1} bp off {t})")
+            }
+        }
+        (Some(o), _, _) => o.to_string(),
+        (None, t, _) => format!("- (touch {})", px(t)),
+    }
+}
+
+/// The status panel: one line per coin (mid, our quotes against the touch, position in USD),
+/// then the PnL and fill rate, then the checklist.
+pub fn panel_lines(s: &Summary, coins: &[String], views: &[crate::engine::coin::QuoteView]) -> Vec<String> {
+    let e = &s.engine;
+    let mut lines = Vec::new();
+    for (c, v) in coins.iter().zip(views) {
+        let usd = v.position.to_f64() * v.mark.to_f64();
+        lines.push(format!(
+            "{c}: mid {} | bid {} | ask {} | position {} = {usd:+.2} USD",
+            px(v.mid),
+            against_touch(v.our_bid, v.touch_bid, v.mid),
+            against_touch(v.our_ask, v.touch_ask, v.mid),
+            v.position
+        ));
+    }
+    let minutes = e.last_ns.saturating_sub(e.first_ns) as f64 / 6e10;
+    let per_min = if minutes > 0.0 { e.fills as f64 / minutes } else { 0.0 };
+    lines.push(format!(
+        "net PnL {:+.4} USD (realized {:+.4}, unrealized {:+.4}, fees {:.4}) | fills {} ({per_min:.1}/min) | kappa {:.3} conf {:.2}",
+        e.pnl.net, e.pnl.realized, e.pnl.unrealized, e.pnl.fees, e.fills, e.kappa, e.kappa_confidence
+    ));
+    let passed = e.checklist.iter().filter(|c| c.pass).count();
+    let waiting: Vec<&str> = e.checklist.iter().filter(|c| !c.pass).map(|c| c.name.as_str()).collect();
+    lines.push(if waiting.is_empty() {
+        format!("checklist {passed}/{}: all pass", e.checklist.len())
+    } else {
+        format!("checklist {passed}/{}; not yet: {}", e.checklist.len(), waiting.join(", "))
+    });
+    lines
 }
 
 /// The seed's validation items as they stand: fills, PnL, kappa and its confidence, toxicity,
@@ -102,8 +217,15 @@ pub fn run_session(
     };
     let recorder: Box<dyn InputRecorder> =
         Box::new(RecorderThread::spawn(&out.join("inputs"), header, writer_opts)?);
-    let mut engine = RunnerEngine { runner, announced: RefCell::new(BTreeSet::new()) };
+    let mut engine = RunnerEngine {
+        runner,
+        announced: RefCell::new(BTreeSet::new()),
+        coins: setup.coins.clone(),
+        speed: vec![SpeedWatch::default(); setup.coins.len()],
+    };
     let report = super::run(protocol, opts, &mut engine, recorder, stop, progress)?;
+    let event_time_speed: std::collections::BTreeMap<&str, Option<f64>> =
+        engine.coins.iter().map(String::as_str).zip(engine.speed.iter().map(|w| w.speed)).collect();
     let summary = engine.runner.finish()?;
     let live_json = serde_json::json!({
         "url": setup.url,
@@ -128,6 +250,9 @@ pub fn run_session(
             "max": report.engine_latency.max_ns(),
         },
         "elapsed_s": report.elapsed.as_secs_f64(),
+        // Per coin: exchange event time elapsed over receive time elapsed since the last
+        // connection began (1 for a live venue; N for `serve --speed Nx`; null before 5 s).
+        "event_time_speed": event_time_speed,
     });
     std::fs::write(out.join("live.json"), serde_json::to_string_pretty(&live_json)? + "\n")
         .with_context(|| format!("writing {}/live.json", out.display()))?;

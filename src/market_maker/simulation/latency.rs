@@ -78,6 +78,11 @@ impl FeedDelay {
         (last - min).max(0) as u64
     }
 
+    /// The last message's receive - exchange time, ns (`None` before any message).
+    pub fn last_ns(&self) -> Option<i64> {
+        self.last
+    }
+
     /// Forgets what was seen (a reconnect: the new connection has its own delays).
     pub fn reset(&mut self) {
         self.buckets.clear();

@@ -18,6 +18,10 @@ pub struct OutcomeConfig {
     pub adverse_threshold_bp: f64,
     /// Further horizons computed for reporting only.
     pub report_horizons_s: Vec<u32>,
+    /// Horizons (ms) of the report's markout distributions (`summary.json`'s
+    /// `markouts_by_horizon`): measured by the session runner, never by the engine, so they
+    /// change no output.
+    pub report_horizons_ms: Vec<u64>,
     /// Bound of the pending deque; the oldest are dropped (and reported dropped) beyond it.
     pub max_pending: usize,
 }
@@ -28,6 +32,7 @@ impl Default for OutcomeConfig {
             markout_horizon_s: 5,
             adverse_threshold_bp: 1.0,
             report_horizons_s: vec![1, 30, 60],
+            report_horizons_ms: vec![100, 500, 1_000, 5_000, 30_000, 60_000],
             max_pending: 4096,
         }
     }
