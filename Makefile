@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/release/paper_trader
 
-.PHONY: build test demo bench lint sample fmt soak queue-truth-table
+.PHONY: build test demo bench bench-detail lint sample fmt soak queue-truth-table
 
 build:
 	$(CARGO) build --release
@@ -28,8 +28,12 @@ soak:
 demo: build
 	$(BIN) demo --replace
 
-# Benchmarks print figures and ratios against baselines measured in the same run.
+# Benchmarks print figures and ratios against floors measured in the same run: `bench` one
+# table of issue 16's targets (docs/PERFORMANCE.md), `bench-detail` every area's figures.
 bench:
+	$(CARGO) bench --bench targets
+
+bench-detail:
 	$(CARGO) bench --bench log --bench venue --bench synth --bench engine --bench live
 
 lint:
