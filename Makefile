@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/release/paper_trader
 
-.PHONY: build test demo bench lint sample fmt soak queue-truth-table python python-test bench-python
+.PHONY: build test demo bench bench-detail bench-python lint sample fmt soak queue-truth-table python python-test
 
 build:
 	$(CARGO) build --release
@@ -29,8 +29,12 @@ soak:
 demo: build
 	$(BIN) demo --replace
 
-# Benchmarks print figures and ratios against baselines measured in the same run.
+# Benchmarks print figures and ratios against floors measured in the same run: `bench` one
+# table of issue 16's targets (docs/PERFORMANCE.md), `bench-detail` every area's figures.
 bench:
+	$(CARGO) bench --bench targets
+
+bench-detail:
 	$(CARGO) bench --bench log --bench venue --bench synth --bench engine --bench live
 
 lint:

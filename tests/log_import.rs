@@ -117,3 +117,41 @@ fn archive_import_keeps_the_raw_object_bytes() {
     let mut r = LogReader::open(&rec).unwrap();
     assert_eq!(r.next_record().unwrap().recv_ns, 1_704_110_401_138_942_031);
 }
+
+/// The importer hands lines out of its read buffer and copies only those that span two
+/// buffer fills (1 MiB each): a line longer than two fills, lines of many lengths (so fills
+/// end at every offset of a line, newlines included) and a last line without a newline all
+/// come back byte for byte, gzipped or plain.
+#[test]
+fn lines_across_read_buffer_fills_come_back_byte_for_byte() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut text = Vec::new();
+    let mut ns = 1_737_918_843_893_903_000u64;
+    let mut line = |text: &mut Vec<u8>, pad: usize| {
+        ns += 1;
+        let head = format!("{ns} {{\"channel\":\"trades\",\"data\":[{{\"coin\":\"BTC\",\"x\":\"");
+        text.extend_from_slice(head.as_bytes());
+        text.resize(text.len() + pad, b'a');
+        text.extend_from_slice(b"\"}]}\n");
+    };
+    line(&mut text, 10);
+    line(&mut text, 2_500_000); // longer than two fills
+    for i in 0..20_001 {
+        line(&mut text, i % 300);
+    }
+    text.extend_from_slice(b"1737918843893999999 {\"channel\":\"trades\",\"data\":[]}"); // no newline
+    let plain = tmp.path().join("plain.txt");
+    std::fs::write(&plain, &text).unwrap();
+    let gz = tmp.path().join("text.gz");
+    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    enc.write_all(&text).unwrap();
+    enc.finish().unwrap();
+    for input in [plain, gz] {
+        let rec = tmp.path().join(format!("rec-{}", input.file_name().unwrap().to_string_lossy()));
+        let stats = import(ImportFormat::Hftbacktest, Venue::Hyperliquid, &[input], &rec, opts()).unwrap();
+        assert_eq!(stats.unparsed, 0);
+        assert_eq!(stats.messages, 20_004);
+        assert!(cat(&rec) == text, "cat of the import differs from its input");
+    }
+}

@@ -12,10 +12,13 @@
 
 mod report_support;
 
+use paper_trader::commands::report_cmds::terminal_summary;
 use paper_trader::engine::io::Output;
 use paper_trader::log::{Body, Control, LogReader, LogWriter, WriterOptions};
 use paper_trader::report::session::Session;
+use paper_trader::report::summary::{self, SessionSummary};
 use paper_trader::report::trajectory;
+use paper_trader::report::validate;
 use paper_trader::types::Timestamp;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,6 +65,14 @@ fn check(name: &str, recording: &Path, replay_args: &[&str], interval_s: u64) ->
         .map(|i| (i["name"].as_str().unwrap().to_string(), i["pass"].as_bool().unwrap()))
         .collect();
     assert_eq!(mine, engine, "{name}: validate and the engine's checklist disagree");
+    // replay's terminal summary streams the journal through the summary and the checklist
+    // (holding none of it): the same text as those of the session loaded whole.
+    let loaded = format!(
+        "{}checklist:\n{}",
+        summary::render_text(&SessionSummary::compute(&session)),
+        validate::render_text(&session.checklist())
+    );
+    assert_eq!(terminal_summary(&out).unwrap(), loaded, "{name}: the streamed terminal summary differs");
     session
 }
 

@@ -3,7 +3,7 @@
 use super::{exit, CmdResult};
 use crate::report::html;
 use crate::report::session::Session;
-use crate::report::summary::{self, SessionSummary};
+use crate::report::summary::{self, markout_horizon_s, SessionSummary, SummaryBuilder};
 use crate::report::validate::{self, ChecklistItem};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -75,8 +75,23 @@ pub fn write_html(
 /// The terminal summary of a session directory: the layout `demo`, `replay` and `report`
 /// share (figures, PnL breakdown, interpretation, then the checklist).
 pub fn terminal_summary(dir: &Path) -> anyhow::Result<String> {
-    let session = Session::load(dir)?;
-    Ok(summary_text(&SessionSummary::compute(&session), &session.checklist()))
+    // The journal is streamed through the summary and the checklist, never held whole: a
+    // long session's outputs are hundreds of MB decoded. That needs the span and settings
+    // before the first output, from summary.json and session.toml; without a span (a session
+    // that did not finish) the whole session is loaded as `report` does.
+    let head = Session::head(dir)?;
+    if head.span("first_ns").is_none() || head.span("last_ns").is_none() {
+        let session = Session::load(dir)?;
+        return Ok(summary_text(&SessionSummary::compute(&session), &session.checklist()));
+    }
+    let mut builder = SummaryBuilder::new(head.first, markout_horizon_s(&head));
+    let mut tracker = head.checklist_tracker();
+    let session = Session::stream(dir, |t, o| {
+        builder.observe(t, &o);
+        tracker.on_output(t, &o);
+    })?;
+    tracker.advance(session.last);
+    Ok(summary_text(&builder.finish(session.last, session.summary.as_ref()), &tracker.items()))
 }
 
 fn summary_text(summary: &SessionSummary, items: &[ChecklistItem]) -> String {

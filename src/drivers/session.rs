@@ -250,10 +250,13 @@ impl SessionRunner {
         };
         // The journal is rebuilt from the inputs at will, so it is synced once at the end, not
         // at every flush: a long replay would otherwise spend its time in fsync. For the same
-        // reason it is compressed at zstd level 3, not the recording's 6: level 6's lazy match
-        // search was ~30% of a replay's time (perf) for a journal a few % smaller. And it is
-        // compressed and written on a thread of its own (`journal.rs`), off the engine's path.
-        let opts = WriterOptions { fsync: false, zstd_level: 3, ..WriterOptions::default() };
+        // reason it is compressed at zstd level 1, not the recording's 6: level 6's lazy match
+        // search was ~30% of a replay's time (perf) for a journal a few % smaller, and level 3's
+        // double-fast search still 15% of a 6 h Hyperliquid replay's CPU (level 1: 7%, the
+        // journal 11 -> 13 MB). It is compressed and written on a thread of its own
+        // (`journal.rs`), off the engine's path; the digest is over the records before
+        // compression, so no level moves it.
+        let opts = WriterOptions { fsync: false, zstd_level: 1, ..WriterOptions::default() };
         let journal = LogWriter::create(&out.join("outputs"), header, opts)
             .with_context(|| format!("creating the output journal in {}", out.display()))?;
         let journal =

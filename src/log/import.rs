@@ -65,8 +65,9 @@ pub struct ImportStats {
 /// scan for routing; values with escapes are not names and give `None`).
 pub fn json_str_field<'a>(msg: &'a [u8], key: &str, within: usize) -> Option<&'a str> {
     let hay = &msg[..msg.len().min(within)];
-    let pat = format!("\"{key}\":");
-    let at = find(hay, pat.as_bytes())? + pat.len();
+    let mut buf = [0u8; 32];
+    let pat = key_pattern(key, &mut buf);
+    let at = find(hay, &pat)? + pat.len();
     let rest = &msg[at..];
     let skip = rest.iter().take_while(|b| **b == b' ').count();
     let rest = rest.get(skip..)?.strip_prefix(b"\"")?;
@@ -77,20 +78,57 @@ pub fn json_str_field<'a>(msg: &'a [u8], key: &str, within: usize) -> Option<&'a
     std::str::from_utf8(&rest[..end]).ok()
 }
 
+/// `"key":`, in `buf` when it fits (no allocation per message on the hot path).
+fn key_pattern<'b>(key: &str, buf: &'b mut [u8; 32]) -> std::borrow::Cow<'b, [u8]> {
+    let k = key.as_bytes();
+    if k.len() + 3 > buf.len() {
+        return std::borrow::Cow::Owned(format!("\"{key}\":").into_bytes());
+    }
+    buf[0] = b'"';
+    buf[1..=k.len()].copy_from_slice(k);
+    buf[k.len() + 1] = b'"';
+    buf[k.len() + 2] = b':';
+    std::borrow::Cow::Borrowed(&buf[..k.len() + 3])
+}
+
+/// The first occurrence of `needle` in `hay` (memchr's SIMD substring search: the byte-by-byte
+/// window compare was the top line of an import's profile).
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// Hyperliquid stream name: `<channel>:<coin>` for per-coin channels, `allMids`, or `ws`.
 pub fn hyperliquid_stream(msg: &[u8]) -> (String, Option<String>) {
-    let Some(channel) = json_str_field(msg, "channel", 64) else { return ("ws".into(), None) };
-    match channel {
-        "allMids" => ("allMids".into(), None),
-        "l2Book" | "trades" | "bbo" | "activeAssetCtx" | "candle" => match json_str_field(msg, "coin", 512) {
-            Some(coin) => (format!("{channel}:{coin}"), Some(coin.to_owned())),
-            None => ("ws".into(), None),
-        },
-        _ => ("ws".into(), None),
+    let mut name = String::new();
+    let coin = hyperliquid_stream_into(msg, &mut name).map(str::to_owned);
+    (name, coin)
+}
+
+/// [`hyperliquid_stream`] into a reused buffer: writes the stream name into `name` and
+/// returns the coin of a per-coin channel.
+fn hyperliquid_stream_into<'a>(msg: &'a [u8], name: &mut String) -> Option<&'a str> {
+    name.clear();
+    let coin = match json_str_field(msg, "channel", 64) {
+        Some("allMids") => {
+            name.push_str("allMids");
+            return None;
+        }
+        Some(channel @ ("l2Book" | "trades" | "bbo" | "activeAssetCtx" | "candle")) => {
+            json_str_field(msg, "coin", 512).map(|coin| (channel, coin))
+        }
+        _ => None,
+    };
+    match coin {
+        Some((channel, coin)) => {
+            name.push_str(channel);
+            name.push(':');
+            name.push_str(coin);
+            Some(coin)
+        }
+        None => {
+            name.push_str("ws");
+            None
+        }
     }
 }
 
@@ -148,27 +186,52 @@ fn open_input(path: &Path) -> Result<Box<dyn BufRead>, LogError> {
     }
 }
 
-/// Calls `f(line, had_newline)` for each line of each input, until it breaks.
+/// Calls `f(line, had_newline)` for each line of each input, until it breaks. Lines are
+/// handed out of the reader's buffer where they lie (memchr finds the newlines); only a line
+/// that spans two buffer fills is copied.
 fn for_each_line(
     inputs: &[PathBuf],
     mut f: impl FnMut(&[u8], bool) -> Result<ControlFlow<()>, LogError>,
 ) -> Result<(), LogError> {
-    let mut line = Vec::new();
+    let mut carry = Vec::new();
     for path in inputs {
         let mut r = open_input(path)?;
+        carry.clear();
         loop {
-            line.clear();
-            let n = r
-                .read_until(b'\n', &mut line)
-                .map_err(|source| LogError::Io { path: path.clone(), source })?;
-            if n == 0 {
+            let chunk = r.fill_buf().map_err(|source| LogError::Io { path: path.clone(), source })?;
+            let len = chunk.len();
+            if len == 0 {
                 break;
             }
-            let nl = line.last() == Some(&b'\n');
-            let body = if nl { &line[..line.len() - 1] } else { &line[..] };
-            if f(body, nl)?.is_break() {
-                return Ok(());
+            let mut rest = chunk;
+            if !carry.is_empty() {
+                match memchr::memchr(b'\n', rest) {
+                    Some(i) => {
+                        carry.extend_from_slice(&rest[..i]);
+                        if f(&carry, true)?.is_break() {
+                            return Ok(());
+                        }
+                        carry.clear();
+                        rest = &rest[i + 1..];
+                    }
+                    None => {
+                        carry.extend_from_slice(rest);
+                        r.consume(len);
+                        continue;
+                    }
+                }
             }
+            while let Some(i) = memchr::memchr(b'\n', rest) {
+                if f(&rest[..i], true)?.is_break() {
+                    return Ok(());
+                }
+                rest = &rest[i + 1..];
+            }
+            carry.extend_from_slice(rest);
+            r.consume(len);
+        }
+        if !carry.is_empty() && f(&carry, false)?.is_break() {
+            return Ok(());
         }
     }
     Ok(())
@@ -188,6 +251,8 @@ struct FirstPass {
 fn first_pass(format: ImportFormat, inputs: &[PathBuf]) -> Result<FirstPass, LogError> {
     let mut fp = FirstPass::default();
     let mut line_no = 0u64;
+    let mut stream = String::new();
+    let mut last_symbol = String::new();
     for_each_line(inputs, |line, _| {
         line_no += 1;
         let msg = match format {
@@ -201,12 +266,20 @@ fn first_pass(format: ImportFormat, inputs: &[PathBuf]) -> Result<FirstPass, Log
             },
         };
         fp.evidence.observe(msg, line_no);
-        if let (_, Some(c)) = hyperliquid_stream(msg) {
-            fp.hyperliquid_coins.insert(c);
+        // Names are copied only when new (the sets hold a handful; a capture has millions of
+        // lines naming them).
+        if let Some(c) = hyperliquid_stream_into(msg, &mut stream) {
+            if !fp.hyperliquid_coins.contains(c) {
+                fp.hyperliquid_coins.insert(c.to_owned());
+            }
         }
         if let BinanceKind::Stream(s) = binance_kind(msg) {
             if let Some(sym) = s.split('@').next() {
-                fp.binance_symbols.insert(sym.to_ascii_uppercase());
+                if last_symbol != sym {
+                    last_symbol.clear();
+                    last_symbol.push_str(sym);
+                    fp.binance_symbols.insert(sym.to_ascii_uppercase());
+                }
             }
         }
         Ok(ControlFlow::Continue(()))
@@ -245,8 +318,8 @@ pub struct VenueEvidence {
 impl VenueEvidence {
     /// Classifies one message (a cheap scan of its first bytes; unknown shapes say nothing).
     pub fn observe(&mut self, msg: &[u8], line_no: u64) {
-        if let Some((seen, what)) = classify(msg) {
-            let e = self.seen.entry(seen).or_insert_with(|| (0, line_no, what));
+        if let Some((seen, why)) = classify(msg) {
+            let e = self.seen.entry(seen).or_insert_with(|| (0, line_no, why.describe()));
             e.0 += 1;
         }
     }
@@ -295,48 +368,70 @@ impl VenueEvidence {
     }
 }
 
+/// Why a message was classified as it was, formatted only for the first message of a kind.
+enum Why<'a> {
+    Text(&'static str),
+    Channel(&'a str),
+    Stream(&'a str),
+    StreamNote(&'a str, &'static str),
+}
+
+impl Why<'_> {
+    fn describe(&self) -> String {
+        match self {
+            Why::Text(t) => (*t).to_owned(),
+            Why::Channel(ch) => format!("channel {ch}"),
+            Why::Stream(stream) => format!("stream {stream}"),
+            Why::StreamNote(stream, note) => format!("stream {stream}: {note}"),
+        }
+    }
+}
+
 /// The market of one message and a short description of the evidence.
-fn classify(msg: &[u8]) -> Option<(Seen, String)> {
+fn classify(msg: &[u8]) -> Option<(Seen, Why<'_>)> {
     const HL_CHANNELS: [&str; 8] =
         ["l2Book", "trades", "bbo", "allMids", "activeAssetCtx", "candle", "subscriptionResponse", "pong"];
     if let Some(ch) = json_str_field(msg, "channel", 64) {
         if HL_CHANNELS.contains(&ch) {
-            return Some((Seen::Hyperliquid, format!("channel {ch}")));
+            return Some((Seen::Hyperliquid, Why::Channel(ch)));
         }
     }
     let head = &msg[..msg.len().min(512)];
-    let has = |k: &str| find(head, format!("\"{k}\":").as_bytes()).is_some();
+    let has = |k: &str| {
+        let mut buf = [0u8; 32];
+        find(head, &key_pattern(k, &mut buf)).is_some()
+    };
     if msg.starts_with(b"{\"lastUpdateId\"") {
         // A REST depth snapshot: futures ones carry event and transaction times (COIN-M's
         // also a pair), spot's only the update id.
         return Some(if has("pair") {
-            (Seen::BinanceCoinm, "a depth snapshot with a pair".into())
+            (Seen::BinanceCoinm, Why::Text("a depth snapshot with a pair"))
         } else if has("T") {
-            (Seen::BinanceUsdm, "a futures depth snapshot".into())
+            (Seen::BinanceUsdm, Why::Text("a futures depth snapshot"))
         } else {
-            (Seen::BinanceSpot, "a depth snapshot without transaction time".into())
+            (Seen::BinanceSpot, Why::Text("a depth snapshot without transaction time"))
         });
     }
     let stream = json_str_field(msg, "stream", 64)?;
     let symbol = stream.split('@').next().unwrap_or("");
     let kind = json_str_field(msg, "e", 96);
     if symbol.contains('_') || has("ps") {
-        return Some((Seen::BinanceCoinm, format!("stream {stream}")));
+        return Some((Seen::BinanceCoinm, Why::Stream(stream)));
     }
     let seen = match kind {
         Some("depthUpdate") if has("pu") => Seen::BinanceUsdm,
         Some("depthUpdate") => {
-            return Some((Seen::BinanceSpot, format!("stream {stream}: a depth diff without pu")))
+            return Some((Seen::BinanceSpot, Why::StreamNote(stream, "a depth diff without pu")))
         }
         Some("trade") if has("M") && !has("X") => {
-            return Some((Seen::BinanceSpot, format!("stream {stream}: a spot trade (field M)")))
+            return Some((Seen::BinanceSpot, Why::StreamNote(stream, "a spot trade (field M)")))
         }
         None if stream.ends_with("@bookTicker") => {
-            return Some((Seen::BinanceSpot, format!("stream {stream}: a book ticker without event type")))
+            return Some((Seen::BinanceSpot, Why::StreamNote(stream, "a book ticker without event type")))
         }
         _ => Seen::BinanceUsdm,
     };
-    Some((seen, format!("stream {stream}")))
+    Some((seen, Why::Stream(stream)))
 }
 
 /// The byte range of the JSON object starting at `b[start]` (`{`), strings and escapes
@@ -425,6 +520,7 @@ pub fn for_each_record(
     let mut symbol: Option<String> = None;
     let mut last_ns = 0u64;
     let mut snapshot_stream = String::new();
+    let mut hl_stream = String::new();
 
     let mut put = |stats: &mut ImportStats, ns: u64, stream: &str, raw: &[u8]| {
         match stats.streams.get_mut(stream) {
@@ -460,8 +556,8 @@ pub fn for_each_record(
                 stats.messages += 1;
                 let flow = match venue {
                     Venue::Hyperliquid => {
-                        let (stream, _) = hyperliquid_stream(msg);
-                        put(stats, ns, &stream, msg)?
+                        hyperliquid_stream_into(msg, &mut hl_stream);
+                        put(stats, ns, &hl_stream, msg)?
                     }
                     Venue::BinanceUsdm => match binance_kind(msg) {
                         BinanceKind::Stream(s) => {

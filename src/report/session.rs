@@ -41,26 +41,46 @@ impl Session {
 
     /// Reads a session directory.
     pub fn load(dir: &Path) -> anyhow::Result<Session> {
-        let outputs_dir = dir.join("outputs");
-        if !outputs_dir.exists() {
+        let mut outputs = Vec::new();
+        let meta = Session::stream(dir, |t, o| outputs.push((t, o)))?;
+        let mut s = Session::from_outputs(outputs, meta.span("first_ns"), meta.span("last_ns"));
+        s.dir = meta.dir;
+        s.config = meta.config;
+        s.summary = meta.summary;
+        s.checkpoint_files = meta.checkpoint_files;
+        s.undecodable = meta.undecodable;
+        Ok(s)
+    }
+
+    /// Reads a session directory's files and hands each output of its journal to `f` in
+    /// order, holding none of them: the session returned has no `outputs`, and its `first` and
+    /// `last` are `summary.json`'s (see [`Session::span`]).
+    pub fn stream(dir: &Path, mut f: impl FnMut(Timestamp, Output)) -> anyhow::Result<Session> {
+        let mut s = Session::head(dir)?;
+        let mut reader = LogReader::open(&dir.join("outputs"))
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("reading the output journal of {}", dir.display()))?;
+        while let Some(rec) = reader.next_record() {
+            if let Body::Message(bytes) = rec.body {
+                match rmp_serde::from_slice::<Output>(&bytes) {
+                    Ok(o) => f(Timestamp(rec.recv_ns), o),
+                    Err(_) => s.undecodable += 1,
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// A session directory's files but its journal: `session.toml`, `summary.json` (`first`
+    /// and `last` are its span, else 0), the checkpoint count. Fails on a directory without
+    /// an `outputs/` journal.
+    pub fn head(dir: &Path) -> anyhow::Result<Session> {
+        if !dir.join("outputs").exists() {
             anyhow::bail!(
                 "{} is not a session: it has no outputs/ journal; write one with `paper_trader replay REC --out {}`",
                 dir.display(),
                 dir.display()
             );
-        }
-        let mut reader = LogReader::open(&outputs_dir)
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .with_context(|| format!("reading the output journal of {}", dir.display()))?;
-        let mut outputs = Vec::new();
-        let mut undecodable = 0u64;
-        while let Some(rec) = reader.next_record() {
-            if let Body::Message(bytes) = rec.body {
-                match rmp_serde::from_slice::<Output>(&bytes) {
-                    Ok(o) => outputs.push((Timestamp(rec.recv_ns), o)),
-                    Err(_) => undecodable += 1,
-                }
-            }
         }
         let config = std::fs::read_to_string(dir.join("session.toml"))
             .ok()
@@ -68,18 +88,28 @@ impl Session {
         let summary = std::fs::read_to_string(dir.join("summary.json"))
             .ok()
             .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
-        let span =
-            |key: &str| summary.as_ref().and_then(|v| v.get(key)).and_then(|v| v.as_u64()).map(Timestamp);
         let checkpoint_files = std::fs::read_dir(dir.join("checkpoints"))
             .ok()
             .map(|rd| rd.filter_map(Result::ok).filter(|e| e.path().is_file()).count());
-        let mut s = Session::from_outputs(outputs, span("first_ns"), span("last_ns"));
-        s.dir = dir.to_path_buf();
-        s.config = config;
-        s.summary = summary;
-        s.checkpoint_files = checkpoint_files;
-        s.undecodable = undecodable;
+        let mut s =
+            Session { dir: dir.to_path_buf(), config, summary, checkpoint_files, ..Session::default() };
+        s.first = s.span("first_ns").unwrap_or_default();
+        s.last = s.span("last_ns").unwrap_or(s.first).max(s.first);
         Ok(s)
+    }
+
+    /// A time of `summary.json` (`first_ns`, `last_ns`), when it has one.
+    pub fn span(&self, key: &str) -> Option<Timestamp> {
+        self.summary.as_ref().and_then(|v| v.get(key)).and_then(|v| v.as_u64()).map(Timestamp)
+    }
+
+    /// `summary.json`'s `output_digest`, when the session has one.
+    pub fn output_digest(&self) -> Option<String> {
+        self.summary
+            .as_ref()
+            .and_then(|v| v.get("output_digest"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
     }
 
     /// A configuration value of `session.toml` by dotted path (`config.fill_sim.fill_prob_base`).
@@ -94,6 +124,17 @@ impl Session {
 
     /// The checklist over this session, including the saved-checkpoint count.
     pub fn checklist(&self) -> Vec<super::validate::ChecklistItem> {
+        let mut t = self.checklist_tracker();
+        for (now, o) in &self.outputs {
+            t.on_output(*now, o);
+        }
+        t.advance(self.last);
+        t.items()
+    }
+
+    /// The checklist's tracker set up for this session (first input, checkpoint files, fee
+    /// and depth settings), before any output: feed it the outputs, then `advance(last)`.
+    pub fn checklist_tracker(&self) -> super::validate::ChecklistTracker {
         let mut t = super::validate::ChecklistTracker::new(self.first);
         if let Some(n) = self.checkpoint_files {
             t.set_checkpoint_files(n);
@@ -107,11 +148,7 @@ impl Session {
         if let Some(on) = self.config_value("config.fill_sim.ignore_book_depth").and_then(|v| v.as_bool()) {
             t.set_ignore_book_depth(on);
         }
-        for (now, o) in &self.outputs {
-            t.on_output(*now, o);
-        }
-        t.advance(self.last);
-        t.items()
+        t
     }
 
     /// The coins with model snapshots or fills, in name order.

@@ -6,9 +6,9 @@ use super::pnl::{PnlBreakdown, PnlLedger};
 use super::session::Session;
 use super::stats::{median, wilson_interval, Z_95};
 use crate::engine::io::{ModelSnapshot, Output, Regime};
-use crate::types::notional;
+use crate::types::{notional, Timestamp};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 /// Markout horizons reported (only 5 s labels a fill adverse).
@@ -147,98 +147,199 @@ fn mark_source(last: &BTreeMap<&str, &ModelSnapshot>) -> String {
     .to_string()
 }
 
-impl SessionSummary {
-    pub fn compute(session: &Session) -> SessionSummary {
-        let coins = session.coins();
-        let mut placed = 0;
-        let mut cancelled = 0;
-        let mut margin_rejects = 0;
-        let mut other_rejects = 0;
-        let mut anomalies = 0;
-        let mut book_invalid = 0;
-        let (mut fills, mut buys, mut sells) = (0u64, 0u64, 0u64);
-        let mut volume_units: i128 = 0;
-        let mut regime_changes = 0;
-        let mut checkpoints = 0;
-        let mut funding_events = 0u64;
-        let mut markout_moves: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-        let mut markout_dropped: BTreeMap<u32, u64> = BTreeMap::new();
-        let (mut as_resolved, mut as_adverse) = (0u64, 0u64);
-        let (mut no_skill_sum, mut no_skill_n) = (0.0f64, 0u64);
-        let mut last_snap: BTreeMap<&str, &ModelSnapshot> = BTreeMap::new();
-        let mut prev_snap: BTreeMap<&str, (f64, &ModelSnapshot)> = BTreeMap::new();
-        let mut regime_secs: BTreeMap<Regime, f64> = BTreeMap::new();
-        let mut regime_pnl: BTreeMap<Regime, f64> = BTreeMap::new();
-        let mut regime_volume: BTreeMap<Regime, i128> = BTreeMap::new();
-        let mut sigmas = Vec::new();
-        let mut half_spreads = Vec::new();
-        let mut ledger = PnlLedger::new(markout_horizon_s(session));
-        for (t, o) in &session.outputs {
-            ledger.observe(*t, o);
-            match o {
-                Output::OrderPlaced { .. } => placed += 1,
-                Output::OrderCancelled { .. } => cancelled += 1,
-                Output::OrderRejected { reason, .. } => {
-                    if *reason == crate::engine::io::RejectReason::Margin {
-                        margin_rejects += 1;
-                    } else {
-                        other_rejects += 1;
-                    }
-                }
-                Output::Fill { coin, side, px, sz, .. } if sz.0 != 0 => {
-                    // The regime a fill happened in: its coin's at the last snapshot before it.
-                    let regime = prev_snap.get(coin.as_str()).map_or(Regime::Normal, |(_, p)| p.regime);
-                    *regime_volume.entry(regime).or_default() += notional(*px, *sz);
-                    fills += 1;
-                    match side {
-                        crate::types::Side::Buy => buys += 1,
-                        crate::types::Side::Sell => sells += 1,
-                    }
-                    volume_units += notional(*px, *sz);
-                }
-                Output::Markout { horizon_s, move_bp, was_adverse, no_skill, .. } => {
-                    if let Some(p) = no_skill {
-                        no_skill_sum += p;
-                        no_skill_n += 1;
-                    }
-                    if move_bp.is_finite() {
-                        markout_moves.entry(*horizon_s).or_default().push(*move_bp);
-                    }
-                    if let Some(a) = was_adverse {
-                        as_resolved += 1;
-                        as_adverse += u64::from(*a);
-                    }
-                }
-                Output::MarkoutDropped { horizon_s, .. } => {
-                    *markout_dropped.entry(*horizon_s).or_default() += 1
-                }
-                Output::Model(s) => {
-                    let secs = session.secs(*t);
-                    if let Some((prev_t, prev)) = prev_snap.get(s.coin.as_str()) {
-                        *regime_secs.entry(prev.regime).or_default() += (secs - prev_t).max(0.0);
-                        *regime_pnl.entry(prev.regime).or_default() += net_pnl(s) - net_pnl(prev);
-                    }
-                    prev_snap.insert(&s.coin, (secs, s));
-                    last_snap.insert(&s.coin, s);
-                    if s.sigma_bp.is_finite() && s.sigma_bp > 0.0 {
-                        sigmas.push(s.sigma_bp);
-                    }
-                    if let (Some(b), Some(a), Some(m)) = (s.bid_quote, s.ask_quote, s.mid) {
-                        if m.0 > 0 && a.0 > b.0 {
-                            half_spreads.push((a.0 - b.0) as f64 / 2.0 / m.0 as f64 * 1e4);
-                        }
-                    }
-                }
-                Output::RegimeChange { .. } => regime_changes += 1,
-                Output::Checkpoint { .. } => checkpoints += 1,
-                Output::Funding { .. } => funding_events += 1,
-                Output::Anomaly { .. } => anomalies += 1,
-                Output::BookValidity { valid: false, .. } => book_invalid += 1,
-                _ => {}
-            }
+/// The summary's figures accumulated output by output, in journal order: the replay and
+/// `report` feed it as they go, so no session is ever held in memory whole to be summarized.
+pub struct SummaryBuilder {
+    first: Timestamp,
+    coins: BTreeSet<String>,
+    placed: u64,
+    cancelled: u64,
+    margin_rejects: u64,
+    other_rejects: u64,
+    anomalies: u64,
+    book_invalid: u64,
+    fills: u64,
+    buys: u64,
+    sells: u64,
+    volume_units: i128,
+    regime_changes: u64,
+    checkpoints: u64,
+    funding_events: u64,
+    markout_moves: BTreeMap<u32, Vec<f64>>,
+    markout_dropped: BTreeMap<u32, u64>,
+    as_resolved: u64,
+    as_adverse: u64,
+    no_skill_sum: f64,
+    no_skill_n: u64,
+    /// Each coin's last snapshot and its time in seconds from `first`.
+    snaps: BTreeMap<String, (f64, ModelSnapshot)>,
+    regime_secs: BTreeMap<Regime, f64>,
+    regime_pnl: BTreeMap<Regime, f64>,
+    regime_volume: BTreeMap<Regime, i128>,
+    sigmas: Vec<f64>,
+    half_spreads: Vec<f64>,
+    ledger: PnlLedger,
+}
+
+impl SummaryBuilder {
+    /// A builder for a session whose first input was at `first`, labelling markouts at
+    /// `markout_horizon_s` (`outcome.markout_horizon_s`).
+    pub fn new(first: Timestamp, markout_horizon_s: u32) -> SummaryBuilder {
+        SummaryBuilder {
+            first,
+            coins: BTreeSet::new(),
+            placed: 0,
+            cancelled: 0,
+            margin_rejects: 0,
+            other_rejects: 0,
+            anomalies: 0,
+            book_invalid: 0,
+            fills: 0,
+            buys: 0,
+            sells: 0,
+            volume_units: 0,
+            regime_changes: 0,
+            checkpoints: 0,
+            funding_events: 0,
+            markout_moves: BTreeMap::new(),
+            markout_dropped: BTreeMap::new(),
+            as_resolved: 0,
+            as_adverse: 0,
+            no_skill_sum: 0.0,
+            no_skill_n: 0,
+            snaps: BTreeMap::new(),
+            regime_secs: BTreeMap::new(),
+            regime_pnl: BTreeMap::new(),
+            regime_volume: BTreeMap::new(),
+            sigmas: Vec::new(),
+            half_spreads: Vec::new(),
+            ledger: PnlLedger::new(markout_horizon_s),
         }
-        let minutes = session.last.since(session.first) as f64 / 60e9;
+    }
+
+    /// One output of the journal, at its event time `t`.
+    pub fn observe(&mut self, t: Timestamp, o: &Output) {
+        self.ledger.observe(t, o);
+        match o {
+            Output::OrderPlaced { .. } => self.placed += 1,
+            Output::OrderCancelled { .. } => self.cancelled += 1,
+            Output::OrderRejected { reason, .. } => {
+                if *reason == crate::engine::io::RejectReason::Margin {
+                    self.margin_rejects += 1;
+                } else {
+                    self.other_rejects += 1;
+                }
+            }
+            Output::Fill { coin, side, px, sz, .. } => {
+                if !self.coins.contains(coin.as_str()) {
+                    self.coins.insert(coin.clone());
+                }
+                if sz.0 != 0 {
+                    // The regime a fill happened in: its coin's at the last snapshot before it.
+                    let regime = self.snaps.get(coin.as_str()).map_or(Regime::Normal, |(_, p)| p.regime);
+                    *self.regime_volume.entry(regime).or_default() += notional(*px, *sz);
+                    self.fills += 1;
+                    match side {
+                        crate::types::Side::Buy => self.buys += 1,
+                        crate::types::Side::Sell => self.sells += 1,
+                    }
+                    self.volume_units += notional(*px, *sz);
+                }
+            }
+            Output::Markout { horizon_s, move_bp, was_adverse, no_skill, .. } => {
+                if let Some(p) = no_skill {
+                    self.no_skill_sum += p;
+                    self.no_skill_n += 1;
+                }
+                if move_bp.is_finite() {
+                    self.markout_moves.entry(*horizon_s).or_default().push(*move_bp);
+                }
+                if let Some(a) = was_adverse {
+                    self.as_resolved += 1;
+                    self.as_adverse += u64::from(*a);
+                }
+            }
+            Output::MarkoutDropped { horizon_s, .. } => {
+                *self.markout_dropped.entry(*horizon_s).or_default() += 1
+            }
+            Output::Model(s) => {
+                let secs = t.since(self.first) as f64 / 1e9;
+                if s.sigma_bp.is_finite() && s.sigma_bp > 0.0 {
+                    self.sigmas.push(s.sigma_bp);
+                }
+                if let (Some(b), Some(a), Some(m)) = (s.bid_quote, s.ask_quote, s.mid) {
+                    if m.0 > 0 && a.0 > b.0 {
+                        self.half_spreads.push((a.0 - b.0) as f64 / 2.0 / m.0 as f64 * 1e4);
+                    }
+                }
+                match self.snaps.get_mut(s.coin.as_str()) {
+                    Some((prev_t, prev)) => {
+                        *self.regime_secs.entry(prev.regime).or_default() += (secs - *prev_t).max(0.0);
+                        *self.regime_pnl.entry(prev.regime).or_default() += net_pnl(s) - net_pnl(prev);
+                        *prev_t = secs;
+                        prev.clone_from(s);
+                    }
+                    None => {
+                        self.coins.insert(s.coin.clone());
+                        self.snaps.insert(s.coin.clone(), (secs, s.clone()));
+                    }
+                }
+            }
+            Output::RegimeChange { .. } => self.regime_changes += 1,
+            Output::Checkpoint { .. } => self.checkpoints += 1,
+            Output::Funding { .. } => self.funding_events += 1,
+            Output::Anomaly { .. } => self.anomalies += 1,
+            Output::BookValidity { valid: false, .. } => self.book_invalid += 1,
+            _ => {}
+        }
+    }
+
+    /// The summary of a session that ended at `last` (its last input's event time), with
+    /// `summary.json`'s `output_digest` when there is one.
+    /// `summary` is the session's `summary.json`: its `output_digest` and its quote quality
+    /// (`markouts_by_horizon` and the rest, computed by the session runner), when present.
+    pub fn finish(self, last: Timestamp, summary: Option<&serde_json::Value>) -> SessionSummary {
+        let output_digest =
+            summary.and_then(|v| v.get("output_digest")).and_then(|v| v.as_str()).map(str::to_string);
+        let quality = summary
+            .filter(|v| v.get("markouts_by_horizon").is_some())
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        let SummaryBuilder {
+            first,
+            coins,
+            placed,
+            cancelled,
+            margin_rejects,
+            other_rejects,
+            anomalies,
+            book_invalid,
+            fills,
+            buys,
+            sells,
+            volume_units,
+            regime_changes,
+            checkpoints,
+            funding_events,
+            markout_moves,
+            markout_dropped,
+            as_resolved,
+            as_adverse,
+            no_skill_sum,
+            no_skill_n,
+            snaps,
+            regime_secs,
+            regime_pnl,
+            regime_volume,
+            sigmas,
+            half_spreads,
+            ledger,
+        } = self;
+        let coins: Vec<String> = coins.into_iter().collect();
+        let last_snap: BTreeMap<&str, &ModelSnapshot> =
+            snaps.iter().map(|(c, (_, s))| (c.as_str(), s)).collect();
+        let minutes = last.since(first) as f64 / 60e9;
         let sum = |f: fn(&ModelSnapshot) -> f64| last_snap.values().map(|s| f(s)).sum::<f64>();
+        let first_ns = first.0;
         let first = coins.first().and_then(|c| last_snap.get(c.as_str()).copied());
         let markouts = MARKOUT_HORIZONS_S
             .iter()
@@ -280,8 +381,8 @@ impl SessionSummary {
             last_snap.iter().map(|(c, s)| (c.to_string(), breakdown_of(ledger.coin(c), &[*s]))).collect();
         let mut s = SessionSummary {
             coins,
-            first_ns: session.first.0,
-            last_ns: session.last.0,
+            first_ns,
+            last_ns: last.0,
             minutes,
             orders_placed: placed,
             orders_cancelled: cancelled,
@@ -331,21 +432,22 @@ impl SessionSummary {
             pnl_breakdown,
             pnl_breakdown_by_coin,
             max_drawdown: ledger.max_drawdown(),
-            output_digest: session
-                .summary
-                .as_ref()
-                .and_then(|v| v.get("output_digest"))
-                .and_then(|v| v.as_str())
-                .map(str::to_string),
-            quality: session
-                .summary
-                .as_ref()
-                .filter(|v| v.get("markouts_by_horizon").is_some())
-                .and_then(|v| serde_json::from_value(v.clone()).ok()),
+            output_digest,
+            quality,
             interpretation: Vec::new(),
         };
         s.interpretation = interpret(&s);
         s
+    }
+}
+
+impl SessionSummary {
+    pub fn compute(session: &Session) -> SessionSummary {
+        let mut b = SummaryBuilder::new(session.first, markout_horizon_s(session));
+        for (t, o) in &session.outputs {
+            b.observe(*t, o);
+        }
+        b.finish(session.last, session.summary.as_ref())
     }
 
     fn regime(&self, name: &str) -> Option<&RegimeStat> {
