@@ -293,3 +293,21 @@ def test_ctrl_c_stops_a_replay_and_raises_keyboard_interrupt(sample, tmp_path):
     assert time.perf_counter() - t0 < 5
     s = summary(out)
     assert 0 < s["input_messages"], "the session was not finished where it stopped"
+
+
+class Jitter:
+    """Quotes 0 to 2 ticks off the touch, drawn from the engine's generator."""
+
+    def quotes(self, view):
+        k = int(view.uniform() * 3)
+        bid = view.round_away(view.best_bid - k * view.tick, "buy")
+        ask = view.round_away(view.best_ask + k * view.tick, "sell")
+        return [(bid, view.order_size)], [(ask, view.order_size)]
+
+
+def test_view_uniform_draws_are_keyed_by_the_seed(sample, tmp_path):
+    a = pt.replay(sample, tmp_path / "a", strategy=Jitter(), end="+600s", seed=1)
+    b = pt.replay(sample, tmp_path / "b", strategy=Jitter(), end="+600s", seed=1)
+    c = pt.replay(sample, tmp_path / "c", strategy=Jitter(), end="+600s", seed=2)
+    assert a.output_digest == b.output_digest
+    assert a.output_digest != c.output_digest
