@@ -120,8 +120,9 @@ class Session:
         self.snapshots: pa.Table = _table(t["snapshots"])
         #: Output records that did not decode (a journal from another version).
         self.undecodable: int = t["undecodable"]
-        #: Calls of the strategy during the replay that wrote it, and the wall time spent in
-        #: those of a Python strategy, ns (set by `replay`).
+        #: Calls of a Python strategy (or of the kind `touch`) during the replay that wrote it,
+        #: and the wall time spent in a Python strategy's calls, ns (set by `replay`; 0 for the
+        #: other kinds).
         self.strategy_calls: Optional[int] = None
         self.strategy_call_ns: Optional[int] = None
 
