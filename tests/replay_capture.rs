@@ -90,3 +90,30 @@ fn a_replay_stops_before_the_next_input_once_its_stop_flag_is_set() {
     assert_eq!(s.input_messages, 0, "a replay whose stop flag is set fed inputs");
     assert!(tmp.path().join("t/summary.json").exists(), "the stopped session was not finished");
 }
+
+/// `--to +offset` with `--resume` counts from the recording's start, like the full run it
+/// resumes: it counted from the checkpoint's position, so the resumed run went on past the
+/// full run's end (another digest, a `last_ns` 600 s later on the sample).
+#[test]
+fn a_resumed_replay_counts_a_relative_window_from_the_recordings_start() {
+    use paper_trader::drivers::replay::{run_replay, ReplayOptions};
+    use paper_trader::settings::TimeArg;
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("recordings/sample");
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = |out: &str| {
+        let mut o = ReplayOptions::new(&tmp.path().join(out));
+        o.to = Some(TimeArg::FromStart(900_000_000_000));
+        o.overrides.push(("engine.checkpoint_interval_s".into(), "300".into()));
+        o
+    };
+    let full = run_replay(&sample, &opts("full")).unwrap();
+    let mut cks: Vec<PathBuf> =
+        std::fs::read_dir(tmp.path().join("full/checkpoints")).unwrap().map(|e| e.unwrap().path()).collect();
+    cks.sort();
+    assert!(cks.len() >= 2, "{cks:?}");
+    let mut resumed = opts("r");
+    resumed.resume = Some(cks[1].clone());
+    let r = run_replay(&sample, &resumed).unwrap();
+    assert_eq!(r.engine.last_ns, full.engine.last_ns, "the resumed run ends elsewhere");
+    assert_eq!(r.output_digest, full.output_digest);
+}

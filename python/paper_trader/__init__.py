@@ -20,6 +20,7 @@ import concurrent.futures
 import itertools
 import json
 import os
+import threading
 from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import pyarrow as pa
@@ -119,8 +120,9 @@ class Session:
         self.snapshots: pa.Table = _table(t["snapshots"])
         #: Output records that did not decode (a journal from another version).
         self.undecodable: int = t["undecodable"]
-        #: Calls of the strategy during the replay that wrote it, and the wall time spent in
-        #: those of a Python strategy, ns (set by `replay`).
+        #: Calls of a Python strategy (or of the kind `touch`) during the replay that wrote it,
+        #: and the wall time spent in a Python strategy's calls, ns (set by `replay`; 0 for the
+        #: other kinds).
         self.strategy_calls: Optional[int] = None
         self.strategy_call_ns: Optional[int] = None
 
@@ -182,6 +184,7 @@ def replay(
     end: Union[None, int, str] = None,
     resume: Optional[PathLike] = None,
     accept_damage: bool = False,
+    cancel: Any = None,
 ) -> Session:
     """Replays `recording` into the new session directory `out` and returns it.
 
@@ -189,7 +192,9 @@ def replay(
     `config` is a dict of sections (any subset of `--print-config`) or a `--config` file
     (an engine configuration or a session's session.toml); `set` a dict {key: value} or a
     list of "key=value" (`--set`); `start`/`end` are `--from`/`--to` (ns since the epoch,
-    RFC 3339, or "+30s"); `resume` a checkpoint file of an earlier run.
+    RFC 3339, or "+30s"); `resume` a checkpoint file of an earlier run; `cancel` a
+    `threading.Event` another thread sets to stop the replay early (checked every 100 ms; the
+    session is finished where it stopped).
 
     `strategy` is None (the configuration's kind), a kind's name ("glft", "ladder",
     "avellaneda_stoikov", "touch"), or a Python object with `quotes(view)`: see
@@ -222,6 +227,7 @@ def replay(
         resume=None if resume is None else os.fspath(resume),
         accept_damage=accept_damage,
         strategy=obj,
+        cancel=cancel,
     )
     ses = Session(out)
     ses.strategy_calls = calls
@@ -242,7 +248,8 @@ def sweep(
     `grid` {key: [values]} runs the cartesian product; `runs` is an explicit list of `set`
     dicts. Run i writes `out_dir/run-iii`; `common` are `replay`'s other arguments (a
     `strategy` object is deep-copied per coin of every run). Returns [(set dict, Session)] in
-    grid order.
+    grid order. On Ctrl-C, or when a run fails, the other runs stop at their next input and the
+    exception is raised.
     """
     if (grid is None) == (runs is None):
         raise ValueError("sweep: give grid={key: [values]} or runs=[{key: value}, ...]")
@@ -257,6 +264,17 @@ def sweep(
     def one(i: int, params: dict) -> Session:
         return replay(recording, os.path.join(out_dir, f"run-{i:03}"), set={**base, **params}, **common)
 
+    cancel = threading.Event()
+    common["cancel"] = cancel
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(one, i, p) for i, p in enumerate(runs)]
-        return [(p, f.result()) for p, f in zip(runs, futures)]
+        try:
+            return [(p, f.result()) for p, f in zip(runs, futures)]
+        except BaseException:
+            # Ctrl-C (or a failed run): the runs still going stop at their next input, the
+            # ones not started do not start.
+            cancel.set()
+            for f in futures:
+                f.cancel()
+            raise

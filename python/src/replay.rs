@@ -27,7 +27,7 @@ fn time_arg(flag: &str, s: Option<String>) -> PyResult<Option<TimeArg>> {
 /// `python`). Errors are the CLI's messages.
 #[pyfunction]
 #[pyo3(signature = (recording, out, *, config_json=None, config_path=None, seed=None, sets=Vec::new(),
-    coins=None, venue=None, start=None, end=None, resume=None, accept_damage=false, strategy=None))]
+    coins=None, venue=None, start=None, end=None, resume=None, accept_damage=false, strategy=None, cancel=None))]
 #[allow(clippy::too_many_arguments)]
 fn replay(
     py: Python<'_>,
@@ -44,6 +44,7 @@ fn replay(
     resume: Option<PathBuf>,
     accept_damage: bool,
     strategy: Option<PyObject>,
+    cancel: Option<PyObject>,
 ) -> PyResult<(String, u64, u64)> {
     let mut opts = ReplayOptions::new(&out);
     let mut config_seed = None;
@@ -117,6 +118,13 @@ fn replay(
                     if let Err(e) = py.check_signals() {
                         stop.store(true, Ordering::SeqCst);
                         interrupted = Some(e);
+                    }
+                }
+                // Another thread asks this replay to stop (a sweep on Ctrl-C): `cancel` is a
+                // `threading.Event`, or anything with `is_set()`.
+                if let Some(c) = &cancel {
+                    if c.call_method0(py, "is_set").and_then(|v| v.is_truthy(py)).unwrap_or(false) {
+                        stop.store(true, Ordering::SeqCst);
                     }
                 }
             }

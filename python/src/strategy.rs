@@ -144,10 +144,12 @@ pub struct View {
     pnl_fees: f64,
     available_margin: f64,
     orders: Vec<OwnOrder>,
+    /// The engine's draws for this call, keyed by (seed, coin, input, draw index).
+    rng: Mutex<StrategyRng>,
 }
 
 impl View {
-    fn of(v: &StrategyView<'_>) -> View {
+    fn of(v: &StrategyView<'_>, rng: &StrategyRng) -> View {
         View {
             now: v.now,
             trigger: v.trigger,
@@ -170,6 +172,7 @@ impl View {
             pnl_fees: v.pnl_fees,
             available_margin: v.available_margin,
             orders: v.orders.to_vec(),
+            rng: Mutex::new(rng.clone()),
         }
     }
 }
@@ -358,6 +361,12 @@ impl View {
         Ok(paper_trader::strategy::price_at_depth(&self.instrument, self.mid, depth_bp, side_of(side)?)
             .to_f64())
     }
+    /// The next uniform draw in [0, 1) of the engine's generator for this call: keyed by
+    /// (session seed, coin, input, draw index), so a replay, a resumed run and a live session
+    /// draw the same numbers (`random` would not).
+    fn uniform(&self) -> f64 {
+        self.rng.lock().map(|mut r| r.uniform()).unwrap_or(0.0)
+    }
     /// `px` onto the grid: down for a bid, up for an ask.
     fn round_away(&self, px: f64, side: &str) -> PyResult<f64> {
         Ok(paper_trader::strategy::round_away(&self.instrument, px_of(px)?, side_of(side)?).to_f64())
@@ -515,8 +524,13 @@ impl PyStrategy {
         Ok(())
     }
 
-    fn quotes(&mut self, py: Python<'_>, view: &StrategyView<'_>) -> PyResult<Option<Quotes>> {
-        let v = Bound::new(py, View::of(view))?;
+    fn quotes(
+        &mut self,
+        py: Python<'_>,
+        view: &StrategyView<'_>,
+        rng: &StrategyRng,
+    ) -> PyResult<Option<Quotes>> {
+        let v = Bound::new(py, View::of(view, rng))?;
         let r = self.obj.bind(py).call_method1(intern!(py, "quotes"), (v,))?;
         let q = parse_quotes(&r, view.instrument)?;
         self.refresh_deadline(py)?;
@@ -564,7 +578,7 @@ impl PyStrategy {
 }
 
 impl Strategy for PyStrategy {
-    fn on_event(&mut self, view: &StrategyView<'_>, _rng: &mut StrategyRng) -> Option<Quotes> {
+    fn on_event(&mut self, view: &StrategyView<'_>, rng: &mut StrategyRng) -> Option<Quotes> {
         if self.shared.failed() {
             return None;
         }
@@ -574,7 +588,7 @@ impl Strategy for PyStrategy {
         // outputs never depend on it).
         #[allow(clippy::disallowed_methods)]
         let t0 = std::time::Instant::now();
-        let q = Python::with_gil(|py| self.quotes(py, view)).unwrap_or_else(|e| {
+        let q = Python::with_gil(|py| self.quotes(py, view, rng)).unwrap_or_else(|e| {
             shared.fail("quotes(view)", e);
             None
         });

@@ -293,3 +293,52 @@ def test_ctrl_c_stops_a_replay_and_raises_keyboard_interrupt(sample, tmp_path):
     assert time.perf_counter() - t0 < 5
     s = summary(out)
     assert 0 < s["input_messages"], "the session was not finished where it stopped"
+
+
+class Jitter:
+    """Quotes 0 to 2 ticks off the touch, drawn from the engine's generator."""
+
+    def quotes(self, view):
+        k = int(view.uniform() * 3)
+        bid = view.round_away(view.best_bid - k * view.tick, "buy")
+        ask = view.round_away(view.best_ask + k * view.tick, "sell")
+        return [(bid, view.order_size)], [(ask, view.order_size)]
+
+
+def test_view_uniform_draws_are_keyed_by_the_seed(sample, tmp_path):
+    a = pt.replay(sample, tmp_path / "a", strategy=Jitter(), end="+600s", seed=1)
+    b = pt.replay(sample, tmp_path / "b", strategy=Jitter(), end="+600s", seed=1)
+    c = pt.replay(sample, tmp_path / "c", strategy=Jitter(), end="+600s", seed=2)
+    assert a.output_digest == b.output_digest
+    assert a.output_digest != c.output_digest
+
+
+def test_ctrl_c_stops_every_run_of_a_sweep(sample, tmp_path):
+    import signal
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys, time, paper_trader as pt\n"
+        "class Slow:\n"
+        "    def quotes(self, view):\n"
+        "        time.sleep(0.0005)\n"
+        "        return None\n"
+        "print('start', flush=True)\n"
+        "try:\n"
+        "    pt.sweep(sys.argv[1], sys.argv[2], grid={'fill_sim.fill_prob_base': [0.2, 0.3, 0.4]},\n"
+        "             workers=2, strategy=Slow())\n"
+        "    print('finished')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    out = tmp_path / "sw"
+    p = subprocess.Popen([sys.executable, str(script), sample, str(out)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "start"
+    time.sleep(1.5)
+    t0 = time.perf_counter()
+    p.send_signal(signal.SIGINT)
+    rest, _ = p.communicate(timeout=60)
+    assert rest.strip() == "interrupted", rest
+    assert time.perf_counter() - t0 < 5
+    assert not (out / "run-002").exists(), "a run not started when Ctrl-C came was started"

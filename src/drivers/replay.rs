@@ -108,6 +108,14 @@ pub fn run_replay(rec: &Path, opts: &ReplayOptions) -> Result<Summary> {
         reader.seek_time(recv_ns)?;
     }
     let mut feeder = Feeder::new(opts, resume_after.map(|r| r.0));
+    if resume_after.is_some() {
+        // `--from`/`--to +offset` count from the recording's start, in a resumed run too (not
+        // from the checkpoint's position): the first record the full run fed.
+        let mut head = LogReader::open(rec)?;
+        feeder.first_ns = std::iter::from_fn(|| head.next_record())
+            .find(|r| !matches!(r.body, Body::Control(Control::Subscribe { .. } | Control::End)))
+            .map(|r| r.recv_ns);
+    }
     let mut damage = DamageTracker::default();
     while let Some(rec) = reader.next_record() {
         damage.poll(&reader);
