@@ -189,7 +189,7 @@ pub fn charts(q: &Quality) -> Vec<(Chart, &'static str)> {
         out.push((
             Chart {
                 id: "markouts_by_horizon".into(),
-                title: "Markouts by horizon (mean bp; median dashed grey)".into(),
+                title: "Markouts by horizon (mean bp by side; median and p10/p90 in grey)".into(),
                 x_label: "horizon (s)".into(),
                 y_label: "bp, + = in the fill's favour".into(),
                 y2_label: String::new(),

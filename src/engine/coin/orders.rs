@@ -66,8 +66,13 @@ pub(super) fn top_levels(book: &dyn BookView, side: Side, out: &mut Vec<(Price, 
 impl CoinState {
     /// The best price of our quotes on `side` that the simulator still holds.
     pub(super) fn best_quote(&self, side: Side) -> Option<Price> {
-        let pxs = self.resting_prices(side);
-        pxs.first().copied()
+        // The first of `resting_prices`, without building it: the quote view reads this after
+        // every input.
+        let pxs = self.quotes.side(side).iter().filter_map(|q| self.sim.order(q.id).map(|o| o.px));
+        match side {
+            Side::Buy => pxs.max(),
+            Side::Sell => pxs.min(),
+        }
     }
 
     /// Prices of our quotes on `side` that the simulator still holds, best first.
