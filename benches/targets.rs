@@ -51,15 +51,33 @@ fn tv(t: libc::timeval) -> f64 {
 }
 
 fn run_once(cmd: &mut Command) -> Option<Run> {
+    // The peak RSS comes from /usr/bin/time when it is there: a child of this process starts
+    // with this process's high-water mark (fork copies it), /usr/bin/time's children with its.
+    let rss_file = std::env::temp_dir().join(format!("pt_targets_rss_{}", std::process::id()));
+    let timed = Path::new("/usr/bin/time").exists();
+    let mut wrapped = if timed {
+        let mut w = Command::new("/usr/bin/time");
+        w.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(cmd.get_program()).args(cmd.get_args());
+        w
+    } else {
+        std::mem::replace(cmd, Command::new("true"))
+    };
     let t = Instant::now();
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let child = wrapped.stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
     let mut status = 0;
     // SAFETY: rusage is plain data, filled by the kernel for the child we just spawned.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut ru) };
     let wall = t.elapsed().as_secs_f64();
     let ok = pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    ok.then(|| Run { wall, cpu: tv(ru.ru_utime) + tv(ru.ru_stime), rss_kb: ru.ru_maxrss as u64 })
+    let rss_kb = if timed {
+        let text = std::fs::read_to_string(&rss_file).unwrap_or_default();
+        let _ = std::fs::remove_file(&rss_file);
+        text.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(0)
+    } else {
+        ru.ru_maxrss as u64
+    };
+    ok.then(|| Run { wall, cpu: tv(ru.ru_utime) + tv(ru.ru_stime), rss_kb })
 }
 
 /// Best (least) wall time, CPU time and peak RSS of `n` runs; `prepare` runs before each.
@@ -616,22 +634,31 @@ fn main() {
         goal_text: "<= 2.0x (O(log n))".into(),
     });
 
-    // Live: feed message -> decision p99 at the venue's rate for 20 coins, over loopback.
+    // Live: feed message -> decision p99 at the venue's rate for 20 coins, over loopback;
+    // the engine thread parked between messages (the default), then spinning on the queue
+    // (PT_LIVE_SPIN_US, for a machine with a core free for it).
     let wall_s: u64 = std::env::var("BENCH_LIVE_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
     let coins: Vec<String> = (0..20).map(|i| format!("C{i:02}")).collect();
     let items = live_latency::synth_feed(&coins, wall_s);
     let base = live_latency::engine_baseline(&items, &coins);
-    let report = live_latency::live_session(items, &coins, wall_s, 1.0);
-    let live = live_latency::quantiles(&report.latency);
-    table.add(Row {
-        target: "live feed -> decision p99, 20 coins at the venue's rate".into(),
-        figure: format!("{:.1} us ({} msgs)", live.p99 as f64 / 1e3, report.latency.count()),
-        floor: format!("engine alone {:.1} us", base.p99 as f64 / 1e3),
-        ratio: live.p99 as f64 / base.p99.max(1) as f64,
-        judged: live.p99 as f64 / 1e3,
-        goal: Goal::AtMost(50.0),
-        goal_text: "< 50 us".into(),
-    });
+    for (how, spin) in [("parked", None), ("spinning", Some("1000000"))] {
+        match spin {
+            Some(us) => std::env::set_var(paper_trader::drivers::live::SPIN_ENV, us),
+            None => std::env::remove_var(paper_trader::drivers::live::SPIN_ENV),
+        }
+        let report = live_latency::live_session(items.clone(), &coins, wall_s, 1.0);
+        let live = live_latency::quantiles(&report.latency);
+        table.add(Row {
+            target: format!("live feed -> decision p99, 20 coins at the venue's rate, {how}"),
+            figure: format!("{:.1} us ({} msgs)", live.p99 as f64 / 1e3, report.latency.count()),
+            floor: format!("engine alone {:.1} us", base.p99 as f64 / 1e3),
+            ratio: live.p99 as f64 / base.p99.max(1) as f64,
+            judged: live.p99 as f64 / 1e3,
+            goal: Goal::AtMost(50.0),
+            goal_text: "< 50 us".into(),
+        });
+    }
+    std::env::remove_var(paper_trader::drivers::live::SPIN_ENV);
 
     table.print();
 }

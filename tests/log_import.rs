@@ -144,7 +144,8 @@ fn lines_across_read_buffer_fills_come_back_byte_for_byte() {
     let plain = tmp.path().join("plain.txt");
     std::fs::write(&plain, &text).unwrap();
     let gz = tmp.path().join("text.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
+    let mut enc =
+        flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::fast());
     enc.write_all(&text).unwrap();
     enc.finish().unwrap();
     for input in [plain, gz] {

@@ -28,6 +28,11 @@ use std::time::{Duration, Instant};
 pub const FEED_QUEUE_CAPACITY: usize = 16_384;
 /// How often the engine thread wakes when idle (stop flag, progress) with no deadline sooner.
 const IDLE_WAKE: Duration = Duration::from_millis(200);
+/// Environment variable: microseconds the engine thread spins on the feed queue before it
+/// parks (0, the default: it parks at once). Waking a parked thread costs a futex wake-up and
+/// a reschedule, which dominates the feed-to-decision latency; spinning keeps a core busy
+/// instead, so it is for a machine with a core free for the engine thread (`docs/PERFORMANCE.md`).
+pub const SPIN_ENV: &str = "PT_LIVE_SPIN_US";
 /// Ticks injected at one point of time before the driver concludes the engine's deadline
 /// does not advance (a defect it reports instead of spinning).
 const MAX_TICKS_AT_ONCE: u32 = 10_000;
@@ -248,6 +253,10 @@ pub fn run(
         report: LiveReport::default(),
         stale: StaleWatch { after_ns: stale_after_ns, last_data_ns: None, stale: false },
     };
+    let spin = std::env::var(SPIN_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_micros);
     let started = Instant::now();
     let mut next_progress = started + opts.progress_interval;
     let result = (|| -> anyhow::Result<()> {
@@ -264,7 +273,7 @@ pub fn run(
             if let Some(due) = pipeline.stale.due_ns() {
                 wake = wake.min(clock.instant_at(due));
             }
-            match rx.recv_deadline(wake) {
+            match recv_spinning(&rx, wake, spin) {
                 Ok(ev) => pipeline.consume(ev)?,
                 Err(RecvTimeoutError::Timeout) => {
                     if !ending {
@@ -295,6 +304,27 @@ pub fn run(
         (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
         (Ok(()), Ok(())) => Ok(report),
     }
+}
+
+/// `recv_deadline`, after polling the queue for up to `spin` (never past `deadline`).
+fn recv_spinning<T>(rx: &Receiver<T>, deadline: Instant, spin: Duration) -> Result<T, RecvTimeoutError> {
+    if !spin.is_zero() {
+        let until = deadline.min(Instant::now() + spin);
+        loop {
+            match rx.try_recv() {
+                Ok(v) => return Ok(v),
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    return Err(RecvTimeoutError::Disconnected)
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => {}
+            }
+            if Instant::now() >= until {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+    }
+    rx.recv_deadline(deadline)
 }
 
 struct Pipeline<'a> {
