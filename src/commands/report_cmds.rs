@@ -91,7 +91,7 @@ pub fn terminal_summary(dir: &Path) -> anyhow::Result<String> {
         tracker.on_output(t, &o);
     })?;
     tracker.advance(session.last);
-    Ok(summary_text(&builder.finish(session.last, session.summary.as_ref()), &tracker.items()))
+    Ok(summary_text(&builder.finish(&session), &tracker.items()))
 }
 
 fn summary_text(summary: &SessionSummary, items: &[ChecklistItem]) -> String {

@@ -296,12 +296,15 @@ impl SummaryBuilder {
 
     /// The summary of a session that ended at `last` (its last input's event time), with
     /// `summary.json`'s `output_digest` when there is one.
-    /// `summary` is the session's `summary.json`: its `output_digest` and its quote quality
-    /// (`markouts_by_horizon` and the rest, computed by the session runner), when present.
-    pub fn finish(self, last: Timestamp, summary: Option<&serde_json::Value>) -> SessionSummary {
-        let output_digest =
-            summary.and_then(|v| v.get("output_digest")).and_then(|v| v.as_str()).map(str::to_string);
-        let quality = summary
+    /// `session` (loaded whole or streamed) gives the span's end and, from its `summary.json`,
+    /// the `output_digest` and the quote quality (`markouts_by_horizon` and the rest, computed
+    /// by the session runner), when present.
+    pub fn finish(self, session: &Session) -> SessionSummary {
+        let last = session.last;
+        let output_digest = session.output_digest();
+        let quality = session
+            .summary
+            .as_ref()
             .filter(|v| v.get("markouts_by_horizon").is_some())
             .and_then(|v| serde_json::from_value(v.clone()).ok());
         let SummaryBuilder {
@@ -447,7 +450,7 @@ impl SessionSummary {
         for (t, o) in &session.outputs {
             b.observe(*t, o);
         }
-        b.finish(session.last, session.summary.as_ref())
+        b.finish(session)
     }
 
     fn regime(&self, name: &str) -> Option<&RegimeStat> {
