@@ -162,10 +162,93 @@ pub struct Capture {
 /// records `import` would write (the same code produces them, [`import::for_each_record`]),
 /// with the sequence numbers the recording would give them, so the session and its
 /// `output_digest` are those of `import` + `replay`, without writing the recording.
+///
+/// The header (venue, coins) needs the whole file, but is guessed from its first lines
+/// ([`import::prefix_header`]) and checked by a first pass done in the same read as the
+/// replay ([`import::for_each_record_checked`]), so the capture is decompressed once. Before
+/// `finish` writes summary.json the check is settled: the true header equal to the guess,
+/// the session is the one import + replay gives; otherwise (or on an error of the first
+/// pass, which an import would have hit before writing anything) what this run created is
+/// removed and the capture replayed with the true header, or the error returned.
 pub fn run_replay_capture(capture: &Capture, opts: &ReplayOptions) -> Result<Summary> {
+    let Some((venue, guess)) = import::prefix_header(capture.format, capture.venue, &capture.inputs) else {
+        return replay_capture_checked_first(capture, opts);
+    };
+    let created = Created::before(&opts.out);
+    let source = capture_source(capture);
+    let (mut runner, resume_after) = match start(&guess, &source, opts) {
+        Ok(r) => r,
+        Err(_) => {
+            // Refused with the guessed header: whatever the true one gives, it decides.
+            created.discard()?;
+            return replay_capture_checked_first(capture, opts);
+        }
+    };
+    let mut feeder = Feeder::new(opts, resume_after.map(|r| r.0));
+    let mut stats = import::ImportStats::default();
+    let mut seq = 0u64;
+    let mut failed = None;
+    let pass = import::for_each_record_checked(
+        capture.format,
+        venue,
+        &capture.inputs,
+        &guess,
+        &mut stats,
+        |ns, stream, raw| {
+            let flow = feeder.feed(&mut runner, seq, ns, Input::Message { stream, raw });
+            seq += 1;
+            Ok(flow.unwrap_or_else(|e| {
+                failed = Some(e);
+                ControlFlow::Break(())
+            }))
+        },
+    );
+    feeder.progress.finish();
+    let truth = pass.and_then(|fp| fp.header(capture.venue));
+    match truth {
+        Ok((v, header)) if v == venue && header == guess => {
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            runner.finish()
+        }
+        Ok((v, header)) => {
+            tracing::debug!(
+                "the capture's first lines named {:?}, the whole {:?}: replaying again",
+                guess.coins,
+                header.coins
+            );
+            drop(runner);
+            created.discard()?;
+            replay_capture_with(capture, opts, v, &header)
+        }
+        Err(e) => {
+            drop(runner);
+            created.discard()?;
+            Err(e.into())
+        }
+    }
+}
+
+/// The capture's name in session.toml: its inputs, comma-separated.
+fn capture_source(capture: &Capture) -> String {
+    capture.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// [`run_replay_capture`] the plain way: a whole first pass for the header, then the replay.
+pub fn replay_capture_checked_first(capture: &Capture, opts: &ReplayOptions) -> Result<Summary> {
     let (venue, header) = import::capture_header(capture.format, capture.venue, &capture.inputs)?;
-    let source = capture.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",");
-    let (mut runner, resume_after) = start(&header, &source, opts)?;
+    replay_capture_with(capture, opts, venue, &header)
+}
+
+/// Replays a capture whose true header is known.
+fn replay_capture_with(
+    capture: &Capture,
+    opts: &ReplayOptions,
+    venue: import::Venue,
+    header: &Header,
+) -> Result<Summary> {
+    let (mut runner, resume_after) = start(header, &capture_source(capture), opts)?;
     let mut feeder = Feeder::new(opts, resume_after.map(|r| r.0));
     let mut stats = import::ImportStats::default();
     let mut seq = 0u64;
@@ -174,7 +257,7 @@ pub fn run_replay_capture(capture: &Capture, opts: &ReplayOptions) -> Result<Sum
         capture.format,
         venue,
         &capture.inputs,
-        &header,
+        header,
         &mut stats,
         |ns, stream, raw| {
             let flow = feeder.feed(&mut runner, seq, ns, Input::Message { stream, raw });
@@ -190,6 +273,56 @@ pub fn run_replay_capture(capture: &Capture, opts: &ReplayOptions) -> Result<Sum
     }
     feeder.progress.finish();
     runner.finish()
+}
+
+/// What a session's directory held before a run, so that a run whose result is thrown away
+/// removes exactly what it created: the directory itself (and any parents it made), or the
+/// entries that were not there (a live session's directory may hold its inputs/).
+struct Created {
+    /// The outermost missing directory on the way to `out`, when `out` did not exist.
+    root: Option<PathBuf>,
+    out: PathBuf,
+    had: std::collections::BTreeSet<std::ffi::OsString>,
+}
+
+impl Created {
+    fn before(out: &Path) -> Created {
+        let mut root = None;
+        let mut p = Some(out);
+        while let Some(d) = p.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            root = Some(d.to_path_buf());
+            p = d.parent();
+        }
+        let had = match root {
+            Some(_) => Default::default(),
+            None => std::fs::read_dir(out)
+                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
+                .unwrap_or_default(),
+        };
+        Created { root, out: out.to_path_buf(), had }
+    }
+
+    fn discard(&self) -> Result<()> {
+        let remove = |p: &Path| {
+            let r = if p.is_dir() { std::fs::remove_dir_all(p) } else { std::fs::remove_file(p) };
+            match r {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("removing {} (a replay thrown away)", p.display()))
+                }
+                _ => Ok(()),
+            }
+        };
+        if let Some(root) = &self.root {
+            return remove(root);
+        }
+        let Ok(rd) = std::fs::read_dir(&self.out) else { return Ok(()) };
+        for e in rd.flatten() {
+            if !self.had.contains(&e.file_name()) {
+                remove(&e.path())?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The session runner for a recording with `header` (fresh, or resumed from a checkpoint:

@@ -239,52 +239,109 @@ fn for_each_line(
 
 /// What the first pass learned: the coins under each venue's reading, and the evidence of
 /// which venue the messages come from.
-#[derive(Default)]
-struct FirstPass {
+#[derive(Default, Clone, Debug, PartialEq, Eq)]
+pub struct FirstPass {
     hyperliquid_coins: BTreeSet<String>,
     binance_symbols: BTreeSet<String>,
     evidence: VenueEvidence,
+    /// Lines observed so far (the evidence names lines by number).
+    line_no: u64,
+    /// Binance symbol of the previous stream message, lowercase (names repeat line after line:
+    /// one compare instead of a set lookup).
+    last_symbol: String,
+    /// Reused buffer for a Hyperliquid stream name.
+    stream: String,
+}
+
+impl FirstPass {
+    /// Observes the next line of the inputs (every line, in order: line numbers count them).
+    fn observe_line(&mut self, format: ImportFormat, line: &[u8]) {
+        self.line_no += 1;
+        let msg = match format {
+            ImportFormat::Hftbacktest => match split_line(line) {
+                Some((_, m)) => m,
+                None => return,
+            },
+            ImportFormat::HlArchive => match archive_parts(line) {
+                Some((_, raw)) => raw,
+                None => return,
+            },
+        };
+        self.evidence.observe(msg, self.line_no);
+        // Names are copied only when new (the sets hold a handful; a capture has millions of
+        // lines naming them).
+        if let Some(c) = hyperliquid_stream_into(msg, &mut self.stream) {
+            if !self.hyperliquid_coins.contains(c) {
+                self.hyperliquid_coins.insert(c.to_owned());
+            }
+        }
+        if let BinanceKind::Stream(s) = binance_kind(msg) {
+            if let Some(sym) = s.split('@').next() {
+                if self.last_symbol != sym {
+                    self.last_symbol.clear();
+                    self.last_symbol.push_str(sym);
+                    self.binance_symbols.insert(sym.to_ascii_uppercase());
+                }
+            }
+        }
+    }
+
+    /// The venue (checked against `claimed`) and the header an import writes.
+    pub fn header(&self, claimed: Option<Venue>) -> Result<(Venue, Header), LogError> {
+        let venue = self.evidence.decide(claimed).map_err(|reason| LogError::Refused { reason })?;
+        let coins: Vec<String> = match venue {
+            Venue::Hyperliquid => self.hyperliquid_coins.iter().cloned().collect(),
+            Venue::BinanceUsdm => self.binance_symbols.iter().cloned().collect(),
+        };
+        let header = Header {
+            venue: venue.as_str().to_owned(),
+            coins,
+            program_version: crate::PROGRAM_VERSION.to_owned(),
+            created_by: "import".to_owned(),
+            ..Header::default()
+        };
+        Ok((venue, header))
+    }
 }
 
 /// Collects the coins named in the inputs and the venue evidence (first pass: the header
 /// names the coins, and the venue is settled before anything is written).
 fn first_pass(format: ImportFormat, inputs: &[PathBuf]) -> Result<FirstPass, LogError> {
     let mut fp = FirstPass::default();
-    let mut line_no = 0u64;
-    let mut stream = String::new();
-    let mut last_symbol = String::new();
     for_each_line(inputs, |line, _| {
-        line_no += 1;
-        let msg = match format {
-            ImportFormat::Hftbacktest => match split_line(line) {
-                Some((_, m)) => m,
-                None => return Ok(ControlFlow::Continue(())),
-            },
-            ImportFormat::HlArchive => match archive_parts(line) {
-                Some((_, raw)) => raw,
-                None => return Ok(ControlFlow::Continue(())),
-            },
-        };
-        fp.evidence.observe(msg, line_no);
-        // Names are copied only when new (the sets hold a handful; a capture has millions of
-        // lines naming them).
-        if let Some(c) = hyperliquid_stream_into(msg, &mut stream) {
-            if !fp.hyperliquid_coins.contains(c) {
-                fp.hyperliquid_coins.insert(c.to_owned());
-            }
-        }
-        if let BinanceKind::Stream(s) = binance_kind(msg) {
-            if let Some(sym) = s.split('@').next() {
-                if last_symbol != sym {
-                    last_symbol.clear();
-                    last_symbol.push_str(sym);
-                    fp.binance_symbols.insert(sym.to_ascii_uppercase());
-                }
-            }
-        }
+        fp.observe_line(format, line);
         Ok(ControlFlow::Continue(()))
     })?;
     Ok(fp)
+}
+
+/// How much of a capture [`prefix_header`] reads: enough for every stream of a usual capture
+/// to have spoken (a guess only: the full pass checks it).
+pub const PREFIX_LINES: u64 = 4096;
+pub const PREFIX_BYTES: usize = 4 << 20;
+
+/// The header the first `PREFIX_LINES` lines (at most `PREFIX_BYTES` of text) of the inputs
+/// give: a guess at [`capture_header`]'s, to start on before the whole file has been read.
+/// `None` when the prefix does not settle the venue (or reading it failed: the full pass
+/// will report that).
+pub fn prefix_header(
+    format: ImportFormat,
+    claimed: Option<Venue>,
+    inputs: &[PathBuf],
+) -> Option<(Venue, Header)> {
+    let mut fp = FirstPass::default();
+    let mut bytes = 0usize;
+    let read = for_each_line(inputs, |line, _| {
+        fp.observe_line(format, line);
+        bytes += line.len() + 1;
+        Ok(if fp.line_no >= PREFIX_LINES || bytes >= PREFIX_BYTES {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        })
+    });
+    read.ok()?;
+    fp.header(claimed).ok()
 }
 
 /// The market a message says it comes from.
@@ -310,7 +367,7 @@ impl Seen {
 }
 
 /// Counts of messages by the market they say they come from, with the first line of each.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone, PartialEq, Eq)]
 pub struct VenueEvidence {
     seen: BTreeMap<Seen, (u64, u64, String)>,
 }
@@ -488,20 +545,7 @@ pub fn capture_header(
     claimed: Option<Venue>,
     inputs: &[PathBuf],
 ) -> Result<(Venue, Header), LogError> {
-    let fp = first_pass(format, inputs)?;
-    let venue = fp.evidence.decide(claimed).map_err(|reason| LogError::Refused { reason })?;
-    let coins: Vec<String> = match venue {
-        Venue::Hyperliquid => fp.hyperliquid_coins.into_iter().collect(),
-        Venue::BinanceUsdm => fp.binance_symbols.into_iter().collect(),
-    };
-    let header = Header {
-        venue: venue.as_str().to_owned(),
-        coins,
-        program_version: crate::PROGRAM_VERSION.to_owned(),
-        created_by: "import".to_owned(),
-        ..Header::default()
-    };
-    Ok((venue, header))
+    first_pass(format, inputs)?.header(claimed)
 }
 
 /// Calls `f(recv_ns, stream, raw)` for each record an import of `inputs` writes, in the order
@@ -514,6 +558,36 @@ pub fn for_each_record(
     inputs: &[PathBuf],
     header: &Header,
     stats: &mut ImportStats,
+    f: impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
+) -> Result<(), LogError> {
+    records(format, venue, inputs, header, stats, None, f)
+}
+
+/// [`for_each_record`] with `header` a guess (from [`prefix_header`]), checked in the same
+/// pass: every line of the inputs also goes through the first pass (after `f` breaks too),
+/// whose result is returned. When `result.header(claimed)` equals `header`, the records
+/// `f` saw are exactly those of `for_each_record` with the true header; otherwise they are to
+/// be thrown away. One decompression of the inputs instead of two.
+pub fn for_each_record_checked(
+    format: ImportFormat,
+    venue: Venue,
+    inputs: &[PathBuf],
+    header: &Header,
+    stats: &mut ImportStats,
+    f: impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
+) -> Result<FirstPass, LogError> {
+    let mut fp = FirstPass::default();
+    records(format, venue, inputs, header, stats, Some(&mut fp), f)?;
+    Ok(fp)
+}
+
+fn records(
+    format: ImportFormat,
+    venue: Venue,
+    inputs: &[PathBuf],
+    header: &Header,
+    stats: &mut ImportStats,
+    mut check: Option<&mut FirstPass>,
     mut f: impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
 ) -> Result<(), LogError> {
     let first_symbol = header.coins.first().map_or_else(|| "unknown".to_owned(), |c| c.to_ascii_lowercase());
@@ -534,7 +608,9 @@ pub fn for_each_record(
         f(ns, stream, raw)
     };
 
-    for_each_line(inputs, |line, nl| {
+    // Once `f` has broken, the lines still go through the first pass (when checking).
+    let mut done = false;
+    let mut record = |stats: &mut ImportStats, line: &[u8], nl: bool| -> Result<ControlFlow<()>, LogError> {
         stats.lines += 1;
         let parsed = match format {
             ImportFormat::Hftbacktest => split_line(line),
@@ -586,6 +662,16 @@ pub fn for_each_record(
         }
         if !nl {
             return put(stats, last_ns, NO_FINAL_NEWLINE, b"");
+        }
+        Ok(ControlFlow::Continue(()))
+    };
+    for_each_line(inputs, |line, nl| {
+        let Some(fp) = check.as_deref_mut() else {
+            return record(stats, line, nl);
+        };
+        fp.observe_line(format, line);
+        if !done && record(stats, line, nl)?.is_break() {
+            done = true;
         }
         Ok(ControlFlow::Continue(()))
     })
