@@ -177,10 +177,15 @@ fn open_input(path: &Path) -> Result<Box<dyn BufRead>, LogError> {
     let io = |source| LogError::Io { path: path.to_path_buf(), source };
     let mut f = BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io)?);
     let head = f.fill_buf().map_err(io)?;
+    // Compressed inputs are decompressed on a thread of their own (`read_ahead`), overlapping
+    // the parsing and whatever the caller does with the lines.
+    let spawn = |r: Box<dyn Read + Send>| -> Result<Box<dyn BufRead>, LogError> {
+        Ok(Box::new(super::read_ahead::ReadAhead::spawn(r).map_err(io)?))
+    };
     if head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(BufReader::with_capacity(1 << 20, flate2::bufread::MultiGzDecoder::new(f))))
+        spawn(Box::new(flate2::bufread::MultiGzDecoder::new(f)))
     } else if head.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
-        Ok(Box::new(BufReader::with_capacity(1 << 20, lz4_flex::frame::FrameDecoder::new(f))))
+        spawn(Box::new(lz4_flex::frame::FrameDecoder::new(f)))
     } else {
         Ok(Box::new(f))
     }

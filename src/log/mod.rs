@@ -9,6 +9,7 @@ pub mod compact;
 pub mod format;
 pub mod import;
 pub mod lock;
+pub mod read_ahead;
 pub mod reader;
 pub mod record;
 pub mod repair;
