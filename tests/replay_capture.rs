@@ -117,3 +117,88 @@ fn a_resumed_replay_counts_a_relative_window_from_the_recordings_start() {
     assert_eq!(r.engine.last_ns, full.engine.last_ns, "the resumed run ends elsewhere");
     assert_eq!(r.output_digest, full.output_digest);
 }
+
+/// Hyperliquid l2Book lines of `coin` from line `from` (receive times 10 ms apart).
+fn book_lines(coin: &str, from: u64, n: u64) -> String {
+    let mut text = String::new();
+    for i in from..from + n {
+        let t = 1_737_918_843_000_000_000 + i * 10_000_000;
+        let px = 42_000 + (i % 7);
+        text.push_str(&format!(
+            "{t} {{\"channel\":\"l2Book\",\"data\":{{\"coin\":\"{coin}\",\"time\":{},\"levels\":[[{{\"px\":\"{px}\",\"sz\":\"1.5\",\"n\":2}}],[{{\"px\":\"{}\",\"sz\":\"2.0\",\"n\":1}}]]}}}}\n",
+            t / 1_000_000,
+            px + 1
+        ));
+    }
+    text
+}
+
+fn gzip(text: &str, path: &Path) {
+    use std::io::Write;
+    let mut e =
+        flate2::write::GzEncoder::new(std::fs::File::create(path).unwrap(), flate2::Compression::fast());
+    e.write_all(text.as_bytes()).unwrap();
+    e.finish().unwrap();
+}
+
+/// The header is guessed from the capture's first lines and checked by the whole pass: a
+/// symbol first named past the guessed prefix must give import + replay's session (the guess
+/// is thrown away and the capture replayed again), and nothing of the thrown-away run remains.
+#[test]
+fn a_symbol_first_seen_after_the_prefix_still_gives_import_then_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("late.gz");
+    let mut text = book_lines("BTC", 0, 6000);
+    text.push_str(&book_lines("ETH", 6000, 500));
+    text.push_str(&book_lines("BTC", 6500, 100));
+    gzip(&text, &input);
+    let (a, b) = both(&input, None, tmp.path());
+    assert_eq!(a, b);
+    assert_eq!(a.1, 6600);
+    let toml = std::fs::read_to_string(tmp.path().join("s2/session.toml")).unwrap();
+    assert!(toml.contains("\"ETH\"") && toml.contains("\"BTC\""), "{toml}");
+}
+
+/// An error in the middle of the file (a truncated gzip) is the error an import gives, and the
+/// replay leaves no session behind (an import would have refused before writing anything).
+#[test]
+fn an_error_in_the_middle_of_the_capture_is_reported_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole.gz");
+    gzip(&book_lines("BTC", 0, 20_000), &whole);
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = tmp.path().join("cut.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let bin = env!("CARGO_BIN_EXE_paper_trader");
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let out = tmp.path().join("nested/s");
+    let direct = Command::new(bin)
+        .args(["replay", "--format", "hftbacktest", "--venue", "hyperliquid", &s(&cut), "--out", &s(&out)])
+        .output()
+        .unwrap();
+    assert!(!direct.status.success());
+    let import = Command::new(bin)
+        .args(["import", "--format", "hftbacktest", "--venue", "hyperliquid", &s(&cut), "--out"])
+        .arg(tmp.path().join("rec"))
+        .output()
+        .unwrap();
+    assert!(!import.status.success());
+    let last = |o: &std::process::Output| {
+        let e = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(e.contains("cut.gz"), "the error names the file: {e}");
+        e.lines().rev().find(|l| l.contains("cut.gz")).unwrap().split("cut.gz").last().unwrap().to_owned()
+    };
+    assert_eq!(last(&direct), last(&import), "the same error as import's");
+    assert!(!tmp.path().join("nested").exists(), "the thrown-away session's directories are removed");
+
+    // Into an existing directory holding something else: only what the run created goes.
+    let keep = tmp.path().join("keep");
+    std::fs::create_dir_all(keep.join("inputs")).unwrap();
+    let again = Command::new(bin)
+        .args(["replay", "--format", "hftbacktest", "--venue", "hyperliquid", &s(&cut), "--out", &s(&keep)])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    let left: Vec<_> = std::fs::read_dir(&keep).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("inputs")]);
+}
