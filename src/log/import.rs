@@ -706,7 +706,8 @@ pub fn import_detecting(
 ) -> Result<ImportStats, LogError> {
     let sync_each_flush = opts.fsync;
     let (venue, header) = capture_header(format, venue, inputs)?;
-    let mut w = LogWriter::create(out, header.clone(), opts)?;
+    // Compression on a thread of its own (`batch_writer`): the same writer calls, in order.
+    let mut w = super::batch_writer::BatchWriter::spawn(LogWriter::create(out, header.clone(), opts)?)?;
     let mut stats = ImportStats { venue: Some(venue), ..ImportStats::default() };
     for_each_record(format, venue, inputs, &header, &mut stats, |ns, stream, raw| {
         w.append_message(ns, stream, raw).map(|_| ControlFlow::Continue(()))

@@ -5,6 +5,7 @@
 //! replay's output journal): [`LogWriter`] (synchronous), [`ThreadedWriter`] (a writer thread
 //! behind a bounded channel, for live capture) and [`LogReader`].
 
+pub mod batch_writer;
 pub mod compact;
 pub mod format;
 pub mod import;
