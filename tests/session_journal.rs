@@ -85,7 +85,7 @@ fn an_error_of_the_journal_thread_reaches_the_caller() {
     std::fs::remove_dir_all(out.join("checkpoints")).unwrap();
     let err = match feed_all(&mut r, &mut reader, |_, _| {}) {
         Err(e) => e,
-        Ok(()) => r.finish().err().expect("finish after a failed checkpoint write must fail"),
+        Ok(()) => r.finish().expect_err("finish after a failed checkpoint write must fail"),
     };
     let text = format!("{err:#}");
     assert!(text.contains("ckpt-000001"), "{text}");
