@@ -25,9 +25,10 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_paper_trader");
 
-fn run(args: &[&str]) {
+fn run(args: &[&str]) -> String {
     let out = Command::new(BIN).args(args).output().expect("running paper_trader");
     assert!(out.status.success(), "paper_trader {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
 }
 
 fn s(p: &Path) -> String {
@@ -52,7 +53,7 @@ fn check_outputs(
 fn check(name: &str, recording: &Path, replay_args: &[&str], interval_s: u64) -> Session {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("session");
-    run(&[&["replay", &s(recording), "--out", &s(&out)][..], replay_args].concat());
+    let printed = run(&[&["replay", &s(recording), "--out", &s(&out)][..], replay_args].concat());
     let session = Session::load(&out).unwrap();
     assert_eq!(session.undecodable, 0);
     check_outputs(name, session.first, session.last, interval_s, &session.outputs);
@@ -73,6 +74,9 @@ fn check(name: &str, recording: &Path, replay_args: &[&str], interval_s: u64) ->
         validate::render_text(&session.checklist())
     );
     assert_eq!(terminal_summary(&out).unwrap(), loaded, "{name}: the streamed terminal summary differs");
+    // replay prints the summary computed on the journal's thread as the outputs were made
+    // (no second pass): the same text again.
+    assert_eq!(printed, loaded, "{name}: replay's terminal summary (computed during the run) differs");
     session
 }
 

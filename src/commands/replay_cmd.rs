@@ -148,8 +148,12 @@ pub fn replay(args: &ReplayArgs) -> CmdResult {
         if args.json {
             println!("{}", serde_json::to_string_pretty(&summary)?);
         } else {
-            // The one terminal layout `demo`, `replay` and `report` share.
-            print!("{}", super::report_cmds::terminal_summary(&out)?);
+            // The one terminal layout `demo`, `replay` and `report` share: computed while the
+            // session ran (no second pass over the journal), else read back from it.
+            match &summary.terminal {
+                Some(text) => print!("{text}"),
+                None => print!("{}", super::report_cmds::terminal_summary(&out)?),
+            }
         }
     }
     match failure(&summary, &args.rec, &out, args.from, args.to, args.accept_damage) {

@@ -3,7 +3,7 @@
 use super::{exit, CmdResult};
 use crate::report::html;
 use crate::report::session::Session;
-use crate::report::summary::{self, markout_horizon_s, SessionSummary, SummaryBuilder};
+use crate::report::summary::{self, SessionSummary, TerminalSummary};
 use crate::report::validate::{self, ChecklistItem};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -84,18 +84,13 @@ pub fn terminal_summary(dir: &Path) -> anyhow::Result<String> {
         let session = Session::load(dir)?;
         return Ok(summary_text(&SessionSummary::compute(&session), &session.checklist()));
     }
-    let mut builder = SummaryBuilder::new(head.first, markout_horizon_s(&head));
-    let mut tracker = head.checklist_tracker();
-    let session = Session::stream(dir, |t, o| {
-        builder.observe(t, &o);
-        tracker.on_output(t, &o);
-    })?;
-    tracker.advance(session.last);
-    Ok(summary_text(&builder.finish(&session), &tracker.items()))
+    let mut acc = TerminalSummary::new(&head, head.first);
+    let session = Session::stream(dir, |t, o| acc.observe(t, &o))?;
+    Ok(acc.finish(&session))
 }
 
 fn summary_text(summary: &SessionSummary, items: &[ChecklistItem]) -> String {
-    format!("{}checklist:\n{}", summary::render_text(summary), validate::render_text(items))
+    summary::terminal_text(summary, items)
 }
 
 pub fn report(args: &ReportArgs) -> CmdResult {

@@ -11,23 +11,25 @@
 //! (u32 LE) || record bytes)`, starting from 32 zero bytes. Its 32-byte state is part of every
 //! checkpoint, so a resumed run ends with the digest of the full run.
 
-use super::journal::JournalThread;
+use super::journal::{CheckpointTarget, JournalThread, PendingCheckpoint};
 use crate::engine::{Engine, EngineConfig, EngineSummary, Input, Output};
 use crate::log::{Header, LogWriter, WriterOptions};
 use crate::report::pnl::{funding_of, PnlBreakdown, PnlLedger};
 use crate::report::quality::{Quality, QualityTracker};
+use crate::report::session::Session;
 use crate::types::Timestamp;
 use crate::venue::Venue;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The stream name of the output journal's records.
 pub const OUTPUT_STREAM: &str = "outputs";
 /// Version of the checkpoint file layout.
-const CHECKPOINT_VERSION: u32 = 2;
+pub(super) const CHECKPOINT_VERSION: u32 = 2;
 /// zstd level for checkpoints: they are written every 5 minutes of event time, so a
 /// moderate level costs little and keeps them small.
 const CHECKPOINT_ZSTD_LEVEL: i32 = 3;
@@ -110,6 +112,11 @@ pub struct Summary {
     pub quality: Quality,
     #[serde(flatten)]
     pub engine: EngineSummary,
+    /// The terminal summary (`report_cmds::terminal_summary`'s text), computed from the
+    /// outputs as they were journaled: set by [`SessionRunner::finish`] of a replay, so
+    /// `replay` prints it without reading the journal back. Not part of `summary.json`.
+    #[serde(skip)]
+    pub terminal: Option<String>,
 }
 
 /// One damaged place of a replayed recording (`summary.json`'s `input_damage`).
@@ -139,17 +146,17 @@ struct SessionToml<'a> {
 pub struct SessionRunner {
     dir: PathBuf,
     engine: Engine,
-    journal: Option<JournalThread>,
-    digest: [u8; 32],
-    out: Vec<Output>,
+    /// The journal's thread (`journal.rs`); in a cell so that [`SessionRunner::summary`],
+    /// which reads the digest mid-run, can wait for the thread through `&self`.
+    journal: RefCell<Option<JournalThread>>,
+    /// The output digest as last known: from the thread at a sync, final after `finish`.
+    digest: Cell<[u8; 32]>,
     input_messages: u64,
     output_records: u64,
     clamped_times: u64,
     last_now: Timestamp,
     venue: Venue,
     coins: Vec<String>,
-    /// Reused buffer for one serialized output.
-    record: Vec<u8>,
     input_damage: Vec<InputDamage>,
     ledger: PnlLedger,
     /// Coins that had a mid at some model snapshot.
@@ -259,21 +266,27 @@ impl SessionRunner {
         let opts = WriterOptions { fsync: false, zstd_level: 1, ..WriterOptions::default() };
         let journal = LogWriter::create(&out.join("outputs"), header, opts)
             .with_context(|| format!("creating the output journal in {}", out.display()))?;
-        let journal =
-            JournalThread::spawn(journal, OUTPUT_STREAM).context("starting the journal writer thread")?;
+        // A replay's terminal summary is computed on the journal's thread as the outputs go by
+        // (`replay` prints it); a live session prints none, so its thread keeps none.
+        let terminal_head = if input.source.starts_with("live") { None } else { Some(Session::head(out)?) };
+        let checkpoints = CheckpointTarget {
+            dir: out.join("checkpoints"),
+            venue: venue.name().to_string(),
+            coins: coins.to_vec(),
+        };
+        let journal = JournalThread::spawn(journal, OUTPUT_STREAM, digest, checkpoints, terminal_head)
+            .context("starting the journal writer thread")?;
         Ok(SessionRunner {
             dir: out.to_path_buf(),
             engine,
-            journal: Some(journal),
-            digest,
-            out: Vec::with_capacity(64),
+            journal: RefCell::new(Some(journal)),
+            digest: Cell::new(digest),
             input_messages: 0,
             output_records: 0,
             clamped_times: 0,
             last_now,
             venue,
             coins: coins.to_vec(),
-            record: Vec::with_capacity(256),
             input_damage: Vec::new(),
             ledger: PnlLedger::new(horizon_s),
             coins_with_book: BTreeSet::new(),
@@ -304,8 +317,9 @@ impl SessionRunner {
         self.input_damage = damage;
     }
 
-    /// Feeds one input: runs the engine, journals and digests its outputs, writes a
-    /// checkpoint when the engine asks for one. Returns the outputs of this input.
+    /// Feeds one input: runs the engine, hands its outputs to the journal's thread (which
+    /// journals and digests them and writes the checkpoint the engine asked for, with the
+    /// engine state taken here, after the input). Returns the outputs of this input.
     pub fn feed(&mut self, now: Timestamp, seq: u64, input: Input<'_>) -> Result<&[Output]> {
         // Driver contract: time never goes backwards. A recording whose receive clock stepped
         // back is replayed at the last time seen, and counted.
@@ -317,15 +331,17 @@ impl SessionRunner {
         };
         self.last_now = now;
         self.input_messages += 1;
-        self.out.clear();
         if tracing::enabled!(tracing::Level::TRACE) {
             tracing::trace!(seq, now = now.0, "input {}", describe_input(&input));
         }
-        self.engine.on_input(now, seq, input, &mut self.out);
-        let journal = self.journal.as_mut().context("session already finished")?;
+        let journal = self.journal.get_mut().as_mut().context("session already finished")?;
+        // The thread's error, if it stopped, surfaces here, at the next input.
+        journal.poll()?;
+        self.engine.on_input(now, seq, input, journal.outputs());
+        let out = journal.last_input();
         let mut checkpoint = None;
         let debug = tracing::enabled!(tracing::Level::DEBUG);
-        for o in &self.out {
+        for o in out {
             self.ledger.observe(now, o);
             if let Output::Model(m) = o {
                 if m.mid.is_some() && !self.coins_with_book.contains(&m.coin) {
@@ -335,46 +351,40 @@ impl SessionRunner {
             if debug {
                 log_output(now, o);
             }
-            self.record.clear();
-            rmp_serde::encode::write(&mut self.record, o).context("serializing an output")?;
-            journal.append(now.0, &self.record)?;
-            self.digest = chain(&self.digest, now.0, &self.record);
-            self.output_records += 1;
             if let Output::Checkpoint { index } = o {
                 checkpoint = Some(*index);
             }
         }
+        self.output_records += out.len() as u64;
         self.views.clear();
         self.views.extend(self.engine.coins().map(|c| c.quote_view()));
         let margin = self.engine.margin();
         let equity = margin.equity();
         let margin_use = (equity > 0).then(|| margin.required() as f64 / equity as f64);
-        self.quality.observe(now, &self.out, &self.views, margin_use);
-        if let Some(index) = checkpoint {
-            self.write_checkpoint(index, seq, now)?;
-        }
-        Ok(&self.out)
+        self.quality.observe(now, out, &self.views, margin_use);
+        let checkpoint = match checkpoint {
+            Some(index) => Some(PendingCheckpoint {
+                index,
+                input_seq: seq,
+                input_recv_ns: now.0,
+                engine_state: self.engine.checkpoint().context("serializing the engine state")?,
+            }),
+            None => None,
+        };
+        let first = journal.needs_first().then(|| Timestamp(self.engine.summary().first_ns));
+        journal.end_input(now.0, checkpoint, first);
+        Ok(journal.last_input())
     }
 
-    fn write_checkpoint(&self, index: u64, seq: u64, now: Timestamp) -> Result<()> {
-        let ck = CheckpointFile {
-            version: CHECKPOINT_VERSION,
-            index,
-            input_seq: seq,
-            input_recv_ns: now.0,
-            digest: self.digest,
-            venue: self.venue.name().to_string(),
-            coins: self.coins.clone(),
-            engine_state: self.engine.checkpoint().context("serializing the engine state")?,
-        };
-        let bytes = rmp_serde::to_vec(&ck).context("serializing a checkpoint")?;
-        let compressed =
-            zstd::encode_all(&bytes[..], CHECKPOINT_ZSTD_LEVEL).context("compressing a checkpoint")?;
-        let path = self.dir.join("checkpoints").join(format!("ckpt-{index:06}.bin"));
-        let tmp = path.with_extension("part");
-        std::fs::write(&tmp, compressed).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("renaming {}", tmp.display()))?;
-        Ok(())
+    /// The output digest after every output so far: mid-run, waits for the journal's thread
+    /// to chain what it was handed (a live session's status line asks once a second). If the
+    /// thread has stopped, the last digest known (its error comes with the next `feed`).
+    fn current_digest(&self) -> [u8; 32] {
+        let mut journal = self.journal.borrow_mut();
+        if let Some(d) = journal.as_mut().and_then(JournalThread::sync) {
+            self.digest.set(d);
+        }
+        self.digest.get()
     }
 
     /// The summary as it stands (without closing the journal).
@@ -403,7 +413,7 @@ impl SessionRunner {
                 .filter(|c| !self.coins_with_book.contains(*c))
                 .cloned()
                 .collect(),
-            output_digest: hex::encode(self.digest),
+            output_digest: hex::encode(self.current_digest()),
             input_messages: self.input_messages,
             venue: self.venue.name().to_string(),
             seed: self.engine.seed(),
@@ -412,6 +422,7 @@ impl SessionRunner {
             clamped_times: self.clamped_times,
             input_damage: self.input_damage.clone(),
             engine,
+            terminal: None,
         }
     }
 
@@ -419,24 +430,49 @@ impl SessionRunner {
     /// every coin at the end of the session, so `report` and `validate` read the same kappa,
     /// PnL and model state as `summary.json` (one number per quantity).
     pub fn finish(mut self) -> Result<Summary> {
-        if let Some(mut j) = self.journal.take() {
+        let mut terminal = None;
+        if let Some(mut j) = self.journal.get_mut().take() {
+            j.poll()?;
             let now = self.last_now;
-            for o in self.engine.final_snapshots() {
-                self.record.clear();
-                rmp_serde::encode::write(&mut self.record, &o).context("serializing an output")?;
-                j.append(now.0, &self.record)?;
-                self.digest = chain(&self.digest, now.0, &self.record);
-                self.output_records += 1;
-                self.ledger.observe(now, &o);
+            let finals = self.engine.final_snapshots();
+            for o in &finals {
+                self.ledger.observe(now, o);
             }
-            j.close()?;
+            self.output_records += finals.len() as u64;
+            j.outputs().extend(finals);
+            let first = j.needs_first().then(|| Timestamp(self.engine.summary().first_ns));
+            j.end_input(now.0, None, first);
+            let end = j.close()?;
+            self.digest.set(end.digest);
+            terminal = end.terminal;
         }
-        let summary = self.summary();
+        let mut summary = self.summary();
         let json = serde_json::to_string_pretty(&summary).context("serializing summary.json")?;
         std::fs::write(self.dir.join("summary.json"), json + "\n")
             .with_context(|| format!("writing {}/summary.json", self.dir.display()))?;
+        if let Some(t) = terminal {
+            // The finished session's head, as `report` would read it: its span, digest and
+            // quote quality (summary.json), its checkpoint files.
+            let head = Session::head(&self.dir)?;
+            if head.span("first_ns").is_some() && head.span("last_ns").is_some() {
+                summary.terminal = Some(t.finish(&head));
+            }
+        }
         Ok(summary)
     }
+}
+
+/// Writes a checkpoint file into `dir` (`ckpt-INDEX.bin`, zstd-compressed rmp-serde), via a
+/// `.part` file and a rename, so a reader never sees half of one.
+pub(super) fn write_checkpoint(dir: &Path, ck: &CheckpointFile) -> Result<()> {
+    let bytes = rmp_serde::to_vec(ck).context("serializing a checkpoint")?;
+    let compressed =
+        zstd::encode_all(&bytes[..], CHECKPOINT_ZSTD_LEVEL).context("compressing a checkpoint")?;
+    let path = dir.join(format!("ckpt-{:06}.bin", ck.index));
+    let tmp = path.with_extension("part");
+    std::fs::write(&tmp, compressed).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("renaming {}", tmp.display()))?;
+    Ok(())
 }
 
 /// One link of the output digest chain.

@@ -718,3 +718,49 @@ fn render_quality(o: &mut String, q: &super::quality::Quality) {
         .collect();
     let _ = writeln!(o, "  markouts by horizon (mean bp): {}", marks.join(", "));
 }
+
+/// The terminal summary's two accumulators, the figures ([`SummaryBuilder`]) and the
+/// checklist ([`super::validate::ChecklistTracker`]), fed output by output in journal order.
+/// `report`'s streamed terminal summary feeds it from the journal; the session runner feeds it
+/// the outputs as they are journaled, so `replay` prints the same text without reading the
+/// journal back.
+pub struct TerminalSummary {
+    builder: SummaryBuilder,
+    tracker: super::validate::ChecklistTracker,
+}
+
+impl TerminalSummary {
+    /// Set up from a session's head (`session.toml`'s settings) for a session whose first
+    /// input was at `first` (`summary.json`'s `first_ns`).
+    pub fn new(head: &Session, first: Timestamp) -> TerminalSummary {
+        let mut at_first = Session { first, last: first, ..Session::default() };
+        at_first.config.clone_from(&head.config);
+        at_first.checkpoint_files = head.checkpoint_files;
+        TerminalSummary {
+            builder: SummaryBuilder::new(first, markout_horizon_s(&at_first)),
+            tracker: at_first.checklist_tracker(),
+        }
+    }
+
+    /// One output of the journal, at its event time `t`.
+    pub fn observe(&mut self, t: Timestamp, o: &Output) {
+        self.builder.observe(t, o);
+        self.tracker.on_output(t, o);
+    }
+
+    /// The text, with the finished session's head (its `summary.json`: span end, digest,
+    /// quote quality; its checkpoint files).
+    pub fn finish(self, head: &Session) -> String {
+        let TerminalSummary { builder, mut tracker } = self;
+        if let Some(n) = head.checkpoint_files {
+            tracker.set_checkpoint_files(n);
+        }
+        tracker.advance(head.last);
+        terminal_text(&builder.finish(head), &tracker.items())
+    }
+}
+
+/// The terminal layout `demo`, `replay` and `report` share: the figures, then the checklist.
+pub fn terminal_text(summary: &SessionSummary, items: &[super::validate::ChecklistItem]) -> String {
+    format!("{}checklist:\n{}", render_text(summary), super::validate::render_text(items))
+}
