@@ -46,11 +46,13 @@ fn ahead_steps(path: &Path) -> Vec<Seen> {
             Ahead::Streams(s) => streams = s,
             Ahead::Record(rec) => {
                 let name = streams.get(usize::from(rec.stream)).map_or("unknown", String::as_str);
-                let raw = match rec.body {
-                    Body::Message(m) => Some(m),
+                let raw = match &rec.body {
+                    Body::Message(m) => Some(m.clone()),
                     Body::Control(_) => None,
                 };
                 out.push(Seen::Record(rec.seq, rec.recv_ns, name.to_owned(), raw));
+                // As replay does: the record's buffers are freed on the reader thread.
+                a.give_back(rec);
             }
             Ahead::End => ended = true,
         }

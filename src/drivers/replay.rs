@@ -161,6 +161,7 @@ pub fn run_replay(rec: &Path, opts: &ReplayOptions) -> Result<Summary> {
         if feeder.feed(&mut runner, rec.seq, rec.recv_ns, input)?.is_break() {
             break;
         }
+        ahead.give_back(rec);
     }
     // Stopped early, the issues read ahead are dropped with the thread: a synchronous reader
     // would not have met them.

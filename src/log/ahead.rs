@@ -40,8 +40,8 @@ pub struct ReadAhead {
     recycle: Sender<Vec<Ahead>>,
     handle: Option<JoinHandle<()>>,
     batch: VecDeque<Ahead>,
-    /// The emptied batch to send back once `batch` is drained.
-    spare: Option<Vec<Ahead>>,
+    /// Records given back, to be dropped on the reader thread with the next emptied batch.
+    spare: Vec<Ahead>,
     ended: bool,
 }
 
@@ -60,9 +60,15 @@ impl ReadAhead {
             recycle,
             handle: Some(handle),
             batch: VecDeque::new(),
-            spare: None,
+            spare: Vec::new(),
             ended: false,
         })
+    }
+
+    /// Hands a record back once used: its buffers are freed on the reader thread that
+    /// allocated them (a free from another thread is the allocator's slow path).
+    pub fn give_back(&mut self, rec: Record) {
+        self.spare.push(Ahead::Record(rec));
     }
 
     /// The next step; `Ok(None)` after [`Ahead::End`]; an error if the reader thread died.
@@ -78,18 +84,15 @@ impl ReadAhead {
                 return Ok(None);
             }
             let Some(rx) = &self.rx else { return Ok(None) };
-            if let Some(v) = self.spare.take() {
-                // The reader thread may have stopped allocating new ones: best effort.
-                let _ = self.recycle.try_send(v);
-            }
             match rx.recv() {
                 Ok(v) => {
-                    let mut d = VecDeque::from(v);
-                    std::mem::swap(&mut d, &mut self.batch);
-                    // `d` is the old, drained deque: its buffer is the spare to send back.
-                    let mut v = Vec::from(d);
-                    v.clear();
-                    self.spare = Some(v);
+                    // The old, drained deque's buffer becomes the next spare; the current
+                    // spare (with the records given back) goes to the reader thread, which
+                    // drops them there and refills the vector. Best effort: when the
+                    // return channel is full it is dropped here.
+                    let drained = std::mem::replace(&mut self.batch, VecDeque::from(v));
+                    let full = std::mem::replace(&mut self.spare, Vec::from(drained));
+                    let _ = self.recycle.try_send(full);
                 }
                 Err(_) => {
                     // Disconnected without an End: the thread died.
@@ -130,7 +133,13 @@ fn run(mut reader: LogReader, tx: &Sender<Vec<Ahead>>, recycled: &Receiver<Vec<A
         let end = rec.is_none();
         batch.push(rec.map_or(Ahead::End, Ahead::Record));
         if end || batch.len() >= BATCH {
-            let next = recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH));
+            let next = match recycled.try_recv() {
+                Ok(mut v) => {
+                    v.clear(); // drops the records given back, on this thread
+                    v
+                }
+                Err(_) => Vec::with_capacity(BATCH),
+            };
             if tx.send(std::mem::replace(&mut batch, next)).is_err() || end {
                 // The consumer stopped (or everything is sent).
                 return;
