@@ -5,7 +5,7 @@ use super::clock::{Pacer, Stopwatch};
 use super::session::{InputDamage, InputDesc, SessionRunner, Summary};
 use crate::engine::{EngineConfig, Input};
 use crate::log::import::{self, ImportFormat};
-use crate::log::{Body, Control, Header, IssueKind, LogReader};
+use crate::log::{Ahead, Body, Control, Header, Issue, IssueKind, LogReader, ReadAhead};
 use crate::settings::{Speed, TimeArg};
 use crate::types::Timestamp;
 use crate::venue::Venue;
@@ -116,15 +116,34 @@ pub fn run_replay(rec: &Path, opts: &ReplayOptions) -> Result<Summary> {
             .find(|r| !matches!(r.body, Body::Control(Control::Subscribe { .. } | Control::End)))
             .map(|r| r.recv_ns);
     }
+    // Reading, decompression, checksums and record decoding run on the read-ahead thread;
+    // this (the engine's) thread sees the same records, issues and stream names in the same
+    // order as from `reader.next_record()` (see `log::ahead`).
+    let mut ahead = ReadAhead::spawn(reader).context("starting the log read-ahead thread")?;
+    let mut streams: Vec<String> = Vec::new();
     let mut damage = DamageTracker::default();
-    while let Some(rec) = reader.next_record() {
-        damage.poll(&reader);
+    while let Some(step) = ahead.next_step().context("reading the recording")? {
+        let rec = match step {
+            Ahead::Issue(i) => {
+                damage.note(i);
+                continue;
+            }
+            Ahead::Streams(s) => {
+                streams = s;
+                continue;
+            }
+            Ahead::Record(r) => r,
+            Ahead::End => break,
+        };
         let lost = damage.check(rec.seq);
         if lost > 0 && damage.stop_here(opts.accept_damage) {
             break;
         }
         let input = match &rec.body {
-            Body::Message(raw) => Input::Message { stream: reader.stream_name(rec.stream), raw },
+            Body::Message(raw) => {
+                let stream = streams.get(usize::from(rec.stream)).map_or("unknown", String::as_str);
+                Input::Message { stream, raw }
+            }
             Body::Control(Control::Connect { .. }) => Input::Connect,
             Body::Control(Control::Disconnect { .. }) => Input::Disconnect,
             Body::Control(Control::Gap { .. }) => Input::Gap,
@@ -142,9 +161,12 @@ pub fn run_replay(rec: &Path, opts: &ReplayOptions) -> Result<Summary> {
         if feeder.feed(&mut runner, rec.seq, rec.recv_ns, input)?.is_break() {
             break;
         }
+        ahead.give_back(rec);
     }
+    // Stopped early, the issues read ahead are dropped with the thread: a synchronous reader
+    // would not have met them.
+    drop(ahead);
     feeder.progress.finish();
-    damage.poll(&reader);
     runner.note_input_damage(damage.damage);
     runner.finish()
 }
@@ -450,7 +472,6 @@ impl Progress {
 /// where records were lost, charged to the corruption reported before it.
 #[derive(Default)]
 struct DamageTracker {
-    seen: usize,
     damage: Vec<InputDamage>,
     /// The latest corruption not yet matched with the records it lost.
     unmatched: Option<usize>,
@@ -458,22 +479,20 @@ struct DamageTracker {
 }
 
 impl DamageTracker {
-    fn poll(&mut self, reader: &LogReader) {
-        for i in &reader.issues()[self.seen..] {
-            let corrupt = i.kind == IssueKind::Corrupt;
-            tracing::warn!("input damage: {i}");
-            if corrupt {
-                self.unmatched = Some(self.damage.len());
-            }
-            self.damage.push(InputDamage {
-                file: i.path.display().to_string(),
-                byte: i.offset,
-                records_lost: 0,
-                kind: if corrupt { "corrupt" } else { "torn_tail" }.to_string(),
-                detail: i.detail.clone(),
-            });
+    /// One issue of the reader, in the order met (before the records decoded after it).
+    fn note(&mut self, i: Issue) {
+        let corrupt = i.kind == IssueKind::Corrupt;
+        tracing::warn!("input damage: {i}");
+        if corrupt {
+            self.unmatched = Some(self.damage.len());
         }
-        self.seen = reader.issues().len();
+        self.damage.push(InputDamage {
+            file: i.path.display().to_string(),
+            byte: i.offset,
+            records_lost: 0,
+            kind: if corrupt { "corrupt" } else { "torn_tail" }.to_string(),
+            detail: i.detail,
+        });
     }
 
     /// Records missing before the record numbered `seq`.

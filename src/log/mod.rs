@@ -5,6 +5,7 @@
 //! replay's output journal): [`LogWriter`] (synchronous), [`ThreadedWriter`] (a writer thread
 //! behind a bounded channel, for live capture) and [`LogReader`].
 
+pub mod ahead;
 pub mod batch_writer;
 pub mod compact;
 pub mod format;
@@ -17,6 +18,7 @@ pub mod repair;
 pub mod threaded;
 pub mod writer;
 
+pub use ahead::{Ahead, ReadAhead};
 pub use reader::{Issue, IssueKind};
 pub use record::{Body, Control, Header, Record};
 pub use threaded::{Backpressure, ThreadedWriter, WriterStats};
