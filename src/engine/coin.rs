@@ -787,15 +787,10 @@ impl CoinState {
     fn update_margin(&mut self, ctx: &mut Ctx<'_>) {
         let mark = self.mark;
         let pnl = self.position.net_at(mark);
+        let (open_bids, open_asks) = self.sim.outstanding_both();
         ctx.margin.update_state(
             ctx.index,
-            CoinExposure {
-                position: self.position.qty,
-                mark,
-                open_bids: self.sim.outstanding(Side::Buy),
-                open_asks: self.sim.outstanding(Side::Sell),
-                pnl,
-            },
+            CoinExposure { position: self.position.qty, mark, open_bids, open_asks, pnl },
         );
     }
 
