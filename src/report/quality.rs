@@ -614,7 +614,7 @@ mod tests {
                 b.net += v;
                 b.gross_usd = v;
             });
-            let b = slow.entry(m).or_insert_with(Bin::default);
+            let b: &mut Bin = slow.entry(m).or_default();
             b.net += v;
             b.gross_usd = v;
         }
