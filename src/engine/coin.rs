@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 mod orders;
 mod slot;
 
-use orders::OwnQuotes;
+use orders::{OwnQuotes, Scratch};
 pub use slot::StrategySlot;
 
 const NS_PER_S: u64 = 1_000_000_000;
@@ -222,6 +222,9 @@ pub struct CoinState {
     /// (`market_maker::funding`); the engine sets the venue's interval.
     #[serde(default)]
     pub funding: FundingClock,
+    /// `requote`'s reused buffers: not state (empty in meaning between inputs), never saved.
+    #[serde(skip)]
+    scratch: Scratch,
 }
 
 /// A read-only view of one coin's quoting state ([`CoinState::quote_view`]).
@@ -310,6 +313,7 @@ impl CoinState {
             held_mids: Default::default(),
             requote_due: None,
             no_skill_sum: 0.0,
+            scratch: Scratch::default(),
             funding: FundingClock::default(),
         })
     }
@@ -783,15 +787,10 @@ impl CoinState {
     fn update_margin(&mut self, ctx: &mut Ctx<'_>) {
         let mark = self.mark;
         let pnl = self.position.net_at(mark);
+        let (open_bids, open_asks) = self.sim.outstanding_both();
         ctx.margin.update_state(
             ctx.index,
-            CoinExposure {
-                position: self.position.qty,
-                mark,
-                open_bids: self.sim.outstanding(Side::Buy),
-                open_asks: self.sim.outstanding(Side::Sell),
-                pnl,
-            },
+            CoinExposure { position: self.position.qty, mark, open_bids, open_asks, pnl },
         );
     }
 

@@ -293,6 +293,18 @@ pub struct QualityTracker {
     fills_by_kind: FillsByKind,
 }
 
+/// Applies `f` to the bin of minute `m` (inserted empty if missing). Minutes only grow, so
+/// after every input but the first of a minute it is the last bin: reached without a search.
+fn with_bin(bins: &mut BTreeMap<u64, Bin>, m: u64, f: impl FnOnce(&mut Bin)) {
+    if bins.last_key_value().is_some_and(|(k, _)| *k == m) {
+        if let Some(mut last) = bins.last_entry() {
+            f(last.get_mut());
+            return;
+        }
+    }
+    f(bins.entry(m).or_default());
+}
+
 impl QualityTracker {
     /// A tracker for `coins` (in the order of the views given to [`QualityTracker::observe`]).
     pub fn new(coins: &[String], horizons_ms: &[u64]) -> QualityTracker {
@@ -333,8 +345,7 @@ impl QualityTracker {
             // The state after the previous input held until now.
             let acc = self.segment(now.0 - self.last.0);
             self.total.add(&acc);
-            let bin = self.bins.entry((self.last.0 - first.0) / NS_PER_MIN).or_default();
-            bin.acc.add(&acc);
+            with_bin(&mut self.bins, (self.last.0 - first.0) / NS_PER_MIN, |bin| bin.acc.add(&acc));
             self.resolve(|due| due < now.0);
         }
         for o in outputs {
@@ -377,12 +388,13 @@ impl QualityTracker {
             self.margin_max = Some(self.margin_max.map_or(m, |x| x.max(m)));
         }
         let net = self.net_usd();
-        let bin = self.bins.entry((now.0 - first.0) / NS_PER_MIN).or_default();
-        bin.gross_usd = gross;
-        bin.net = net;
-        if let Some(m) = margin_use {
-            bin.margin_max = Some(bin.margin_max.map_or(m, |x| x.max(m)));
-        }
+        with_bin(&mut self.bins, (now.0 - first.0) / NS_PER_MIN, |bin| {
+            bin.gross_usd = gross;
+            bin.net = net;
+            if let Some(m) = margin_use {
+                bin.margin_max = Some(bin.margin_max.map_or(m, |x| x.max(m)));
+            }
+        });
     }
 
     /// The net PnL of all coins as the views stand (USD).
@@ -584,5 +596,30 @@ impl QualityTracker {
             s.net_pnl.push(b.net);
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The last-bin shortcut lands on the bin `entry` would, in any order of minutes.
+    #[test]
+    fn with_bin_equals_entry() {
+        let minutes = [0u64, 0, 0, 1, 1, 3, 3, 2, 3, 7, 7, 0, 8, 8, 8, 5, 9];
+        let (mut fast, mut slow) = (BTreeMap::new(), BTreeMap::new());
+        for (i, &m) in minutes.iter().enumerate() {
+            let v = i as f64 + 0.5;
+            with_bin(&mut fast, m, |b| {
+                b.net += v;
+                b.gross_usd = v;
+            });
+            let b: &mut Bin = slow.entry(m).or_default();
+            b.net += v;
+            b.gross_usd = v;
+        }
+        let key =
+            |m: &BTreeMap<u64, Bin>| m.iter().map(|(k, b)| (*k, b.net, b.gross_usd)).collect::<Vec<_>>();
+        assert_eq!(key(&fast), key(&slow));
     }
 }

@@ -70,13 +70,9 @@ fn decimals_of(step: i64) -> u32 {
 
 /// Number of decimal digits of a positive integer.
 fn digits(v: i64) -> u32 {
-    let mut n = 1;
-    let mut x = v.unsigned_abs();
-    while x >= 10 {
-        x /= 10;
-        n += 1;
-    }
-    n
+    // Exact integer log (no loop of ~13 divisions): this runs for every price the engine
+    // rounds to the grid and every level the adapter checks.
+    v.unsigned_abs().checked_ilog10().map_or(1, |l| l + 1)
 }
 
 impl Instrument {
@@ -208,6 +204,28 @@ mod tests {
 
     fn p(s: &str) -> Price {
         Price::parse(s).unwrap()
+    }
+
+    /// `digits` by `ilog10` counts exactly what the loop of divisions it replaced counted.
+    #[test]
+    fn digits_equals_the_division_loop() {
+        let by_loop = |v: i64| {
+            let (mut n, mut x) = (1, v.unsigned_abs());
+            while x >= 10 {
+                x /= 10;
+                n += 1;
+            }
+            n
+        };
+        let mut vs = vec![0, 1, -1, 9, -9, i64::MAX, i64::MIN, i64::MIN + 1];
+        for e in 0..19 {
+            let t = 10i64.pow(e);
+            vs.extend([t - 1, t, t + 1, -t, -(t - 1), -(t + 1)]);
+        }
+        vs.extend((0..10_000).map(|i: i64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15u64 as i64)));
+        for v in vs {
+            assert_eq!(digits(v), by_loop(v), "digits({v})");
+        }
     }
 
     #[test]

@@ -57,6 +57,16 @@ impl OwnQuotes {
     }
 }
 
+/// Buffers `requote` reuses from one call to the next, so that a requote allocates nothing
+/// of its own (the strategy's `Quotes` aside). Their contents never outlive one call.
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    orders: Vec<OwnOrder>,
+    prices: Vec<Price>,
+    open: Vec<bool>,
+    cancel: Vec<OwnQuote>,
+}
+
 /// The best `BOOK_LEVELS` levels of `side` into `out` (cleared first).
 pub(super) fn top_levels(book: &dyn BookView, side: Side, out: &mut Vec<(Price, Qty)>) {
     out.clear();
@@ -75,15 +85,15 @@ impl CoinState {
         }
     }
 
-    /// Prices of our quotes on `side` that the simulator still holds, best first.
-    fn resting_prices(&self, side: Side) -> Vec<Price> {
-        let mut pxs: Vec<Price> =
-            self.quotes.side(side).iter().filter_map(|q| self.sim.order(q.id).map(|o| o.px)).collect();
+    /// Prices of our quotes on `side` that the simulator still holds, best first, into `pxs`
+    /// (cleared first).
+    fn resting_prices(&self, side: Side, pxs: &mut Vec<Price>) {
+        pxs.clear();
+        pxs.extend(self.quotes.side(side).iter().filter_map(|q| self.sim.order(q.id).map(|o| o.px)));
         pxs.sort_by(|a, b| match side {
             Side::Buy => b.cmp(a),
             Side::Sell => a.cmp(b),
         });
-        pxs
     }
 
     /// `summary.json`'s `max_resting_per_side`: quotes past their entry latency with no
@@ -160,23 +170,20 @@ impl CoinState {
         }
     }
 
-    fn own_orders(&self) -> Vec<OwnOrder> {
+    /// The strategy's view of our orders, into `out` (cleared first).
+    fn own_orders(&self, out: &mut Vec<OwnOrder>) {
         let sz_of =
             |id: u64| self.quotes.bids.iter().chain(&self.quotes.asks).find(|q| q.id == id).map(|q| q.sz);
-        self.sim
-            .orders()
-            .iter()
-            .filter(|o| !o.is_probe())
-            .map(|o| OwnOrder {
-                id: o.id,
-                side: o.side,
-                px: o.px,
-                sz: sz_of(o.id).unwrap_or(o.remaining),
-                remaining: o.remaining,
-                live: o.active,
-                cancel_sent: o.dead_at.is_some() || !self.quotes.contains(o.id),
-            })
-            .collect()
+        out.clear();
+        out.extend(self.sim.orders().iter().filter(|o| !o.is_probe()).map(|o| OwnOrder {
+            id: o.id,
+            side: o.side,
+            px: o.px,
+            sz: sz_of(o.id).unwrap_or(o.remaining),
+            remaining: o.remaining,
+            live: o.active,
+            cancel_sent: o.dead_at.is_some() || !self.quotes.contains(o.id),
+        }));
     }
 
     /// Asks the strategy, then applies the throttle, post-only, the refresh rule and the
@@ -190,11 +197,17 @@ impl CoinState {
         }
         let Some(mut strategy) = self.strategy.take() else { return };
         let wanted = {
-            let trades: Vec<_> = self.recent_trades.iter().copied().collect();
-            let orders = self.own_orders();
-            let view = self.view(ctx, trigger, mid, (size, max), &trades, &orders);
+            // The view's trades are the deque as one slice, without a copy: after
+            // `make_contiguous` the first slice holds them all, oldest first.
+            self.recent_trades.make_contiguous();
+            let mut orders = std::mem::take(&mut self.scratch.orders);
+            self.own_orders(&mut orders);
+            let trades = self.recent_trades.as_slices().0;
+            let view = self.view(ctx, trigger, mid, (size, max), trades, &orders);
             let mut rng = StrategyRng::new(ctx.seed, ctx.index, ctx.seq);
-            strategy.on_event(&view, &mut rng)
+            let wanted = strategy.on_event(&view, &mut rng);
+            self.scratch.orders = orders;
+            wanted
         };
         self.strategy.put_back(strategy);
         let Some(wanted) = wanted else { return };
@@ -218,8 +231,12 @@ impl CoinState {
             cur.len() != want.len()
                 || cur.iter().zip(want).any(|(c, w)| (c.0 - w.px.0).unsigned_abs() >= step)
         };
-        let bids_moved = moved(&self.resting_prices(Side::Buy), &bids);
-        let asks_moved = moved(&self.resting_prices(Side::Sell), &asks);
+        let mut pxs = std::mem::take(&mut self.scratch.prices);
+        self.resting_prices(Side::Buy, &mut pxs);
+        let bids_moved = moved(&pxs, &bids);
+        self.resting_prices(Side::Sell, &mut pxs);
+        let asks_moved = moved(&pxs, &asks);
+        self.scratch.prices = pxs;
         if !(moved_mid || bids_moved || asks_moved) {
             return;
         }
@@ -274,24 +291,31 @@ impl CoinState {
 
     /// One side's diff: keep what is wanted again, cancel the rest, place what is missing.
     fn apply_side(&mut self, ctx: &mut Ctx<'_>, side: Side, want: &[Quote], max: Qty) {
-        let current = std::mem::take(self.quotes.side_mut(side));
-        let mut open: Vec<bool> = vec![true; want.len()];
-        let mut keep = Vec::with_capacity(current.len());
-        let mut cancel = Vec::new();
-        for q in current {
-            let matched = self.sim.order(q.id).and_then(|_| {
+        // Kept quotes stay in `current` in their order; the rest move to `cancel` in theirs.
+        let mut current = std::mem::take(self.quotes.side_mut(side));
+        let mut open = std::mem::take(&mut self.scratch.open);
+        open.clear();
+        open.resize(want.len(), true);
+        let mut cancel = std::mem::take(&mut self.scratch.cancel);
+        cancel.clear();
+        let sim = &self.sim;
+        current.retain(|q| {
+            let matched = sim.order(q.id).and_then(|_| {
                 want.iter().enumerate().position(|(i, w)| open[i] && w.px == q.px && w.sz == q.sz)
             });
             match matched {
                 Some(i) => {
                     open[i] = false;
-                    keep.push(q);
+                    true
                 }
-                None => cancel.push(q),
+                None => {
+                    cancel.push(*q);
+                    false
+                }
             }
-        }
-        *self.quotes.side_mut(side) = keep;
-        for q in cancel {
+        });
+        *self.quotes.side_mut(side) = current;
+        for q in cancel.drain(..) {
             let dead_at = self.sim.cancel(q.id, ctx.now, self.feed.excess_ns()).unwrap_or(ctx.now);
             ctx.out.push(Output::OrderCancelled {
                 coin: self.coin.clone(),
@@ -303,6 +327,8 @@ impl CoinState {
         for (w, _) in want.iter().zip(&open).filter(|(_, o)| **o) {
             self.place(ctx, side, *w, max);
         }
+        self.scratch.open = open;
+        self.scratch.cancel = cancel;
     }
 
     /// One new quote through the engine's limits and the latency model.

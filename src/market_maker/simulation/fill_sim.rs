@@ -558,6 +558,19 @@ impl FillSimulator {
     pub fn outstanding(&self, side: Side) -> Qty {
         Qty(self.orders.iter().filter(|o| o.side == side && !o.is_probe()).map(|o| o.remaining.0).sum())
     }
+
+    /// `(outstanding(Buy), outstanding(Sell))` in one pass over the orders (the margin update
+    /// after every requote and placement wants both).
+    pub fn outstanding_both(&self) -> (Qty, Qty) {
+        let (mut bids, mut asks) = (0i64, 0i64);
+        for o in self.orders.iter().filter(|o| !o.is_probe()) {
+            match o.side {
+                Side::Buy => bids += o.remaining.0,
+                Side::Sell => asks += o.remaining.0,
+            }
+        }
+        (Qty(bids), Qty(asks))
+    }
 }
 
 /// The probabilistic queue model (Rigtorp 2013): a level shrank by more than the trades at it
@@ -646,6 +659,24 @@ mod tests {
         s.place(1, Side::Buy, Price(100), Qty(300), OrderRole::Quote, Timestamp(100));
         s.activate(Timestamp(100), &book(99, 101), &mut vec![]);
         s
+    }
+
+    #[test]
+    fn outstanding_both_equals_outstanding_per_side() {
+        let mut s = FillSimulator::new(&FillSimulatorConfig::default(), 1);
+        assert_eq!(s.outstanding_both(), (Qty(0), Qty(0)));
+        s.place(1, Side::Buy, Price(100), Qty(300), OrderRole::Quote, Timestamp(100));
+        s.place(2, Side::Sell, Price(102), Qty(70), OrderRole::Quote, Timestamp(100));
+        s.place(3, Side::Buy, Price(99), Qty(5), OrderRole::Quote, Timestamp(100));
+        s.place(4, Side::Sell, Price(103), Qty(0), OrderRole::Probe { rung: 0 }, Timestamp(100));
+        s.place(5, Side::Buy, Price(98), Qty(0), OrderRole::Probe { rung: 0 }, Timestamp(100));
+        let want = (s.outstanding(Side::Buy), s.outstanding(Side::Sell));
+        assert_eq!(want, (Qty(305), Qty(70)));
+        assert_eq!(s.outstanding_both(), want);
+        let mut out = vec![];
+        s.activate(Timestamp(100), &book(99, 101), &mut vec![]);
+        s.on_trade(Timestamp(200), 1, 0, Side::Sell, Price(99), Qty(120), &mut out);
+        assert_eq!(s.outstanding_both(), (s.outstanding(Side::Buy), s.outstanding(Side::Sell)));
     }
 
     #[test]
