@@ -572,7 +572,14 @@ pub fn for_each_record(
 /// pass: every line of the inputs also goes through the first pass (after `f` breaks too),
 /// whose result is returned. When `result.header(claimed)` equals `header`, the records
 /// `f` saw are exactly those of `for_each_record` with the true header; otherwise they are to
-/// be thrown away. One decompression of the inputs instead of two.
+/// be thrown away.
+///
+/// The first pass runs on a thread of its own, reading the inputs a second time, in parallel
+/// with the replay: classifying every line (several substring searches each) was ~15% of the
+/// engine thread's time, and a second core decompresses and classifies the capture in less
+/// time than the engine takes to replay it. The result is the whole-file first pass's
+/// exactly (the same function). Its error, if any, comes first, as when it ran before the
+/// replay.
 pub fn for_each_record_checked(
     format: ImportFormat,
     venue: Venue,
@@ -581,9 +588,24 @@ pub fn for_each_record_checked(
     stats: &mut ImportStats,
     f: impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
 ) -> Result<FirstPass, LogError> {
-    let mut fp = FirstPass::default();
-    records(format, venue, inputs, header, stats, Some(&mut fp), f)?;
-    Ok(fp)
+    std::thread::scope(|scope| {
+        let checker = std::thread::Builder::new()
+            .name("first-pass".into())
+            .spawn_scoped(scope, || first_pass(format, inputs));
+        let replayed = records(format, venue, inputs, header, stats, None, f);
+        let fp = match checker {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(LogError::Io {
+                    path: inputs.first().cloned().unwrap_or_default(),
+                    source: std::io::Error::other("the first-pass thread panicked"),
+                })
+            }),
+            // No thread to be had: the first pass in this thread, after the replay.
+            Err(_) => first_pass(format, inputs),
+        }?;
+        replayed?;
+        Ok(fp)
+    })
 }
 
 fn records(
