@@ -186,8 +186,8 @@ pub struct Capture {
 /// `output_digest` are those of `import` + `replay`, without writing the recording.
 ///
 /// The header (venue, coins) needs the whole file, but is guessed from its first lines
-/// ([`import::prefix_header`]) and checked by a first pass done in the same read as the
-/// replay ([`import::for_each_record_checked`]), so the capture is decompressed once. Before
+/// ([`import::prefix_header`]) and checked by the whole-file first pass, run on a thread of
+/// its own in parallel with the replay ([`import::for_each_record_checked`]). Before
 /// `finish` writes summary.json the check is settled: the true header equal to the guess,
 /// the session is the one import + replay gives; otherwise (or on an error of the first
 /// pass, which an import would have hit before writing anything) what this run created is

@@ -565,12 +565,11 @@ pub fn for_each_record(
     stats: &mut ImportStats,
     f: impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
 ) -> Result<(), LogError> {
-    records(format, venue, inputs, header, stats, None, f)
+    records(format, venue, inputs, header, stats, f)
 }
 
-/// [`for_each_record`] with `header` a guess (from [`prefix_header`]), checked in the same
-/// pass: every line of the inputs also goes through the first pass (after `f` breaks too),
-/// whose result is returned. When `result.header(claimed)` equals `header`, the records
+/// [`for_each_record`] with `header` a guess (from [`prefix_header`]), checked by the
+/// whole-file first pass (every line, also after `f` breaks), whose result is returned. When `result.header(claimed)` equals `header`, the records
 /// `f` saw are exactly those of `for_each_record` with the true header; otherwise they are to
 /// be thrown away.
 ///
@@ -592,7 +591,7 @@ pub fn for_each_record_checked(
         let checker = std::thread::Builder::new()
             .name("first-pass".into())
             .spawn_scoped(scope, || first_pass(format, inputs));
-        let replayed = records(format, venue, inputs, header, stats, None, f);
+        let replayed = records(format, venue, inputs, header, stats, f);
         let fp = match checker {
             Ok(handle) => handle.join().unwrap_or_else(|_| {
                 Err(LogError::Io {
@@ -614,7 +613,6 @@ fn records(
     inputs: &[PathBuf],
     header: &Header,
     stats: &mut ImportStats,
-    mut check: Option<&mut FirstPass>,
     mut f: impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
 ) -> Result<(), LogError> {
     let first_symbol = header.coins.first().map_or_else(|| "unknown".to_owned(), |c| c.to_ascii_lowercase());
@@ -635,8 +633,6 @@ fn records(
         f(ns, stream, raw)
     };
 
-    // Once `f` has broken, the lines still go through the first pass (when checking).
-    let mut done = false;
     let mut record = |stats: &mut ImportStats, line: &[u8], nl: bool| -> Result<ControlFlow<()>, LogError> {
         stats.lines += 1;
         let parsed = match format {
@@ -692,16 +688,7 @@ fn records(
         }
         Ok(ControlFlow::Continue(()))
     };
-    for_each_line(inputs, |line, nl| {
-        let Some(fp) = check.as_deref_mut() else {
-            return record(stats, line, nl);
-        };
-        fp.observe_line(format, line);
-        if !done && record(stats, line, nl)?.is_break() {
-            done = true;
-        }
-        Ok(ControlFlow::Continue(()))
-    })
+    for_each_line(inputs, |line, nl| record(stats, line, nl))
 }
 
 /// Imports `inputs` into a new recording directory `out`, refusing messages that contradict
