@@ -208,7 +208,6 @@ pub fn run_replay_capture(capture: &Capture, opts: &ReplayOptions) -> Result<Sum
     };
     let mut feeder = Feeder::new(opts, resume_after.map(|r| r.0));
     let mut stats = import::ImportStats::default();
-    let mut seq = 0u64;
     let mut failed = None;
     let pass = import::for_each_record_checked(
         capture.format,
@@ -216,14 +215,7 @@ pub fn run_replay_capture(capture: &Capture, opts: &ReplayOptions) -> Result<Sum
         &capture.inputs,
         &guess,
         &mut stats,
-        |ns, stream, raw| {
-            let flow = feeder.feed(&mut runner, seq, ns, Input::Message { stream, raw });
-            seq += 1;
-            Ok(flow.unwrap_or_else(|e| {
-                failed = Some(e);
-                ControlFlow::Break(())
-            }))
-        },
+        feed_each(&mut feeder, &mut runner, &mut failed),
     );
     feeder.progress.finish();
     let truth = pass.and_then(|fp| fp.header(capture.venue));
@@ -252,6 +244,25 @@ pub fn run_replay_capture(capture: &Capture, opts: &ReplayOptions) -> Result<Sum
     }
 }
 
+/// The callback of `import`'s record walk: feeds each record to the session, numbered from 0
+/// as the recording would number it; a feed that fails stops the walk, its error kept in
+/// `failed`.
+fn feed_each<'a>(
+    feeder: &'a mut Feeder,
+    runner: &'a mut SessionRunner,
+    failed: &'a mut Option<anyhow::Error>,
+) -> impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, crate::log::LogError> + 'a {
+    let mut seq = 0u64;
+    move |ns, stream, raw| {
+        let flow = feeder.feed(runner, seq, ns, Input::Message { stream, raw });
+        seq += 1;
+        Ok(flow.unwrap_or_else(|e| {
+            *failed = Some(e);
+            ControlFlow::Break(())
+        }))
+    }
+}
+
 /// The capture's name in session.toml: its inputs, comma-separated.
 fn capture_source(capture: &Capture) -> String {
     capture.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(",")
@@ -273,7 +284,6 @@ fn replay_capture_with(
     let (mut runner, resume_after) = start(header, &capture_source(capture), opts)?;
     let mut feeder = Feeder::new(opts, resume_after.map(|r| r.0));
     let mut stats = import::ImportStats::default();
-    let mut seq = 0u64;
     let mut failed = None;
     import::for_each_record(
         capture.format,
@@ -281,14 +291,7 @@ fn replay_capture_with(
         &capture.inputs,
         header,
         &mut stats,
-        |ns, stream, raw| {
-            let flow = feeder.feed(&mut runner, seq, ns, Input::Message { stream, raw });
-            seq += 1;
-            Ok(flow.unwrap_or_else(|e| {
-                failed = Some(e);
-                ControlFlow::Break(())
-            }))
-        },
+        feed_each(&mut feeder, &mut runner, &mut failed),
     )?;
     if let Some(e) = failed {
         return Err(e);
