@@ -41,6 +41,11 @@ pub struct ImportArgs {
     /// The recording directory to create (must not exist or be empty).
     #[arg(long)]
     pub out: PathBuf,
+    /// zstd level of the recording's blocks. The default is fast (the capture it comes from
+    /// is still there); `paper_trader compact REC` rewrites a closed recording small for
+    /// archival.
+    #[arg(long, default_value_t = import::IMPORT_LEVEL, value_parser = clap::value_parser!(i32).range(-7..=19))]
+    pub level: i32,
 }
 
 pub fn import(args: &ImportArgs) -> CmdResult {
@@ -53,7 +58,7 @@ pub fn import(args: &ImportArgs) -> CmdResult {
     };
     let format = import_format(args.format);
     // The inputs still exist while importing: one sync at each file's close is enough.
-    let opts = WriterOptions { fsync: false, ..WriterOptions::default() };
+    let opts = WriterOptions { fsync: false, zstd_level: args.level, ..WriterOptions::default() };
     let stats =
         import::import_detecting(format, venue, &args.inputs, &args.out, opts).map_err(|e| match e {
             crate::log::LogError::Refused { .. } => anyhow::anyhow!("import refused: {e}"),

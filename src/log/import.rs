@@ -13,6 +13,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
+/// `import`'s default zstd level (the command's `--level`).
+pub const IMPORT_LEVEL: i32 = 1;
+
 /// Stream of lines that are not `<recv_ns> <message>`.
 pub const UNPARSED: &str = "unparsed";
 /// Stream whose (empty) message says: the line before had no newline after it.
@@ -68,6 +71,18 @@ pub fn json_str_field<'a>(msg: &'a [u8], key: &str, within: usize) -> Option<&'a
     let mut buf = [0u8; 32];
     let pat = key_pattern(key, &mut buf);
     let at = find(hay, &pat)? + pat.len();
+    str_value(msg, at)
+}
+
+/// [`json_str_field`] with the `"key":` searcher built once (building a searcher per call
+/// was the top line of the first pass).
+fn str_field<'a>(msg: &'a [u8], key: &Key, within: usize) -> Option<&'a str> {
+    let at = key.find(&msg[..msg.len().min(within)])? + key.len;
+    str_value(msg, at)
+}
+
+/// The string value starting at `msg[at..]` (after a key's colon).
+fn str_value(msg: &[u8], at: usize) -> Option<&str> {
     let rest = &msg[at..];
     let skip = rest.iter().take_while(|b| **b == b' ').count();
     let rest = rest.get(skip..)?.strip_prefix(b"\"")?;
@@ -97,6 +112,72 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(hay, needle)
 }
 
+/// A `"key":` pattern with its searcher, built once for the keys every line is searched for.
+struct Key {
+    finder: memchr::memmem::Finder<'static>,
+    len: usize,
+}
+
+impl Key {
+    fn new(pattern: &'static [u8]) -> Key {
+        Key { finder: memchr::memmem::Finder::new(pattern), len: pattern.len() }
+    }
+    fn find(&self, hay: &[u8]) -> Option<usize> {
+        self.finder.find(hay)
+    }
+}
+
+/// The keys routing and classification look for.
+struct Keys {
+    channel: Key,
+    stream: Key,
+    coin: Key,
+    e: Key,
+    pair: Key,
+    t: Key,
+    ps: Key,
+    pu: Key,
+    m: Key,
+    x: Key,
+}
+
+static KEYS: std::sync::LazyLock<Keys> = std::sync::LazyLock::new(|| Keys {
+    channel: Key::new(b"\"channel\":"),
+    stream: Key::new(b"\"stream\":"),
+    coin: Key::new(b"\"coin\":"),
+    e: Key::new(b"\"e\":"),
+    pair: Key::new(b"\"pair\":"),
+    t: Key::new(b"\"T\":"),
+    ps: Key::new(b"\"ps\":"),
+    pu: Key::new(b"\"pu\":"),
+    m: Key::new(b"\"M\":"),
+    x: Key::new(b"\"X\":"),
+});
+
+/// The routing fields of a message, each looked up once per line: the first pass (venue
+/// evidence, coins) and the record walk (stream names) read the same two.
+#[derive(Clone, Copy)]
+struct Fields<'a> {
+    /// `"channel"` within the first 64 bytes (Hyperliquid).
+    channel: Option<&'a str>,
+    /// `"stream"` within the first 64 bytes (Binance combined streams).
+    stream: Option<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    fn of(msg: &'a [u8]) -> Fields<'a> {
+        Fields { channel: channel_field(msg), stream: stream_field(msg) }
+    }
+}
+
+fn channel_field(msg: &[u8]) -> Option<&str> {
+    str_field(msg, &KEYS.channel, 64)
+}
+
+fn stream_field(msg: &[u8]) -> Option<&str> {
+    str_field(msg, &KEYS.stream, 64)
+}
+
 /// Hyperliquid stream name: `<channel>:<coin>` for per-coin channels, `allMids`, or `ws`.
 pub fn hyperliquid_stream(msg: &[u8]) -> (String, Option<String>) {
     let mut name = String::new();
@@ -107,14 +188,19 @@ pub fn hyperliquid_stream(msg: &[u8]) -> (String, Option<String>) {
 /// [`hyperliquid_stream`] into a reused buffer: writes the stream name into `name` and
 /// returns the coin of a per-coin channel.
 fn hyperliquid_stream_into<'a>(msg: &'a [u8], name: &mut String) -> Option<&'a str> {
+    hyperliquid_stream_from(msg, channel_field(msg), name)
+}
+
+/// [`hyperliquid_stream_into`] given the message's `channel` field.
+fn hyperliquid_stream_from<'a>(msg: &'a [u8], channel: Option<&str>, name: &mut String) -> Option<&'a str> {
     name.clear();
-    let coin = match json_str_field(msg, "channel", 64) {
+    let coin = match channel {
         Some("allMids") => {
             name.push_str("allMids");
             return None;
         }
         Some(channel @ ("l2Book" | "trades" | "bbo" | "activeAssetCtx" | "candle")) => {
-            json_str_field(msg, "coin", 512).map(|coin| (channel, coin))
+            str_field(msg, &KEYS.coin, 512).map(|coin| (channel, coin))
         }
         _ => None,
     };
@@ -140,8 +226,9 @@ enum BinanceKind<'a> {
     Other,
 }
 
-fn binance_kind(msg: &[u8]) -> BinanceKind<'_> {
-    if let Some(s) = json_str_field(msg, "stream", 64) {
+/// The kind of a Binance message, given its `stream` field.
+fn binance_kind_from<'a>(msg: &[u8], stream: Option<&'a str>) -> BinanceKind<'a> {
+    if let Some(s) = stream {
         return BinanceKind::Stream(s);
     }
     if msg.starts_with(b"{\"lastUpdateId\"") {
@@ -152,15 +239,24 @@ fn binance_kind(msg: &[u8]) -> BinanceKind<'_> {
 
 /// Splits `<digits> <message>`; the digits must print back identically (no leading zeros).
 fn split_line(line: &[u8]) -> Option<(u64, &[u8])> {
-    let sp = line.iter().position(|&b| b == b' ')?;
+    // The space is within the first 21 bytes of a line in this form: no need to look further.
+    let sp = memchr::memchr(b' ', &line[..line.len().min(21)])?;
     let digits = &line[..sp];
-    if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() || digits.len() > 20 {
         return None;
     }
     if digits.len() > 1 && digits[0] == b'0' {
         return None;
     }
-    let ns: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    // Digits only, and the value must fit (20 digits may overflow): `str::parse`'s result,
+    // without the UTF-8 check and the sign handling.
+    let mut ns = 0u64;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        ns = ns.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
     sane_time(ns).then_some((ns, &line[sp + 1..]))
 }
 
@@ -262,25 +358,23 @@ impl FirstPass {
     /// Observes the next line of the inputs (every line, in order: line numbers count them).
     fn observe_line(&mut self, format: ImportFormat, line: &[u8]) {
         self.line_no += 1;
-        let msg = match format {
-            ImportFormat::Hftbacktest => match split_line(line) {
-                Some((_, m)) => m,
-                None => return,
-            },
-            ImportFormat::HlArchive => match archive_parts(line) {
-                Some((_, raw)) => raw,
-                None => return,
-            },
-        };
-        self.evidence.observe(msg, self.line_no);
+        if let Some((_, msg)) = parse_line(format, line) {
+            self.observe_message(msg, Fields::of(msg));
+        }
+    }
+
+    /// Observes the message of the current line (counted by the caller), its fields looked
+    /// up already.
+    fn observe_message(&mut self, msg: &[u8], fields: Fields<'_>) {
+        self.evidence.observe_fields(msg, self.line_no, fields);
         // Names are copied only when new (the sets hold a handful; a capture has millions of
         // lines naming them).
-        if let Some(c) = hyperliquid_stream_into(msg, &mut self.stream) {
+        if let Some(c) = hyperliquid_stream_from(msg, fields.channel, &mut self.stream) {
             if !self.hyperliquid_coins.contains(c) {
                 self.hyperliquid_coins.insert(c.to_owned());
             }
         }
-        if let BinanceKind::Stream(s) = binance_kind(msg) {
+        if let BinanceKind::Stream(s) = binance_kind_from(msg, fields.stream) {
             if let Some(sym) = s.split('@').next() {
                 if self.last_symbol != sym {
                     self.last_symbol.clear();
@@ -380,7 +474,11 @@ pub struct VenueEvidence {
 impl VenueEvidence {
     /// Classifies one message (a cheap scan of its first bytes; unknown shapes say nothing).
     pub fn observe(&mut self, msg: &[u8], line_no: u64) {
-        if let Some((seen, why)) = classify(msg) {
+        self.observe_fields(msg, line_no, Fields::of(msg));
+    }
+
+    fn observe_fields(&mut self, msg: &[u8], line_no: u64, fields: Fields<'_>) {
+        if let Some((seen, why)) = classify(msg, fields) {
             let e = self.seen.entry(seen).or_insert_with(|| (0, line_no, why.describe()));
             e.0 += 1;
         }
@@ -450,42 +548,40 @@ impl Why<'_> {
 }
 
 /// The market of one message and a short description of the evidence.
-fn classify(msg: &[u8]) -> Option<(Seen, Why<'_>)> {
+fn classify<'a>(msg: &[u8], fields: Fields<'a>) -> Option<(Seen, Why<'a>)> {
     const HL_CHANNELS: [&str; 8] =
         ["l2Book", "trades", "bbo", "allMids", "activeAssetCtx", "candle", "subscriptionResponse", "pong"];
-    if let Some(ch) = json_str_field(msg, "channel", 64) {
+    if let Some(ch) = fields.channel {
         if HL_CHANNELS.contains(&ch) {
             return Some((Seen::Hyperliquid, Why::Channel(ch)));
         }
     }
     let head = &msg[..msg.len().min(512)];
-    let has = |k: &str| {
-        let mut buf = [0u8; 32];
-        find(head, &key_pattern(k, &mut buf)).is_some()
-    };
+    let has = |k: &Key| k.find(head).is_some();
+    let keys = &*KEYS;
     if msg.starts_with(b"{\"lastUpdateId\"") {
         // A REST depth snapshot: futures ones carry event and transaction times (COIN-M's
         // also a pair), spot's only the update id.
-        return Some(if has("pair") {
+        return Some(if has(&keys.pair) {
             (Seen::BinanceCoinm, Why::Text("a depth snapshot with a pair"))
-        } else if has("T") {
+        } else if has(&keys.t) {
             (Seen::BinanceUsdm, Why::Text("a futures depth snapshot"))
         } else {
             (Seen::BinanceSpot, Why::Text("a depth snapshot without transaction time"))
         });
     }
-    let stream = json_str_field(msg, "stream", 64)?;
+    let stream = fields.stream?;
     let symbol = stream.split('@').next().unwrap_or("");
-    let kind = json_str_field(msg, "e", 96);
-    if symbol.contains('_') || has("ps") {
+    let kind = str_field(msg, &keys.e, 96);
+    if symbol.contains('_') || has(&keys.ps) {
         return Some((Seen::BinanceCoinm, Why::Stream(stream)));
     }
     let seen = match kind {
-        Some("depthUpdate") if has("pu") => Seen::BinanceUsdm,
+        Some("depthUpdate") if has(&keys.pu) => Seen::BinanceUsdm,
         Some("depthUpdate") => {
             return Some((Seen::BinanceSpot, Why::StreamNote(stream, "a depth diff without pu")))
         }
-        Some("trade") if has("M") && !has("X") => {
+        Some("trade") if has(&keys.m) && !has(&keys.x) => {
             return Some((Seen::BinanceSpot, Why::StreamNote(stream, "a spot trade (field M)")))
         }
         None if stream.ends_with("@bookTicker") => {
@@ -565,7 +661,7 @@ pub fn for_each_record(
     stats: &mut ImportStats,
     f: impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
 ) -> Result<(), LogError> {
-    records(format, venue, inputs, header, stats, f)
+    records(format, venue, inputs, header, stats, None, f)
 }
 
 /// [`for_each_record`] with `header` a guess (from [`prefix_header`]), checked by the
@@ -591,7 +687,7 @@ pub fn for_each_record_checked(
         let checker = std::thread::Builder::new()
             .name("first-pass".into())
             .spawn_scoped(scope, || first_pass(format, inputs));
-        let replayed = records(format, venue, inputs, header, stats, f);
+        let replayed = records(format, venue, inputs, header, stats, None, f);
         let fp = match checker {
             Ok(handle) => handle.join().unwrap_or_else(|_| {
                 Err(LogError::Io {
@@ -607,12 +703,24 @@ pub fn for_each_record_checked(
     })
 }
 
+/// `(recv_ns, message)` of a line in `format`, or `None` for a line kept as unparsed.
+fn parse_line(format: ImportFormat, line: &[u8]) -> Option<(u64, &[u8])> {
+    match format {
+        ImportFormat::Hftbacktest => split_line(line),
+        ImportFormat::HlArchive => archive_parts(line),
+    }
+}
+
+/// The record walk. With `observe`, every line walked is also observed by that first pass
+/// (as [`first_pass`] would, line by line, the fields looked up once for both): when `f`
+/// never breaks, `observe` ends equal to `first_pass(format, inputs)`'s result.
 fn records(
     format: ImportFormat,
     venue: Venue,
     inputs: &[PathBuf],
     header: &Header,
     stats: &mut ImportStats,
+    mut observe: Option<&mut FirstPass>,
     mut f: impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
 ) -> Result<(), LogError> {
     let first_symbol = header.coins.first().map_or_else(|| "unknown".to_owned(), |c| c.to_ascii_lowercase());
@@ -635,10 +743,10 @@ fn records(
 
     let mut record = |stats: &mut ImportStats, line: &[u8], nl: bool| -> Result<ControlFlow<()>, LogError> {
         stats.lines += 1;
-        let parsed = match format {
-            ImportFormat::Hftbacktest => split_line(line),
-            ImportFormat::HlArchive => archive_parts(line),
-        };
+        let parsed = parse_line(format, line);
+        if let Some(fp) = observe.as_deref_mut() {
+            fp.line_no += 1;
+        }
         match parsed {
             None => {
                 stats.unparsed += 1;
@@ -653,12 +761,21 @@ fn records(
                 }
                 last_ns = ns;
                 stats.messages += 1;
+                // The walk needs one field, the first pass both.
+                let fields = match (&observe, venue) {
+                    (Some(_), _) => Fields::of(msg),
+                    (None, Venue::Hyperliquid) => Fields { channel: channel_field(msg), stream: None },
+                    (None, Venue::BinanceUsdm) => Fields { channel: None, stream: stream_field(msg) },
+                };
+                if let Some(fp) = observe.as_deref_mut() {
+                    fp.observe_message(msg, fields);
+                }
                 let flow = match venue {
                     Venue::Hyperliquid => {
-                        hyperliquid_stream_into(msg, &mut hl_stream);
+                        hyperliquid_stream_from(msg, fields.channel, &mut hl_stream);
                         put(stats, ns, &hl_stream, msg)?
                     }
-                    Venue::BinanceUsdm => match binance_kind(msg) {
+                    Venue::BinanceUsdm => match binance_kind_from(msg, fields.stream) {
                         BinanceKind::Stream(s) => {
                             if let Some(sym) = s.split('@').next() {
                                 if symbol.as_deref() != Some(sym) {
@@ -706,6 +823,14 @@ pub fn import(
 /// Imports `inputs` into a new recording directory `out`. The venue comes from the messages
 /// (Hyperliquid channels, Binance streams); `venue`, when given, must agree with them. COIN-M
 /// and spot captures are refused, naming what they are, until such venues are supported.
+///
+/// The header (venue, coins) needs the whole input, but writing starts at once with the one
+/// the first lines give ([`prefix_header`]), the whole-file first pass made in the same read
+/// as the import (one decompression, the fields each line is searched for looked up once for
+/// both). When the true header differs, or the first pass refuses the input, or anything
+/// fails, what this import created is removed and the import done the plain way
+/// ([`import_checked_first`]): its result, errors and recording are those of an import that
+/// had made its first pass before writing anything.
 pub fn import_detecting(
     format: ImportFormat,
     venue: Option<Venue>,
@@ -713,16 +838,99 @@ pub fn import_detecting(
     out: &Path,
     opts: WriterOptions,
 ) -> Result<ImportStats, LogError> {
-    let sync_each_flush = opts.fsync;
+    match import_speculative(format, venue, inputs, out, opts.clone())? {
+        Some(stats) => Ok(stats),
+        None => import_checked_first(format, venue, inputs, out, opts),
+    }
+}
+
+/// [`import_detecting`] the plain way: the whole first pass, then the import with its header.
+pub fn import_checked_first(
+    format: ImportFormat,
+    venue: Option<Venue>,
+    inputs: &[PathBuf],
+    out: &Path,
+    opts: WriterOptions,
+) -> Result<ImportStats, LogError> {
     let (venue, header) = capture_header(format, venue, inputs)?;
+    import_with(format, venue, &header, inputs, out, opts, None).map(|(stats, _)| stats)
+}
+
+/// The speculative import: `Ok(Some)` when the guessed header was the true one (the
+/// recording is complete), `Ok(None)` when it was not or something failed (nothing of this
+/// import is left: the plain import decides).
+fn import_speculative(
+    format: ImportFormat,
+    claimed: Option<Venue>,
+    inputs: &[PathBuf],
+    out: &Path,
+    opts: WriterOptions,
+) -> Result<Option<ImportStats>, LogError> {
+    let Some((venue, guess)) = prefix_header(format, claimed, inputs) else { return Ok(None) };
+    let created = Created::before(out);
+    let mut fp = FirstPass::default();
+    match import_with(format, venue, &guess, inputs, out, opts, Some(&mut fp)) {
+        Ok((stats, w)) => match fp.header(claimed) {
+            Ok((v, header)) if v == venue && header == guess => {
+                finish(out, w)?;
+                Ok(Some(stats))
+            }
+            _ => {
+                tracing::debug!(
+                    "the capture's first lines named {:?}, the whole does not: importing again",
+                    guess.coins
+                );
+                drop(w);
+                created.discard()?;
+                Ok(None)
+            }
+        },
+        Err(_) => {
+            created.discard()?;
+            Ok(None)
+        }
+    }
+}
+
+/// Imports with a given header; with `observe`, the first pass is made in the same walk and
+/// the recording is left open (the caller closes it with [`finish`] if the header holds),
+/// else it is finished here.
+fn import_with(
+    format: ImportFormat,
+    venue: Venue,
+    header: &Header,
+    inputs: &[PathBuf],
+    out: &Path,
+    opts: WriterOptions,
+    observe: Option<&mut FirstPass>,
+) -> Result<(ImportStats, Option<Finishing>), LogError> {
+    let sync = !opts.fsync;
     // Compression on a thread of its own (`batch_writer`): the same writer calls, in order.
     let mut w = super::batch_writer::BatchWriter::spawn(LogWriter::create(out, header.clone(), opts)?)?;
     let mut stats = ImportStats { venue: Some(venue), ..ImportStats::default() };
-    for_each_record(format, venue, inputs, &header, &mut stats, |ns, stream, raw| {
+    let speculative = observe.is_some();
+    records(format, venue, inputs, header, &mut stats, observe, |ns, stream, raw| {
         w.append_message(ns, stream, raw).map(|_| ControlFlow::Continue(()))
     })?;
-    w.close()?;
-    if !sync_each_flush {
+    let w = Finishing { writer: w, sync };
+    if speculative {
+        return Ok((stats, Some(w)));
+    }
+    finish(out, Some(w))?;
+    Ok((stats, None))
+}
+
+/// A recording whose records are all queued, to be closed.
+struct Finishing {
+    writer: super::batch_writer::BatchWriter,
+    /// Sync the finished files once (the writer did not sync at each flush).
+    sync: bool,
+}
+
+fn finish(out: &Path, w: Option<Finishing>) -> Result<(), LogError> {
+    let Some(Finishing { writer, sync }) = w else { return Ok(()) };
+    writer.close()?;
+    if sync {
         // The inputs still exist while importing, so one sync of the finished files suffices.
         for f in super::reader::recording_files(out)? {
             std::fs::File::open(&f)
@@ -731,7 +939,57 @@ pub fn import_detecting(
         }
         super::writer::sync_dir(out)?;
     }
-    Ok(stats)
+    Ok(())
+}
+
+/// What the recording directory's place held before an import, so that an import thrown
+/// away removes exactly what it created: the directory (and any parents it made), or the
+/// entries that were not there before (an existing directory must be empty to import into).
+struct Created {
+    /// The outermost missing directory on the way to `out`, when `out` did not exist.
+    root: Option<PathBuf>,
+    out: PathBuf,
+    had: BTreeSet<std::ffi::OsString>,
+}
+
+impl Created {
+    fn before(out: &Path) -> Created {
+        let mut root = None;
+        let mut p = Some(out);
+        while let Some(d) = p.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            root = Some(d.to_path_buf());
+            p = d.parent();
+        }
+        let had = match root {
+            Some(_) => BTreeSet::new(),
+            None => std::fs::read_dir(out)
+                .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
+                .unwrap_or_default(),
+        };
+        Created { root, out: out.to_path_buf(), had }
+    }
+
+    fn discard(&self) -> Result<(), LogError> {
+        let remove = |p: &Path| {
+            let r = if p.is_dir() { std::fs::remove_dir_all(p) } else { std::fs::remove_file(p) };
+            match r {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(LogError::Io { path: p.to_path_buf(), source: e })
+                }
+                _ => Ok(()),
+            }
+        };
+        if let Some(root) = &self.root {
+            return remove(root);
+        }
+        let Ok(entries) = std::fs::read_dir(&self.out) else { return Ok(()) };
+        for e in entries.flatten() {
+            if !self.had.contains(&e.file_name()) {
+                remove(&e.path())?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reads a whole input (gzip, lz4 frame or plain), for tests and benchmarks.
