@@ -661,7 +661,7 @@ pub fn for_each_record(
     stats: &mut ImportStats,
     f: impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
 ) -> Result<(), LogError> {
-    records(format, venue, inputs, header, stats, None, f)
+    records(format, venue, inputs, header, stats, f)
 }
 
 /// [`for_each_record`] with `header` a guess (from [`prefix_header`]), checked by the
@@ -687,7 +687,7 @@ pub fn for_each_record_checked(
         let checker = std::thread::Builder::new()
             .name("first-pass".into())
             .spawn_scoped(scope, || first_pass(format, inputs));
-        let replayed = records(format, venue, inputs, header, stats, None, f);
+        let replayed = records(format, venue, inputs, header, stats, f);
         let fp = match checker {
             Ok(handle) => handle.join().unwrap_or_else(|_| {
                 Err(LogError::Io {
@@ -711,75 +711,109 @@ fn parse_line(format: ImportFormat, line: &[u8]) -> Option<(u64, &[u8])> {
     }
 }
 
-/// The record walk. With `observe`, every line walked is also observed by that first pass
-/// (as [`first_pass`] would, line by line, the fields looked up once for both): when `f`
-/// never breaks, `observe` ends equal to `first_pass(format, inputs)`'s result.
+/// The record walk (see [`for_each_record`]).
 fn records(
     format: ImportFormat,
     venue: Venue,
     inputs: &[PathBuf],
     header: &Header,
     stats: &mut ImportStats,
-    mut observe: Option<&mut FirstPass>,
     mut f: impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
 ) -> Result<(), LogError> {
-    let first_symbol = header.coins.first().map_or_else(|| "unknown".to_owned(), |c| c.to_ascii_lowercase());
-    let mut symbol: Option<String> = None;
-    let mut last_ns = 0u64;
-    let mut snapshot_stream = String::new();
-    let mut hl_stream = String::new();
+    let mut walker = Walker::new(format, venue, header);
+    for_each_line(inputs, |line, nl| walker.line(stats, None, line, nl, &mut f))
+}
 
-    let mut put = |stats: &mut ImportStats, ns: u64, stream: &str, raw: &[u8]| {
-        match stats.streams.get_mut(stream) {
-            Some(n) => *n += 1,
-            None => {
-                stats.streams.insert(stream.to_owned(), 1);
-            }
+/// The record walk's state from one line to the next: each line becomes its records.
+struct Walker {
+    format: ImportFormat,
+    venue: Venue,
+    /// The header's first coin, lowercase: a snapshot's stream before any stream message.
+    first_symbol: String,
+    /// The symbol of the latest stream message.
+    symbol: Option<String>,
+    last_ns: u64,
+    snapshot_stream: String,
+    hl_stream: String,
+}
+
+impl Walker {
+    fn new(format: ImportFormat, venue: Venue, header: &Header) -> Walker {
+        Walker {
+            format,
+            venue,
+            first_symbol: header
+                .coins
+                .first()
+                .map_or_else(|| "unknown".to_owned(), |c| c.to_ascii_lowercase()),
+            symbol: None,
+            last_ns: 0,
+            snapshot_stream: String::new(),
+            hl_stream: String::new(),
         }
-        stats.first_ns.get_or_insert(ns);
-        stats.last_ns = ns;
-        f(ns, stream, raw)
-    };
+    }
 
-    let mut record = |stats: &mut ImportStats, line: &[u8], nl: bool| -> Result<ControlFlow<()>, LogError> {
+    /// The records of one line (`nl`: a newline followed it), handed to `f`. With `observe`,
+    /// the line is also observed by that first pass (as [`first_pass`] would, the fields
+    /// looked up once for both): walking every line so, `observe` ends equal to
+    /// `first_pass(format, inputs)`'s result.
+    fn line(
+        &mut self,
+        stats: &mut ImportStats,
+        mut observe: Option<&mut FirstPass>,
+        line: &[u8],
+        nl: bool,
+        f: &mut impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
+    ) -> Result<ControlFlow<()>, LogError> {
+        let mut put = |stats: &mut ImportStats, ns: u64, stream: &str, raw: &[u8]| {
+            match stats.streams.get_mut(stream) {
+                Some(n) => *n += 1,
+                None => {
+                    stats.streams.insert(stream.to_owned(), 1);
+                }
+            }
+            stats.first_ns.get_or_insert(ns);
+            stats.last_ns = ns;
+            f(ns, stream, raw)
+        };
         stats.lines += 1;
-        let parsed = parse_line(format, line);
+        let parsed = parse_line(self.format, line);
         if let Some(fp) = observe.as_deref_mut() {
             fp.line_no += 1;
         }
         match parsed {
             None => {
                 stats.unparsed += 1;
-                if put(stats, last_ns, UNPARSED, line)?.is_break() {
+                if put(stats, self.last_ns, UNPARSED, line)?.is_break() {
                     return Ok(ControlFlow::Break(()));
                 }
             }
             Some((ns, msg)) => {
-                if ns < last_ns {
+                if ns < self.last_ns {
                     // Kept raw, in input order (the file order follows the record order).
                     stats.backwards_times += 1;
                 }
-                last_ns = ns;
+                self.last_ns = ns;
                 stats.messages += 1;
                 // The walk needs one field, the first pass both.
-                let fields = match (&observe, venue) {
+                let fields = match (&observe, self.venue) {
                     (Some(_), _) => Fields::of(msg),
                     (None, Venue::Hyperliquid) => Fields { channel: channel_field(msg), stream: None },
                     (None, Venue::BinanceUsdm) => Fields { channel: None, stream: stream_field(msg) },
                 };
-                if let Some(fp) = observe.as_deref_mut() {
+                if let Some(fp) = observe {
                     fp.observe_message(msg, fields);
                 }
-                let flow = match venue {
+                let flow = match self.venue {
                     Venue::Hyperliquid => {
-                        hyperliquid_stream_from(msg, fields.channel, &mut hl_stream);
-                        put(stats, ns, &hl_stream, msg)?
+                        hyperliquid_stream_from(msg, fields.channel, &mut self.hl_stream);
+                        put(stats, ns, &self.hl_stream, msg)?
                     }
                     Venue::BinanceUsdm => match binance_kind_from(msg, fields.stream) {
                         BinanceKind::Stream(s) => {
                             if let Some(sym) = s.split('@').next() {
-                                if symbol.as_deref() != Some(sym) {
-                                    symbol = Some(sym.to_owned());
+                                if self.symbol.as_deref() != Some(sym) {
+                                    self.symbol = Some(sym.to_owned());
                                 }
                             }
                             put(stats, ns, s, msg)?
@@ -787,10 +821,11 @@ fn records(
                         BinanceKind::Snapshot => {
                             // A snapshot names no symbol: take the latest stream's, else the
                             // first pass's (a snapshot may precede every stream message).
-                            snapshot_stream.clear();
-                            snapshot_stream.push_str(symbol.as_deref().unwrap_or(&first_symbol));
-                            snapshot_stream.push_str("@depthSnapshot");
-                            put(stats, ns, &snapshot_stream, msg)?
+                            self.snapshot_stream.clear();
+                            self.snapshot_stream
+                                .push_str(self.symbol.as_deref().unwrap_or(&self.first_symbol));
+                            self.snapshot_stream.push_str("@depthSnapshot");
+                            put(stats, ns, &self.snapshot_stream, msg)?
                         }
                         BinanceKind::Other => put(stats, ns, "ws", msg)?,
                     },
@@ -801,11 +836,10 @@ fn records(
             }
         }
         if !nl {
-            return put(stats, last_ns, NO_FINAL_NEWLINE, b"");
+            return put(stats, self.last_ns, NO_FINAL_NEWLINE, b"");
         }
         Ok(ControlFlow::Continue(()))
-    };
-    for_each_line(inputs, |line, nl| record(stats, line, nl))
+    }
 }
 
 /// Imports `inputs` into a new recording directory `out`, refusing messages that contradict
@@ -853,12 +887,17 @@ pub fn import_checked_first(
     opts: WriterOptions,
 ) -> Result<ImportStats, LogError> {
     let (venue, header) = capture_header(format, venue, inputs)?;
-    import_with(format, venue, &header, inputs, out, opts, None).map(|(stats, _)| stats)
+    import_with(format, venue, &header, inputs, out, opts)
 }
 
 /// The speculative import: `Ok(Some)` when the guessed header was the true one (the
-/// recording is complete), `Ok(None)` when it was not or something failed (nothing of this
-/// import is left: the plain import decides).
+/// recording is complete) or the true one is known and the import redone with it,
+/// `Ok(None)` when something failed (nothing of this import is left: the plain import
+/// decides, and meets the same failure).
+///
+/// The first lines are kept in memory until the guess is made from them (what
+/// [`prefix_header`] reads, observed by the first pass as they come), then written with the
+/// guessed header, and the rest of the input follows in the same read.
 fn import_speculative(
     format: ImportFormat,
     claimed: Option<Venue>,
@@ -866,35 +905,112 @@ fn import_speculative(
     out: &Path,
     opts: WriterOptions,
 ) -> Result<Option<ImportStats>, LogError> {
-    let Some((venue, guess)) = prefix_header(format, claimed, inputs) else { return Ok(None) };
     let created = Created::before(out);
+    let sync = !opts.fsync;
     let mut fp = FirstPass::default();
-    match import_with(format, venue, &guess, inputs, out, opts, Some(&mut fp)) {
-        Ok((stats, w)) => match fp.header(claimed) {
-            Ok((v, header)) if v == venue && header == guess => {
-                finish(out, w)?;
-                Ok(Some(stats))
+    let mut stats = ImportStats::default();
+    // The prefix's lines, back to back, with where each ends and whether a newline followed.
+    let mut prefix: Vec<u8> = Vec::new();
+    let mut ends: Vec<(usize, bool)> = Vec::new();
+    let mut writing: Option<Speculation> = None;
+    let mut failed = false;
+    let walked = for_each_line(inputs, |line, nl| {
+        if let Some(s) = writing.as_mut() {
+            let w = &mut s.writer;
+            return s.walker.line(&mut stats, Some(&mut fp), line, nl, &mut |ns, stream, raw| {
+                w.append_message(ns, stream, raw).map(|_| ControlFlow::Continue(()))
+            });
+        }
+        fp.observe_line(format, line);
+        prefix.extend_from_slice(line);
+        ends.push((prefix.len(), nl));
+        if fp.line_no >= PREFIX_LINES || prefix.len() + ends.len() >= PREFIX_BYTES {
+            writing = Speculation::start(format, claimed, &fp, out, opts.clone(), &prefix, &ends, &mut stats);
+            if writing.is_none() {
+                failed = true;
+                return Ok(ControlFlow::Break(()));
             }
-            _ => {
-                tracing::debug!(
-                    "the capture's first lines named {:?}, the whole does not: importing again",
-                    guess.coins
-                );
-                drop(w);
-                created.discard()?;
-                Ok(None)
-            }
-        },
-        Err(_) => {
+        }
+        Ok(ControlFlow::Continue(()))
+    });
+    if walked.is_err() || failed {
+        drop(writing);
+        created.discard()?;
+        return Ok(None);
+    }
+    if writing.is_none() {
+        // The whole input was the prefix: the first pass is complete, the header true.
+        writing = Speculation::start(format, claimed, &fp, out, opts.clone(), &prefix, &ends, &mut stats);
+    }
+    let Some(s) = writing else {
+        created.discard()?;
+        return Ok(None);
+    };
+    match fp.header(claimed) {
+        Ok((v, header)) if v == s.venue && header == s.header => {
+            finish(out, Some(Finishing { writer: s.writer, sync }))?;
+            Ok(Some(stats))
+        }
+        truth => {
+            drop(s);
             created.discard()?;
-            Ok(None)
+            // The first pass is complete (the read succeeded): its verdict is the plain
+            // import's, and so is the import with the true header.
+            let (v, header) = truth?;
+            tracing::debug!(
+                "the capture's first lines named other coins than the whole {:?}: importing again",
+                header.coins
+            );
+            import_with(format, v, &header, inputs, out, opts).map(Some)
         }
     }
 }
 
-/// Imports with a given header; with `observe`, the first pass is made in the same walk and
-/// the recording is left open (the caller closes it with [`finish`] if the header holds),
-/// else it is finished here.
+/// An import under way with a guessed header.
+struct Speculation {
+    venue: Venue,
+    header: Header,
+    walker: Walker,
+    writer: super::batch_writer::BatchWriter,
+}
+
+impl Speculation {
+    /// Opens the recording with the header `fp` gives so far and writes the prefix's lines;
+    /// `None` when the prefix does not settle the header, or opening or writing failed.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        format: ImportFormat,
+        claimed: Option<Venue>,
+        fp: &FirstPass,
+        out: &Path,
+        opts: WriterOptions,
+        prefix: &[u8],
+        ends: &[(usize, bool)],
+        stats: &mut ImportStats,
+    ) -> Option<Speculation> {
+        let (venue, header) = fp.header(claimed).ok()?;
+        let w = LogWriter::create(out, header.clone(), opts).ok()?;
+        let mut writer = super::batch_writer::BatchWriter::spawn(w).ok()?;
+        let mut walker = Walker::new(format, venue, &header);
+        *stats = ImportStats { venue: Some(venue), ..ImportStats::default() };
+        let mut from = 0;
+        for &(end, nl) in ends {
+            let line = &prefix[from..end];
+            from = end;
+            let flow = walker
+                .line(stats, None, line, nl, &mut |ns, stream, raw| {
+                    writer.append_message(ns, stream, raw).map(|_| ControlFlow::Continue(()))
+                })
+                .ok()?;
+            if flow.is_break() {
+                return None;
+            }
+        }
+        Some(Speculation { venue, header, walker, writer })
+    }
+}
+
+/// Imports with a known header.
 fn import_with(
     format: ImportFormat,
     venue: Venue,
@@ -902,22 +1018,16 @@ fn import_with(
     inputs: &[PathBuf],
     out: &Path,
     opts: WriterOptions,
-    observe: Option<&mut FirstPass>,
-) -> Result<(ImportStats, Option<Finishing>), LogError> {
+) -> Result<ImportStats, LogError> {
     let sync = !opts.fsync;
     // Compression on a thread of its own (`batch_writer`): the same writer calls, in order.
     let mut w = super::batch_writer::BatchWriter::spawn(LogWriter::create(out, header.clone(), opts)?)?;
     let mut stats = ImportStats { venue: Some(venue), ..ImportStats::default() };
-    let speculative = observe.is_some();
-    records(format, venue, inputs, header, &mut stats, observe, |ns, stream, raw| {
+    records(format, venue, inputs, header, &mut stats, |ns, stream, raw| {
         w.append_message(ns, stream, raw).map(|_| ControlFlow::Continue(()))
     })?;
-    let w = Finishing { writer: w, sync };
-    if speculative {
-        return Ok((stats, Some(w)));
-    }
-    finish(out, Some(w))?;
-    Ok((stats, None))
+    finish(out, Some(Finishing { writer: w, sync }))?;
+    Ok(stats)
 }
 
 /// A recording whose records are all queued, to be closed.
