@@ -574,6 +574,19 @@ fn main() {
                 .status()
                 .is_ok_and(|s| s.success());
             let gz = if written { output_len(&mut cmd("gzip", &["-6", "-c", s(&text)])) } else { None };
+            if let Some(gz) = gz {
+                // The import's own size at its default level (fast; `compact` is for archival).
+                let iz = dir_size(&rec, "ptlog");
+                table.add(Row {
+                    target: "imported binance recording (default level), bytes".into(),
+                    figure: format!("{:.0} KB", iz as f64 / 1e3),
+                    floor: format!("gzip -6 {:.0} KB", gz as f64 / 1e3),
+                    ratio: iz as f64 / gz as f64,
+                    judged: iz as f64 / gz as f64,
+                    goal: Goal::AtMost(1.3),
+                    goal_text: "<= 1.30x".into(),
+                });
+            }
             let copy = t.join("bn-compact");
             let copied = ok(&mut cmd("cp", &["-r", s(&rec), s(&copy)]));
             if let (Some(gz), true) = (gz, copied && ok(&mut pt(&["compact", s(&copy)]))) {
