@@ -217,6 +217,23 @@ fn the_speculative_import_writes_the_files_of_the_plain_one() {
     let small = tmp.path().join("small.txt");
     std::fs::write(&small, binance_capture(3000, 0)).unwrap();
     inputs.push((small, Some(Venue::BinanceUsdm)));
+    // Longer than the prefix, with garbage lines on both sides of its end, a receive time
+    // going back, and no final newline.
+    let mut long = String::new();
+    for (i, line) in binance_capture(PREFIX_LINES as usize + 500, 0).lines().enumerate() {
+        if i % 1000 == 7 || i == PREFIX_LINES as usize + 1 {
+            long.push_str("not a line of the form\n");
+        }
+        if i == 3000 {
+            long.push_str(&format!("1723161255000000001 {}\n", USDM.replace("SYM", "btcusdt")));
+        }
+        long.push_str(line);
+        long.push('\n');
+    }
+    long.pop();
+    let long_path = tmp.path().join("long.txt");
+    std::fs::write(&long_path, &long).unwrap();
+    inputs.push((long_path, None));
     let hl = tmp.path().join("hl.txt");
     std::fs::write(
         &hl,
