@@ -648,8 +648,8 @@ fn main() {
 
 /// Live: feed message -> decision p99 at the venue's rate for 20 coins, over loopback.
 fn live_rows(table: &mut Table) {
-    // The engine thread parked between messages (the default), then spinning on the queue
-    // (PT_LIVE_SPIN_US, for a machine with a core free for it).
+    // The engine on the socket thread (the default), then behind the feed queue on a thread
+    // of its own, parked between messages (PT_LIVE_HANDOFF=1, the driver before: for comparison).
     let wall_s: u64 = std::env::var("BENCH_LIVE_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
     let coins: Vec<String> = (0..20).map(|i| format!("C{i:02}")).collect();
     let items = live_latency::synth_feed(&coins, wall_s);
@@ -670,15 +670,18 @@ fn live_rows(table: &mut Table) {
         coins.len(),
         100.0 * bursting as f64 / stamps.len().max(1) as f64
     );
-    for (how, spin) in [("parked", None), ("spinning", Some("1000000"))] {
-        match spin {
-            Some(us) => std::env::set_var(paper_trader::drivers::live::SPIN_ENV, us),
-            None => std::env::remove_var(paper_trader::drivers::live::SPIN_ENV),
+    use paper_trader::drivers::live::HANDOFF_ENV;
+    for (how, handoff) in [("engine on the socket thread", false), ("behind the feed queue, parked", true)] {
+        if handoff {
+            std::env::set_var(HANDOFF_ENV, "1");
+        } else {
+            std::env::remove_var(HANDOFF_ENV);
         }
         let report = live_latency::live_session(items.clone(), &coins, wall_s, 1.0);
         let live = live_latency::quantiles(&report.latency);
-        // Where the time goes: taken off the feed queue -> decision is the engine thread's
-        // part; the rest is the hand-over (and the wait behind the messages ahead of it).
+        // Where the time goes: "dequeue" (taken off the feed queue, or handed on by the socket
+        // loop) -> decision is the engine's part; the rest is the hand-over (and the wait
+        // behind the messages ahead of it in the queue) or the socket loop's routing.
         let engine = live_latency::quantiles(&report.engine_latency);
         println!(
             "  live {how}: receive -> decision p50 {:.1} us p99 {:.1} us max {:.1} us; dequeue -> decision p50 {:.1} us p99 {:.1} us max {:.1} us",
@@ -699,5 +702,5 @@ fn live_rows(table: &mut Table) {
             goal_text: "< 50 us".into(),
         });
     }
-    std::env::remove_var(paper_trader::drivers::live::SPIN_ENV);
+    std::env::remove_var(HANDOFF_ENV);
 }
