@@ -193,3 +193,36 @@ fn a_failing_recorder_stops_the_session_and_its_error_reaches_the_caller() {
         assert!(r.engine.len() < 300, "the session stopped early: {} inputs", r.engine.len());
     }
 }
+
+#[test]
+fn the_status_summary_is_the_summary_with_the_last_reported_digest() {
+    use paper_trader::drivers::session::{InputDesc, SessionRunner};
+    use paper_trader::synth::{SynthConfig, SynthVenue};
+    let coins = vec!["BTC".to_string()];
+    let dir = tempfile::tempdir().unwrap();
+    let mut runner = SessionRunner::create(
+        &dir.path().join("s"),
+        paper_trader::engine::EngineConfig::default(),
+        0,
+        paper_trader::venue::Venue::Hyperliquid,
+        &coins,
+        InputDesc { source: "test".into(), resumed_from: None },
+    )
+    .unwrap();
+    let mut venue = SynthVenue::new(SynthConfig::default(), 7, &coins).unwrap();
+    for seq in 0..2000 {
+        let m = venue.next_message();
+        runner.feed(Timestamp(m.recv_ns), seq, Input::Message { stream: &m.stream, raw: &m.raw }).unwrap();
+    }
+    let fields = |s: &paper_trader::drivers::session::Summary| {
+        let mut v = serde_json::to_value(s).unwrap();
+        let digest = v["output_digest"].take();
+        (v, digest)
+    };
+    let (status, stale_digest) = fields(&runner.status_summary());
+    let (synced, digest) = fields(&runner.summary());
+    assert_eq!(status, synced, "everything but the digest is the summary's");
+    assert_ne!(stale_digest, digest, "the status did not wait for the journal's digest");
+    // After the sync, the status has the digest the journal thread reported.
+    assert_eq!(fields(&runner.status_summary()).1, digest);
+}
