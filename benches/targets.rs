@@ -318,6 +318,13 @@ fn main() {
     let mut table = Table { rows: vec![], skipped: vec![] };
     let has = |c: &str| ok(&mut cmd("sh", &["-c", &format!("command -v {c}")]));
     println!("issue 16 targets, each beside a floor measured in this run (rows as they finish):");
+    // `BENCH_ONLY=live`: only the live rows (iterating on the live path without the minutes
+    // of replays before it).
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("live") {
+        live_rows(&mut table);
+        table.print();
+        return;
+    }
 
     let bn_capture = real("binance-usdm_btcusdt_20240808_hftbacktest-collector.gz");
     let archive = real("hyperliquid-archive_l2Book_BTC_20240101_12.lz4");
@@ -647,20 +654,57 @@ fn main() {
         goal_text: "<= 2.0x (O(log n))".into(),
     });
 
-    // Live: feed message -> decision p99 at the venue's rate for 20 coins, over loopback;
-    // the engine thread parked between messages (the default), then spinning on the queue
-    // (PT_LIVE_SPIN_US, for a machine with a core free for it).
+    live_rows(&mut table);
+
+    table.print();
+}
+
+/// Live: feed message -> decision p99 at the venue's rate for 20 coins, over loopback.
+fn live_rows(table: &mut Table) {
+    // The engine on the socket thread (the default), then behind the feed queue on a thread
+    // of its own, parked between messages (PT_LIVE_HANDOFF=1, the driver before: for comparison).
     let wall_s: u64 = std::env::var("BENCH_LIVE_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
     let coins: Vec<String> = (0..20).map(|i| format!("C{i:02}")).collect();
     let items = live_latency::synth_feed(&coins, wall_s);
     let base = live_latency::engine_baseline(&items, &coins);
-    for (how, spin) in [("parked", None), ("spinning", Some("1000000"))] {
-        match spin {
-            Some(us) => std::env::set_var(paper_trader::drivers::live::SPIN_ENV, us),
-            None => std::env::remove_var(paper_trader::drivers::live::SPIN_ENV),
+    // How bursty the feed is: messages stamped at the same receive time as the one before
+    // reach the engine together, so the later ones of a burst wait for the earlier ones.
+    let stamps: Vec<u64> = items
+        .iter()
+        .filter_map(|i| match i {
+            paper_trader::drivers::serve::SourceItem::Message { recv_ns, .. } => Some(*recv_ns),
+            _ => None,
+        })
+        .collect();
+    let bursting = stamps.windows(2).filter(|w| w[1] == w[0]).count();
+    println!(
+        "  live feed: {} messages for {} coins, {:.0}% at the receive time of the one before (bursts)",
+        stamps.len(),
+        coins.len(),
+        100.0 * bursting as f64 / stamps.len().max(1) as f64
+    );
+    use paper_trader::drivers::live::HANDOFF_ENV;
+    for (how, handoff) in [("engine on the socket thread", false), ("behind the feed queue, parked", true)] {
+        if handoff {
+            std::env::set_var(HANDOFF_ENV, "1");
+        } else {
+            std::env::remove_var(HANDOFF_ENV);
         }
         let report = live_latency::live_session(items.clone(), &coins, wall_s, 1.0);
         let live = live_latency::quantiles(&report.latency);
+        // Where the time goes: "dequeue" (taken off the feed queue, or handed on by the socket
+        // loop) -> decision is the engine's part; the rest is the hand-over (and the wait
+        // behind the messages ahead of it in the queue) or the socket loop's routing.
+        let engine = live_latency::quantiles(&report.engine_latency);
+        println!(
+            "  live {how}: receive -> decision p50 {:.1} us p99 {:.1} us max {:.1} us; dequeue -> decision p50 {:.1} us p99 {:.1} us max {:.1} us",
+            live.p50 as f64 / 1e3,
+            live.p99 as f64 / 1e3,
+            live.max as f64 / 1e3,
+            engine.p50 as f64 / 1e3,
+            engine.p99 as f64 / 1e3,
+            engine.max as f64 / 1e3,
+        );
         table.add(Row {
             target: format!("live feed -> decision p99, 20 coins at the venue's rate, {how}"),
             figure: format!("{:.1} us ({} msgs)", live.p99 as f64 / 1e3, report.latency.count()),
@@ -671,7 +715,5 @@ fn main() {
             goal_text: "< 50 us".into(),
         });
     }
-    std::env::remove_var(paper_trader::drivers::live::SPIN_ENV);
-
-    table.print();
+    std::env::remove_var(HANDOFF_ENV);
 }

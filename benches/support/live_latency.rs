@@ -62,7 +62,9 @@ pub fn live_options(url: &str, wall: Duration) -> LiveOptions {
     LiveOptions {
         client: ClientOptions::new(url),
         duration: Some(wall),
-        progress_interval: Duration::from_secs(3600),
+        // As `live` does: the status line and panel every second (their summary runs on the
+        // engine's thread, between messages).
+        progress_interval: Duration::from_secs(1),
         stale_after: None,
     }
 }

@@ -13,6 +13,8 @@
 //! counts them and records a `Gap` before the next message. Depths and drops are reported.
 #![allow(clippy::disallowed_methods)] // A driver: it waits on the wall clock for deadlines.
 
+mod inline;
+mod recorder_feed;
 pub mod session;
 
 use crate::drivers::ws_client::{ClientOptions, FeedClient, FeedEvent, VenueProtocol, WallClock};
@@ -33,6 +35,11 @@ const IDLE_WAKE: Duration = Duration::from_millis(200);
 /// a reschedule, which dominates the feed-to-decision latency; spinning keeps a core busy
 /// instead, so it is for a machine with a core free for the engine thread (`docs/PERFORMANCE.md`).
 pub const SPIN_ENV: &str = "PT_LIVE_SPIN_US";
+/// Environment variable: `1` runs the engine on a thread of its own behind the feed queue (the
+/// hand-over this driver used before; [`SPIN_ENV`] applies to it). By default the engine runs
+/// on the socket thread itself ([`inline`]): no hand-over, no wake-up between a message's
+/// receive stamp and the engine.
+pub const HANDOFF_ENV: &str = "PT_LIVE_HANDOFF";
 /// Ticks injected at one point of time before the driver concludes the engine's deadline
 /// does not advance (a defect it reports instead of spinning).
 const MAX_TICKS_AT_ONCE: u32 = 10_000;
@@ -69,11 +76,19 @@ impl LiveEngine for NoEngine {
 /// The recorder thread as the engine thread sees it: appends are handed over, not written.
 /// `seq` is the sequence number the engine was given: the recording must number its records
 /// the same way (from 0, one per record), and a recorder checks it.
-pub trait InputRecorder {
+pub trait InputRecorder: Send {
     fn message(&mut self, seq: u64, recv_ns: u64, stream: &str, raw: Vec<u8>) -> anyhow::Result<()>;
     fn control(&mut self, seq: u64, recv_ns: u64, control: Control) -> anyhow::Result<()>;
     /// Records handed over and not yet written.
     fn backlog(&self) -> u64;
+    /// `Some(capacity)` when an append only hands the record to a writer thread of the
+    /// recorder's own and waits only once `backlog()` reaches `capacity`: the socket thread may
+    /// then append itself, dropping messages (with a gap) before the queue is full. `None` (the
+    /// default): an append may take as long as it likes, so the driver appends from a thread of
+    /// its own (`recorder_feed`) and the socket thread never waits for it.
+    fn queue_capacity(&self) -> Option<u64> {
+        None
+    }
     /// Writes what is queued and closes the recording cleanly.
     fn close(self: Box<Self>) -> anyhow::Result<()>;
 }
@@ -235,6 +250,23 @@ pub fn run(
     stop: Arc<AtomicBool>,
     progress: &mut dyn FnMut(&LiveReport),
 ) -> anyhow::Result<LiveReport> {
+    if std::env::var(HANDOFF_ENV).is_ok_and(|v| v == "1") {
+        run_handoff(protocol, opts, engine, recorder, stop, progress)
+    } else {
+        inline::run(protocol, opts, engine, recorder, stop, progress)
+    }
+}
+
+/// [`run`] with the engine on this thread behind the feed queue, the client on a socket
+/// thread of its own ([`HANDOFF_ENV`]).
+pub fn run_handoff(
+    protocol: Box<dyn VenueProtocol>,
+    opts: &LiveOptions,
+    engine: &mut dyn LiveEngine,
+    recorder: Box<dyn InputRecorder>,
+    stop: Arc<AtomicBool>,
+    progress: &mut dyn FnMut(&LiveReport),
+) -> anyhow::Result<LiveReport> {
     let clock = WallClock::new();
     let (tx, rx) = bounded::<FeedEvent>(FEED_QUEUE_CAPACITY);
     // The client has its own stop flag: the engine thread sets it after the session's end, so
@@ -242,7 +274,10 @@ pub fn run(
     let client_stop = Arc::new(AtomicBool::new(false));
     let client = FeedClient::new(protocol, opts.client.clone(), clock, tx, client_stop.clone());
     let client_stats = client.stats();
-    let socket = std::thread::Builder::new().name("feed-socket".into()).spawn(move || client.run())?;
+    // The sender is dropped with the thread's end: the engine loop below ends on that.
+    let socket = std::thread::Builder::new().name("feed-socket".into()).spawn(move || {
+        drop(client.run());
+    })?;
     let stale_after_ns = opts.stale_after.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     let mut pipeline = Pipeline {
         engine,
@@ -260,20 +295,15 @@ pub fn run(
     let started = Instant::now();
     let mut next_progress = started + opts.progress_interval;
     let result = (|| -> anyhow::Result<()> {
+        let rx = &rx;
         loop {
             let ending =
                 stop.load(Ordering::Relaxed) || opts.duration.is_some_and(|d| started.elapsed() >= d);
             if ending {
                 client_stop.store(true, Ordering::Relaxed);
             }
-            let mut wake = match pipeline.engine.next_deadline() {
-                Some(d) => clock.instant_at(d.0).min(Instant::now() + IDLE_WAKE),
-                None => Instant::now() + IDLE_WAKE,
-            };
-            if let Some(due) = pipeline.stale.due_ns() {
-                wake = wake.min(clock.instant_at(due));
-            }
-            match recv_spinning(&rx, wake, spin) {
+            let wake = pipeline.wake();
+            match recv_spinning(rx, wake, spin) {
                 Ok(ev) => pipeline.consume(ev)?,
                 Err(RecvTimeoutError::Timeout) => {
                     if !ending {
@@ -287,7 +317,7 @@ pub fn run(
             }
             if Instant::now() >= next_progress {
                 next_progress += opts.progress_interval;
-                pipeline.refresh(&rx, &client_stats, started);
+                pipeline.refresh(rx.len() as u64, &client_stats, started);
                 progress(&pipeline.report);
             }
         }
@@ -358,6 +388,19 @@ impl StaleWatch {
 }
 
 impl Pipeline<'_> {
+    /// When the engine loop must wake with no event: the engine's next deadline, the stale
+    /// check's, or [`IDLE_WAKE`] from now.
+    fn wake(&self) -> Instant {
+        let mut wake = match self.engine.next_deadline() {
+            Some(d) => self.clock.instant_at(d.0).min(Instant::now() + IDLE_WAKE),
+            None => Instant::now() + IDLE_WAKE,
+        };
+        if let Some(due) = self.stale.due_ns() {
+            wake = wake.min(self.clock.instant_at(due));
+        }
+        wake
+    }
+
     /// Feeds one event from the socket thread (after any ticks due before it).
     fn consume(&mut self, ev: FeedEvent) -> anyhow::Result<()> {
         let now = ev.recv_ns().max(self.last_now);
@@ -469,11 +512,11 @@ impl Pipeline<'_> {
 
     fn refresh(
         &mut self,
-        rx: &Receiver<FeedEvent>,
+        queue_depth: u64,
         stats: &crate::drivers::ws_client::ClientStats,
         started: Instant,
     ) {
-        self.report.feed_queue_depth = rx.len() as u64;
+        self.report.feed_queue_depth = queue_depth;
         self.refresh_stats(stats, started);
     }
 

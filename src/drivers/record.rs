@@ -147,6 +147,10 @@ impl InputRecorder for RecorderThread {
     fn backlog(&self) -> u64 {
         self.tx.as_ref().map_or(0, |t| t.len() as u64)
     }
+    // An append only hands the record to the writer thread: the live socket thread may append.
+    fn queue_capacity(&self) -> Option<u64> {
+        Some(RECORDER_QUEUE_CAPACITY as u64)
+    }
     fn close(mut self: Box<Self>) -> anyhow::Result<()> {
         drop(self.tx.take());
         match self.handle.take().map(|h| h.join()) {

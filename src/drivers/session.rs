@@ -389,6 +389,17 @@ impl SessionRunner {
 
     /// The summary as it stands (without closing the journal).
     pub fn summary(&self) -> Summary {
+        self.summary_with_digest(self.current_digest())
+    }
+
+    /// [`Self::summary`] for a status display while inputs are still fed (live's status line
+    /// and panel, on the thread that runs the engine): its `output_digest` is the last one the
+    /// journal thread reported, not a sync with it, so the engine never waits for the journal.
+    pub fn status_summary(&self) -> Summary {
+        self.summary_with_digest(self.digest.get())
+    }
+
+    fn summary_with_digest(&self, digest: [u8; 32]) -> Summary {
         let engine = self.engine.summary();
         let breakdown = |parts: crate::report::pnl::CoinParts, pnl: &crate::engine::PnlSummary| {
             PnlBreakdown::from_parts(
@@ -413,7 +424,7 @@ impl SessionRunner {
                 .filter(|c| !self.coins_with_book.contains(*c))
                 .cloned()
                 .collect(),
-            output_digest: hex::encode(self.current_digest()),
+            output_digest: hex::encode(digest),
             input_messages: self.input_messages,
             venue: self.venue.name().to_string(),
             seed: self.engine.seed(),

@@ -25,6 +25,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
+/// The shortest read timeout the loop sets for a sink's wake-up (a due wake-up the sink could
+/// not serve yet must not turn the read into a busy loop).
+const MIN_READ_TIMEOUT: Duration = Duration::from_micros(200);
 /// REST snapshots fetched and not yet taken by the socket loop (one fetch per symbol at a time).
 const SNAPSHOT_QUEUE_CAPACITY: usize = 64;
 
@@ -215,6 +218,51 @@ impl FeedEvent {
     }
 }
 
+/// What [`FeedSink::offer`] did with a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Offered {
+    Taken,
+    /// No room: the client drops the message, counts it, and a `Gap` follows.
+    Full,
+    /// The consumer is gone (or failed): the client stops.
+    Closed,
+}
+
+/// Where the client loop hands its events: the bounded queue to an engine thread
+/// (`Sender<FeedEvent>`), or the live pipeline itself running on the client's thread (no
+/// hand-over: `drivers::live`).
+pub trait FeedSink {
+    /// A data message (or the gap before one): never waits, may be refused.
+    fn offer(&mut self, ev: FeedEvent) -> Offered;
+    /// A control record: never dropped (it may wait; controls are rare). `false`: the consumer
+    /// is gone, the client stops.
+    fn control(&mut self, ev: FeedEvent) -> bool;
+    /// Events waiting in the sink's queue (its high-water mark is reported).
+    fn depth(&self) -> u64;
+    /// Called by the client loop between reads: the consumer's own timed work (ticks, the
+    /// stale check, the session's end). Returns the instant by which it wants to be called
+    /// again; a blocked read is woken no later (`None`: the poll interval is enough).
+    fn poll(&mut self) -> Option<Instant> {
+        None
+    }
+}
+
+impl FeedSink for Sender<FeedEvent> {
+    fn offer(&mut self, ev: FeedEvent) -> Offered {
+        match self.try_send(ev) {
+            Ok(()) => Offered::Taken,
+            Err(TrySendError::Full(_)) => Offered::Full,
+            Err(TrySendError::Disconnected(_)) => Offered::Closed,
+        }
+    }
+    fn control(&mut self, ev: FeedEvent) -> bool {
+        self.send(ev).is_ok()
+    }
+    fn depth(&self) -> u64 {
+        self.len() as u64
+    }
+}
+
 /// Counters the client keeps while it runs (read from other threads).
 #[derive(Debug, Default)]
 pub struct ClientStats {
@@ -275,11 +323,11 @@ fn set_read_timeout(ws: &Socket, d: Duration) -> std::io::Result<()> {
 /// with `try_send` so that a slow consumer never blocks the socket read silently: a full queue
 /// drops the message, counts it, and a `Gap` record follows as soon as there is room. Control
 /// records are never dropped (they block: they are rare and the connection is down anyway).
-pub struct FeedClient {
+pub struct FeedClient<S: FeedSink = Sender<FeedEvent>> {
     protocol: Box<dyn VenueProtocol>,
     opts: ClientOptions,
     clock: WallClock,
-    out: Sender<FeedEvent>,
+    out: S,
     stats: Arc<ClientStats>,
     stop: Arc<AtomicBool>,
     dropped_since_gap: u64,
@@ -294,14 +342,14 @@ enum Ended {
     Dead(String),
 }
 
-impl FeedClient {
+impl<S: FeedSink> FeedClient<S> {
     pub fn new(
         protocol: Box<dyn VenueProtocol>,
         opts: ClientOptions,
         clock: WallClock,
-        out: Sender<FeedEvent>,
+        out: S,
         stop: Arc<AtomicBool>,
-    ) -> FeedClient {
+    ) -> Self {
         let (snapshots_tx, snapshots_rx) = crossbeam_channel::bounded(SNAPSHOT_QUEUE_CAPACITY);
         FeedClient {
             connection: 0,
@@ -321,8 +369,19 @@ impl FeedClient {
         self.stats.clone()
     }
 
-    /// Connects, streams, reconnects, until the stop flag is set or the receiver is gone.
-    pub fn run(mut self) {
+    /// The sink the loop hands its events to.
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.out
+    }
+
+    /// Connects, streams, reconnects, until the stop flag is set or the receiver is gone;
+    /// returns the sink.
+    pub fn run(mut self) -> S {
+        self.run_loop();
+        self.out
+    }
+
+    fn run_loop(&mut self) {
         let mut backoff = Backoff::new(self.opts.backoff_base, self.opts.backoff_cap, self.opts.seed);
         let mut was_connected = false;
         while !self.stopped() {
@@ -366,20 +425,28 @@ impl FeedClient {
         self.stop.load(Ordering::Relaxed)
     }
 
-    fn sleep_unless_stopped(&self, d: Duration) {
+    fn sleep_unless_stopped(&mut self, d: Duration) {
         let until = Instant::now() + d;
-        while !self.stopped() {
+        loop {
+            let wake = self.out.poll();
+            if self.stopped() {
+                return;
+            }
             let now = Instant::now();
             if now >= until {
                 return;
             }
-            std::thread::sleep((until - now).min(Duration::from_millis(50)));
+            let mut nap = (until - now).min(Duration::from_millis(50));
+            if let Some(w) = wake {
+                nap = nap.min(w.saturating_duration_since(now).max(MIN_READ_TIMEOUT));
+            }
+            std::thread::sleep(nap);
         }
     }
 
     fn control(&mut self, control: Control) {
         let ev = FeedEvent::Control { recv_ns: self.clock.now_ns(), control };
-        if self.out.send(ev).is_err() {
+        if !self.out.control(ev) {
             self.stop.store(true, Ordering::Relaxed);
         }
     }
@@ -395,22 +462,22 @@ impl FeedClient {
                     ),
                 },
             };
-            match self.out.try_send(gap) {
-                Ok(()) => self.dropped_since_gap = 0,
-                Err(TrySendError::Full(_)) => {
+            match self.out.offer(gap) {
+                Offered::Taken => self.dropped_since_gap = 0,
+                Offered::Full => {
                     self.drop_one();
                     return;
                 }
-                Err(TrySendError::Disconnected(_)) => return self.stop.store(true, Ordering::Relaxed),
+                Offered::Closed => return self.stop.store(true, Ordering::Relaxed),
             }
         }
-        match self.out.try_send(FeedEvent::Message { recv_ns, stream, raw }) {
-            Ok(()) => {
-                let depth = self.out.len() as u64;
+        match self.out.offer(FeedEvent::Message { recv_ns, stream, raw }) {
+            Offered::Taken => {
+                let depth = self.out.depth();
                 self.stats.queue_high_water.fetch_max(depth, Ordering::Relaxed);
             }
-            Err(TrySendError::Full(_)) => self.drop_one(),
-            Err(TrySendError::Disconnected(_)) => self.stop.store(true, Ordering::Relaxed),
+            Offered::Full => self.drop_one(),
+            Offered::Closed => self.stop.store(true, Ordering::Relaxed),
         }
     }
 
@@ -441,11 +508,24 @@ impl FeedClient {
         let mut fetches: Vec<(Instant, String)> = Vec::new();
         let mut retry_backoff =
             Backoff::new(self.opts.backoff_base, self.opts.backoff_cap, self.opts.seed ^ 0x5EED_5EED);
+        let mut read_timeout = self.opts.poll_interval;
         loop {
+            // The sink's timed work first (an inline engine's ticks), and the read below wakes
+            // in time for its next.
+            let wake = self.out.poll();
             if self.stopped() {
                 return Ended::Stop;
             }
             let now = Instant::now();
+            let wanted = wake.map_or(self.opts.poll_interval, |w| {
+                w.saturating_duration_since(now).clamp(MIN_READ_TIMEOUT, self.opts.poll_interval)
+            });
+            if wanted != read_timeout {
+                if let Err(e) = set_read_timeout(ws, wanted) {
+                    return Ended::Dead(format!("socket: {e}"));
+                }
+                read_timeout = wanted;
+            }
             if now >= next_subscribe {
                 if let Some((subscription, frame)) = to_subscribe.pop_front() {
                     if let Err(e) = ws.send(Message::text(frame)) {

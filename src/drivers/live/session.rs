@@ -68,6 +68,23 @@ pub struct RunnerEngine {
     announced: RefCell<BTreeSet<String>>,
     coins: Vec<String>,
     speed: Vec<SpeedWatch>,
+    /// The status summary and the input count it was made at: the status line and the panel
+    /// are drawn one after the other, from one summary.
+    status: RefCell<Option<(u64, Summary)>>,
+}
+
+impl RunnerEngine {
+    /// The summary as it stands for the status display (made at most once per input count;
+    /// never a wait for the journal thread: [`SessionRunner::status_summary`]).
+    fn with_status<R>(&self, f: impl FnOnce(&Summary) -> R) -> R {
+        let mut cached = self.status.borrow_mut();
+        let inputs = self.runner.input_messages();
+        if cached.as_ref().map_or(true, |(at, _)| *at != inputs) {
+            *cached = Some((inputs, self.runner.status_summary()));
+        }
+        let (_, summary) = cached.as_ref().expect("just made");
+        f(summary)
+    }
 }
 
 impl LiveEngine for RunnerEngine {
@@ -88,17 +105,18 @@ impl LiveEngine for RunnerEngine {
         self.runner.engine().next_deadline()
     }
     fn status(&self) -> String {
-        let summary = self.runner.summary();
-        let mut announced = self.announced.borrow_mut();
-        for item in summary.engine.checklist.iter().filter(|i| i.pass) {
-            if announced.insert(item.name.clone()) {
-                tracing::info!("checklist: {} passes ({})", item.label, item.value);
+        self.with_status(|summary| {
+            let mut announced = self.announced.borrow_mut();
+            for item in summary.engine.checklist.iter().filter(|i| i.pass) {
+                if announced.insert(item.name.clone()) {
+                    tracing::info!("checklist: {} passes ({})", item.label, item.value);
+                }
             }
-        }
-        status_line(&summary)
+            status_line(summary)
+        })
     }
     fn panel(&self) -> Vec<String> {
-        panel_lines(&self.runner.summary(), &self.coins, self.runner.views())
+        self.with_status(|summary| panel_lines(summary, &self.coins, self.runner.views()))
     }
 }
 
@@ -222,6 +240,7 @@ pub fn run_session(
         announced: RefCell::new(BTreeSet::new()),
         coins: setup.coins.clone(),
         speed: vec![SpeedWatch::default(); setup.coins.len()],
+        status: RefCell::new(None),
     };
     let report = super::run(protocol, opts, &mut engine, recorder, stop, progress)?;
     let event_time_speed: std::collections::BTreeMap<&str, Option<f64>> =
