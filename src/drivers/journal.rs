@@ -102,6 +102,21 @@ struct Sink {
     /// `session.toml`'s settings for the terminal summary (`None`: not kept).
     terminal_head: Option<Session>,
     terminal: Option<TerminalSummary>,
+    /// The journal's flush policy (see [`JournalFlush`]).
+    flush: JournalFlush,
+}
+
+/// When the thread flushes the journal besides what the writer's own interval does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JournalFlush {
+    /// The writer's interval alone (a live session: each second of receive time, so a crash
+    /// loses at most about a second of outputs that nothing else holds).
+    Interval,
+    /// A replay's journal, rebuilt from the inputs at will: flushed when a block is full and
+    /// before each checkpoint file is written (so a checkpoint on disk always has every
+    /// output up to it in the journal file), and at the end. Each flush ends a zstd block
+    /// with tables of its own: at 1 s flushes a 6 h replay built 21600 of them.
+    BlocksAndCheckpoints,
 }
 
 impl Sink {
@@ -116,6 +131,9 @@ impl Sink {
                 self.record.clear();
                 rmp_serde::encode::write(&mut self.record, o).context("serializing an output")?;
                 self.writer.append_message(ns, self.stream, &self.record)?;
+                if self.flush == JournalFlush::BlocksAndCheckpoints {
+                    self.writer.flush_if_block_full()?;
+                }
                 self.digest = chain(&self.digest, ns, &self.record);
                 if let Some(t) = &mut self.terminal {
                     t.observe(Timestamp(ns), o);
@@ -123,6 +141,10 @@ impl Sink {
             }
             start = end;
             while let Some((_, ck)) = checkpoints.next_if(|(at, _)| *at == k) {
+                if self.flush == JournalFlush::BlocksAndCheckpoints {
+                    // Every output up to the checkpoint is in the file before the checkpoint is.
+                    self.writer.flush()?;
+                }
                 let t = &self.checkpoints;
                 let file = CheckpointFile {
                     version: CHECKPOINT_VERSION,
@@ -165,6 +187,7 @@ impl JournalThread {
         digest: [u8; 32],
         checkpoints: CheckpointTarget,
         terminal_head: Option<Session>,
+        flush: JournalFlush,
     ) -> std::io::Result<JournalThread> {
         let (tx, rx) = bounded::<Batch>(BATCHES);
         let (back_tx, back) = bounded::<Batch>(BATCHES + 1);
@@ -180,6 +203,7 @@ impl JournalThread {
             checkpoints,
             terminal_head,
             terminal: None,
+            flush,
         };
         let handle = std::thread::Builder::new()
             .name("journal-writer".into())

@@ -11,7 +11,7 @@
 //! (u32 LE) || record bytes)`, starting from 32 zero bytes. Its 32-byte state is part of every
 //! checkpoint, so a resumed run ends with the digest of the full run.
 
-use super::journal::{CheckpointTarget, JournalThread, PendingCheckpoint};
+use super::journal::{CheckpointTarget, JournalFlush, JournalThread, PendingCheckpoint};
 use crate::engine::{Engine, EngineConfig, EngineSummary, Input, Output};
 use crate::log::{Header, LogWriter, WriterOptions};
 use crate::report::pnl::{funding_of, PnlBreakdown, PnlLedger};
@@ -246,11 +246,12 @@ impl SessionRunner {
         let text = engine.config().comment_unset(text, "[config.strategy]");
         std::fs::write(out.join("session.toml"), text)
             .with_context(|| format!("writing {}/session.toml", out.display()))?;
+        let live = input.source.starts_with("live");
         let header = Header {
             venue: venue.name().to_string(),
             coins: coins.to_vec(),
             program_version: crate::PROGRAM_VERSION.to_string(),
-            created_by: if input.source.starts_with("live") { "live" } else { "replay" }.to_string(),
+            created_by: if live { "live" } else { "replay" }.to_string(),
             engine_config: Some(cfg_toml),
             seed: Some(engine.seed()),
             synth: None,
@@ -263,18 +264,27 @@ impl SessionRunner {
         // journal 11 -> 13 MB). It is compressed and written on a thread of its own
         // (`journal.rs`), off the engine's path; the digest is over the records before
         // compression, so no level moves it.
-        let opts = WriterOptions { fsync: false, zstd_level: 1, ..WriterOptions::default() };
+        // A live session's journal is flushed each second of receive time (what a crash loses);
+        // a replay's only when a block fills and before each checkpoint (`JournalFlush`):
+        // each flush ends a zstd block, and 21600 of them were most of a 6 h replay's zstd.
+        let (flush_interval_ns, flush) = if live {
+            (WriterOptions::default().flush_interval_ns, JournalFlush::Interval)
+        } else {
+            (u64::MAX, JournalFlush::BlocksAndCheckpoints)
+        };
+        let opts =
+            WriterOptions { fsync: false, zstd_level: 1, flush_interval_ns, ..WriterOptions::default() };
         let journal = LogWriter::create(&out.join("outputs"), header, opts)
             .with_context(|| format!("creating the output journal in {}", out.display()))?;
         // A replay's terminal summary is computed on the journal's thread as the outputs go by
         // (`replay` prints it); a live session prints none, so its thread keeps none.
-        let terminal_head = if input.source.starts_with("live") { None } else { Some(Session::head(out)?) };
+        let terminal_head = if live { None } else { Some(Session::head(out)?) };
         let checkpoints = CheckpointTarget {
             dir: out.join("checkpoints"),
             venue: venue.name().to_string(),
             coins: coins.to_vec(),
         };
-        let journal = JournalThread::spawn(journal, OUTPUT_STREAM, digest, checkpoints, terminal_head)
+        let journal = JournalThread::spawn(journal, OUTPUT_STREAM, digest, checkpoints, terminal_head, flush)
             .context("starting the journal writer thread")?;
         Ok(SessionRunner {
             dir: out.to_path_buf(),

@@ -234,6 +234,22 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Flushes (which ends the block) once the open block holds `block_bytes` of records:
+    /// for a writer whose `flush_interval_ns` never comes (a replay's output journal), this
+    /// is what keeps blocks, the unit of seeking and of damage, bounded. Whether it flushes
+    /// depends on the records alone, so the files stay a function of the records.
+    pub fn flush_if_block_full(&mut self) -> Result<bool, LogError> {
+        let full = self
+            .file
+            .as_ref()
+            .and_then(|f| f.block.as_ref())
+            .is_some_and(|b| b.raw_bytes >= self.opts.block_bytes);
+        if full {
+            self.flush()?;
+        }
+        Ok(full)
+    }
+
     /// Writes the end record, index and trailer, renames the file from `.part`, syncs.
     pub fn close(mut self) -> Result<(), LogError> {
         self.append_control(self.last_ns, Control::End)?;
