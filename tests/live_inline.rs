@@ -58,7 +58,7 @@ impl LiveEngine for StandIn {
         self.last_now = now.0;
         self.started = true;
         self.seen.push(match input {
-            Input::Message { stream, raw } => {
+            Input::Message { stream, raw } | Input::Parsed { stream, raw, .. } => {
                 if raw == self.last.as_slice() {
                     self.stop.store(true, Ordering::Relaxed);
                 }

@@ -63,7 +63,7 @@ impl LiveEngine for StandIn {
         self.last_seq = Some(seq);
         self.started.get_or_insert(now.0);
         let seen = match input {
-            Input::Message { stream, raw } => {
+            Input::Message { stream, raw } | Input::Parsed { stream, raw, .. } => {
                 if self.tail.contains(raw) {
                     self.stop.store(true, Ordering::Relaxed);
                 }

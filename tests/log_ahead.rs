@@ -44,7 +44,7 @@ fn ahead_steps(path: &Path) -> Vec<Seen> {
         match step {
             Ahead::Issue(i) => out.push(Seen::Issue(i.to_string())),
             Ahead::Streams(s) => streams = s,
-            Ahead::Record(rec) => {
+            Ahead::Record(rec, ()) => {
                 let name = streams.get(usize::from(rec.stream)).map_or("unknown", String::as_str);
                 let raw = match &rec.body {
                     Body::Message(m) => Some(m.clone()),
@@ -52,7 +52,7 @@ fn ahead_steps(path: &Path) -> Vec<Seen> {
                 };
                 out.push(Seen::Record(rec.seq, rec.recv_ns, name.to_owned(), raw));
                 // As replay does: the record's buffers are freed on the reader thread.
-                a.give_back(rec);
+                a.give_back(rec, ());
             }
             Ahead::End => ended = true,
         }

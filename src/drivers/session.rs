@@ -526,7 +526,9 @@ pub fn mark_session_dir(dir: &Path) -> Result<()> {
 /// One input in a trace line: its kind, and for a message its stream and size.
 fn describe_input(input: &Input<'_>) -> String {
     match input {
-        Input::Message { stream, raw } => format!("message {stream} ({} bytes)", raw.len()),
+        Input::Message { stream, raw } | Input::Parsed { stream, raw, .. } => {
+            format!("message {stream} ({} bytes)", raw.len())
+        }
         other => format!("{other:?}"),
     }
 }

@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 pub enum Input<'a> {
     /// A raw feed message as recorded, with the name of the stream it came from.
     Message { stream: &'a str, raw: &'a [u8] },
+    /// A raw message whose stateless parse the driver ran ahead (on another thread):
+    /// `parsed` is [`crate::venue::preparse`] of the engine's venue, `stream` and `raw`, and
+    /// the engine treats the input exactly as [`Input::Message`] with the same bytes.
+    Parsed { stream: &'a str, raw: &'a [u8], parsed: &'a crate::venue::Parsed },
     /// The driver (re)connected to the venue: what came before may be stale.
     Connect,
     /// The connection dropped: books are invalid, resting paper orders are cancelled.

@@ -33,7 +33,7 @@ use crate::market_maker::funding::{FundingClock, EIGHT_HOURLY_NS, HOURLY_NS};
 use crate::market_maker::margin::MarginTracker;
 use crate::types::{Price, Qty, Timestamp, SCALE};
 use crate::venue::event::MarketEvent;
-use crate::venue::{Adapter, Books, Instrument, Venue};
+use crate::venue::{Adapter, Books, Instrument, Parsed, Venue};
 use checklist::{ChecklistInputs, ChecklistItem};
 use coin::{CoinState, Ctx, Ids, Stats};
 use io::CancelReason;
@@ -305,6 +305,11 @@ impl Engine {
         Ok(e)
     }
 
+    /// The venue whose messages the engine parses (what [`Input::Parsed`] must be parsed for).
+    pub fn venue(&self) -> Venue {
+        self.adapter.venue()
+    }
+
     /// The single entry point: one input at time `now` with sequence number `seq`.
     pub fn on_input(&mut self, now: Timestamp, seq: u64, input: Input<'_>, out: &mut Vec<Output>) {
         assert!(now >= self.last_now, "time went backwards: {now} after {} (driver contract)", self.last_now);
@@ -315,7 +320,8 @@ impl Engine {
         }
         self.advance(now, seq, out);
         match input {
-            Input::Message { stream, raw } => self.on_message(now, seq, stream, raw, out),
+            Input::Message { stream, raw } => self.on_message(now, seq, stream, raw, &Parsed::Not, out),
+            Input::Parsed { stream, raw, parsed } => self.on_message(now, seq, stream, raw, parsed, out),
             Input::Connect => {
                 self.adapter.on_connect();
                 self.invalidate(now, seq, CancelReason::Disconnect, out);
@@ -413,10 +419,18 @@ impl Engine {
         self.coins.iter().position(|c| c.coin == coin)
     }
 
-    fn on_message(&mut self, now: Timestamp, seq: u64, stream: &str, raw: &[u8], out: &mut Vec<Output>) {
+    fn on_message(
+        &mut self,
+        now: Timestamp,
+        seq: u64,
+        stream: &str,
+        raw: &[u8],
+        parsed: &Parsed,
+        out: &mut Vec<Output>,
+    ) {
         let mut events = std::mem::take(&mut self.events);
         events.clear();
-        self.adapter.on_message(seq, now, stream, raw, &mut events);
+        self.adapter.on_parsed(seq, now, stream, raw, parsed, &mut events);
         // Prints of one message are told apart by their index (the flat model's draws).
         let mut print = 0u32;
         for e in &events {

@@ -10,6 +10,11 @@
 //! when the consumer stops early: it simply ignores what was read ahead, as a synchronous
 //! reader would not have read it. A reader thread that dies (a panic) is reported as an error,
 //! never taken for the end of the recording.
+//!
+//! [`ReadAhead::spawn_with`] also runs a [`RecordWork`] (a pure function of each record and
+//! its stream's name) on the reader thread and hands its result beside the record; results
+//! given back go back to it for their buffers to be reused. Replay uses it for the stateless
+//! half of the venue's JSON parse (`venue::PreParser`), off the engine's thread.
 
 use super::{Issue, LogReader, Record};
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -22,39 +27,64 @@ const BATCH: usize = 512;
 /// Batches in flight: bounds the memory read ahead (a few thousand records).
 const DEPTH: usize = 8;
 
-/// One step of the reader, in the order the reader produced it.
+/// What the reader thread does with each record besides decoding it (see the module).
+pub trait RecordWork: Send + 'static {
+    type Out: Default + Send + 'static;
+    /// The result handed out beside `rec`; `stream` is its stream's name in the table in
+    /// force for it (`control` for id 0, `unknown` for an id the table lacks).
+    fn on_record(&mut self, stream: &str, rec: &Record) -> Self::Out;
+    /// A result the consumer gave back ([`ReadAhead::give_back`]): its buffers may be reused.
+    fn recycle(&mut self, _out: Self::Out) {}
+}
+
+/// No work: records only.
+impl RecordWork for () {
+    type Out = ();
+    fn on_record(&mut self, _: &str, _: &Record) {}
+}
+
+/// One step of the reader, in the order the reader produced it; `P` is what the
+/// [`RecordWork`] made of a record.
 #[derive(Debug)]
-pub enum Ahead {
+pub enum Ahead<P = ()> {
     /// An issue the reader met (pushed to its issue list) before the record that follows.
     Issue(Issue),
     /// The stream-name table changed (ids index it; id 0 is `control`).
     Streams(Vec<String>),
-    Record(Record),
+    Record(Record, P),
     /// The recording is exhausted; the issues met after the last record preceded this.
     End,
 }
 
 /// The consumer's side of a read-ahead thread.
-pub struct ReadAhead {
-    rx: Option<Receiver<Vec<Ahead>>>,
-    recycle: Sender<Vec<Ahead>>,
+pub struct ReadAhead<P = ()> {
+    rx: Option<Receiver<Vec<Ahead<P>>>>,
+    recycle: Sender<Vec<Ahead<P>>>,
     handle: Option<JoinHandle<()>>,
-    batch: VecDeque<Ahead>,
+    batch: VecDeque<Ahead<P>>,
     /// Records given back, to be dropped on the reader thread with the next emptied batch.
-    spare: Vec<Ahead>,
+    spare: Vec<Ahead<P>>,
     ended: bool,
 }
 
-impl ReadAhead {
+impl ReadAhead<()> {
     /// Moves `reader` (positioned where reading should start, e.g. after `seek_time`) to a new
     /// thread that reads ahead of the consumer. Issues the reader holds already are handed
     /// out first, before the first record.
     pub fn spawn(reader: LogReader) -> std::io::Result<ReadAhead> {
-        let (tx, rx) = bounded::<Vec<Ahead>>(DEPTH);
-        let (recycle, recycled) = bounded::<Vec<Ahead>>(DEPTH + 2);
+        Self::spawn_with(reader, ())
+    }
+}
+
+impl<P: Default + Send + 'static> ReadAhead<P> {
+    /// [`ReadAhead::spawn`], and `work` runs on the reader thread for each record, its result
+    /// handed out beside it.
+    pub fn spawn_with<W: RecordWork<Out = P>>(reader: LogReader, work: W) -> std::io::Result<ReadAhead<P>> {
+        let (tx, rx) = bounded::<Vec<Ahead<P>>>(DEPTH);
+        let (recycle, recycled) = bounded::<Vec<Ahead<P>>>(DEPTH + 2);
         let handle = std::thread::Builder::new()
             .name("log-read-ahead".into())
-            .spawn(move || run(reader, &tx, &recycled))?;
+            .spawn(move || run(reader, work, &tx, &recycled))?;
         Ok(ReadAhead {
             rx: Some(rx),
             recycle,
@@ -65,14 +95,15 @@ impl ReadAhead {
         })
     }
 
-    /// Hands a record back once used: its buffers are freed on the reader thread that
-    /// allocated them (a free from another thread is the allocator's slow path).
-    pub fn give_back(&mut self, rec: Record) {
-        self.spare.push(Ahead::Record(rec));
+    /// Hands a record (and the work's result for it) back once used: its buffers are freed,
+    /// or reused, on the reader thread that allocated them (a free from another thread is the
+    /// allocator's slow path).
+    pub fn give_back(&mut self, rec: Record, out: P) {
+        self.spare.push(Ahead::Record(rec, out));
     }
 
     /// The next step; `Ok(None)` after [`Ahead::End`]; an error if the reader thread died.
-    pub fn next_step(&mut self) -> std::io::Result<Option<Ahead>> {
+    pub fn next_step(&mut self) -> std::io::Result<Option<Ahead<P>>> {
         loop {
             if let Some(a) = self.batch.pop_front() {
                 if matches!(a, Ahead::End) {
@@ -106,7 +137,7 @@ impl ReadAhead {
     }
 }
 
-impl Drop for ReadAhead {
+impl<P> Drop for ReadAhead<P> {
     /// Stops the reader thread (it sees the channel closed at its next send) and joins it.
     fn drop(&mut self) {
         drop(self.rx.take());
@@ -116,7 +147,12 @@ impl Drop for ReadAhead {
     }
 }
 
-fn run(mut reader: LogReader, tx: &Sender<Vec<Ahead>>, recycled: &Receiver<Vec<Ahead>>) {
+fn run<W: RecordWork>(
+    mut reader: LogReader,
+    mut work: W,
+    tx: &Sender<Vec<Ahead<W::Out>>>,
+    recycled: &Receiver<Vec<Ahead<W::Out>>>,
+) {
     let mut seen_issues = 0;
     let mut streams: Vec<String> = Vec::new();
     let mut batch = Vec::with_capacity(BATCH);
@@ -131,11 +167,24 @@ fn run(mut reader: LogReader, tx: &Sender<Vec<Ahead>>, recycled: &Receiver<Vec<A
             batch.push(Ahead::Streams(streams.clone()));
         }
         let end = rec.is_none();
-        batch.push(rec.map_or(Ahead::End, Ahead::Record));
+        batch.push(match rec {
+            Some(r) => {
+                let stream = streams.get(usize::from(r.stream)).map_or("unknown", String::as_str);
+                let p = work.on_record(stream, &r);
+                Ahead::Record(r, p)
+            }
+            None => Ahead::End,
+        });
         if end || batch.len() >= BATCH {
             let next = match recycled.try_recv() {
                 Ok(mut v) => {
-                    v.clear(); // drops the records given back, on this thread
+                    // The records given back are dropped on this thread; the work's results
+                    // go back to it.
+                    for a in v.drain(..) {
+                        if let Ahead::Record(_, out) = a {
+                            work.recycle(out);
+                        }
+                    }
                     v
                 }
                 Err(_) => Vec::with_capacity(BATCH),

@@ -18,7 +18,7 @@ pub mod repair;
 pub mod threaded;
 pub mod writer;
 
-pub use ahead::{Ahead, ReadAhead};
+pub use ahead::{Ahead, ReadAhead, RecordWork};
 pub use reader::{Issue, IssueKind};
 pub use record::{Body, Control, Header, Record};
 pub use threaded::{Backpressure, ThreadedWriter, WriterStats};

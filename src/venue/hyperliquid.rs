@@ -53,17 +53,134 @@ struct Message<'a> {
     data: Option<Data<'a>>,
 }
 
+/// A message decoded as far as the adapter's state allows: everything but the checks and
+/// flags that depend on what came before (exchange clocks, the first `trades` batch per coin)
+/// or on the instruments (grid checks). A pure function of the bytes, so a driver may run it
+/// ahead of the engine, on another thread ([`super::Parsed`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Msg {
+    Greeting(String),
+    L2Book {
+        coin: String,
+        exch_ns: Timestamp,
+        bids: Vec<Level>,
+        asks: Vec<Level>,
+    },
+    Bbo {
+        coin: String,
+        exch_ns: Timestamp,
+        bid: Option<Level>,
+        ask: Option<Level>,
+    },
+    Mids(Vec<(String, Price)>),
+    Trades(Vec<OwnedTrade>),
+    /// `subscriptionResponse`: the coin of a `trades` subscription, and the ack's detail.
+    SubAck {
+        trades_coin: Option<String>,
+        detail: String,
+    },
+    /// The synthetic venue's exact queue under a stream name of its own choosing: skipped.
+    OrderLevel,
+    /// `activeAssetCtx`, complete (`AssetCtx`): nothing in it depends on state.
+    AssetCtx(MarketEvent),
+    Pong,
+    Error(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnedTrade {
+    coin: String,
+    side: Side,
+    px: Price,
+    sz: Qty,
+    time_ms: u64,
+    tid: u64,
+}
+
+/// Buffers the owned parts of decoded messages are built in: a parser running ahead of the
+/// engine gets back the messages the engine is done with ([`Bufs::recycle`]) and refills
+/// their vectors and strings, so that it allocates nothing in the steady state (and no
+/// memory crosses threads to be freed: the allocator's slowest path).
+#[derive(Debug, Default)]
+pub struct Bufs {
+    strings: Vec<String>,
+    levels: Vec<Vec<Level>>,
+}
+
+/// Spare buffers kept, each kind: about the messages in flight between the threads.
+const SPARE: usize = 8192;
+
+impl Bufs {
+    fn levels(&mut self) -> Vec<Level> {
+        match self.levels.pop() {
+            Some(mut v) => {
+                v.clear();
+                v
+            }
+            None => Vec::with_capacity(20),
+        }
+    }
+
+    /// `text(raw)`, in a recycled string.
+    fn text(&mut self, raw: &[u8]) -> String {
+        match self.strings.pop() {
+            Some(mut t) => {
+                t.clear();
+                t.push_str(&String::from_utf8_lossy(raw));
+                t
+            }
+            None => text(raw),
+        }
+    }
+
+    fn keep_string(&mut self, t: String) {
+        if self.strings.len() < SPARE {
+            self.strings.push(t);
+        }
+    }
+
+    fn keep_levels(&mut self, v: Vec<Level>) {
+        if self.levels.len() < SPARE {
+            self.levels.push(v);
+        }
+    }
+
+    /// Takes back the buffers of a message the engine is done with.
+    pub fn recycle(&mut self, m: Msg) {
+        match m {
+            Msg::L2Book { coin, bids, asks, .. } => {
+                self.keep_string(coin);
+                self.keep_levels(bids);
+                self.keep_levels(asks);
+            }
+            Msg::Bbo { coin, .. } => self.keep_string(coin),
+            Msg::Trades(list) => {
+                for t in list {
+                    self.keep_string(t.coin);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 pub(super) fn parse(ad: &mut Adapter, raw: &[u8], out: &mut Vec<MarketEvent>) -> Result<(), Bad> {
+    apply_owned(ad, preparse(raw, &mut Bufs::default())?, out);
+    Ok(())
+}
+
+/// The stateless half of [`parse`]: every error a message can raise is raised here. Owned
+/// parts are built in `bufs`.
+pub(super) fn preparse(raw: &[u8], bufs: &mut Bufs) -> Result<Msg, Bad> {
     let trimmed = raw.trim_ascii();
     if trimmed.first() != Some(&b'{') {
         if trimmed == GREETING {
-            out.push(MarketEvent::Protocol { kind: ProtocolKind::Greeting, detail: text(trimmed) });
-            return Ok(());
+            return Ok(Msg::Greeting(text(trimmed)));
         }
         return Err(malformed(format!("not a JSON object: {:?}", excerpt(raw))));
     }
     let mut s = Scanner::new(raw);
-    let msg = message(&mut s, true)?;
+    let msg = message(&mut s, true, bufs)?;
     if !s.at_end() {
         return Err(malformed(format!("trailing bytes at {}", s.pos())));
     }
@@ -71,28 +188,44 @@ pub(super) fn parse(ad: &mut Adapter, raw: &[u8], out: &mut Vec<MarketEvent>) ->
         return Err(malformed("no channel"));
     };
     let data = msg.data;
-    match channel {
-        b"l2Book" => l2_book(ad, data, out),
-        b"trades" => trades(ad, data, out),
-        b"bbo" => bbo(ad, data, out),
-        b"allMids" => {
-            let mids = data.and_then(|d| d.mids).ok_or_else(|| malformed("allMids without mids"))?;
-            out.push(MarketEvent::Mids { mids });
-            Ok(())
+    Ok(match channel {
+        b"l2Book" => {
+            let mut d = data.ok_or_else(|| malformed("l2Book without data"))?;
+            let (coin, exch_ns) = coin_and_time(&d, "l2Book", bufs)?;
+            let (bids, asks) = d.levels.take().ok_or_else(|| malformed("l2Book without levels"))?;
+            Msg::L2Book { coin, exch_ns, bids, asks }
         }
+        b"trades" => {
+            let list = data.and_then(|d| d.trades).ok_or_else(|| malformed("trades without a list"))?;
+            Msg::Trades(
+                list.into_iter()
+                    .map(|t| OwnedTrade {
+                        coin: bufs.text(t.coin),
+                        side: t.side,
+                        px: t.px,
+                        sz: t.sz,
+                        time_ms: t.time_ms,
+                        tid: t.tid,
+                    })
+                    .collect(),
+            )
+        }
+        b"bbo" => {
+            let d = data.ok_or_else(|| malformed("bbo without data"))?;
+            let (coin, exch_ns) = coin_and_time(&d, "bbo", bufs)?;
+            let (bid, ask) = d.bbo.ok_or_else(|| malformed("bbo without bbo"))?;
+            Msg::Bbo { coin, exch_ns, bid, ask }
+        }
+        b"allMids" => Msg::Mids(data.and_then(|d| d.mids).ok_or_else(|| malformed("allMids without mids"))?),
         b"subscriptionResponse" => {
             let d = data.ok_or_else(|| malformed("subscriptionResponse without data"))?;
-            // Re-subscribing to trades brings a fresh history batch first.
-            if let (Some(b"trades"), Some(coin)) = (d.sub_type, d.sub_coin) {
-                let coin = text(coin);
-                ad.trades_seen.retain(|c| *c != coin);
-            }
-            out.push(MarketEvent::Protocol { kind: ProtocolKind::SubscriptionAck, detail: text(d.raw) });
-            Ok(())
+            let trades_coin = match (d.sub_type, d.sub_coin) {
+                (Some(b"trades"), Some(coin)) => Some(text(coin)),
+                _ => None,
+            };
+            Msg::SubAck { trades_coin, detail: text(d.raw) }
         }
-        // The synthetic venue's exact queue (ground truth, not a feed), when it arrives under
-        // a stream name of its own choosing (a served recording): skipped like its stream.
-        b"orderLevel" => Ok(()),
+        b"orderLevel" => Msg::OrderLevel,
         b"activeAssetCtx" => {
             let d = data.ok_or_else(|| malformed("activeAssetCtx without data"))?;
             let coin = text(d.coin.ok_or_else(|| malformed("activeAssetCtx without coin"))?);
@@ -102,7 +235,7 @@ pub(super) fn parse(ad: &mut Adapter, raw: &[u8], out: &mut Vec<MarketEvent>) ->
             if mark_px.0 <= 0 {
                 return Err(Bad { kind: super::AnomalyKind::BadNumber, detail: format!("markPx {mark_px}") });
             }
-            out.push(MarketEvent::AssetCtx {
+            Msg::AssetCtx(MarketEvent::AssetCtx {
                 coin,
                 // The venue stamps no time on it; the receive time travels beside the event.
                 exch_ns: d.time_ms.map(|t| Timestamp(t.saturating_mul(1_000_000))),
@@ -111,34 +244,93 @@ pub(super) fn parse(ad: &mut Adapter, raw: &[u8], out: &mut Vec<MarketEvent>) ->
                 funding_rate,
                 open_interest: c.open_interest.map(Qty),
                 next_funding_ns: None,
+            })
+        }
+        b"pong" => Msg::Pong,
+        b"error" => Msg::Error(data.map(|d| text(d.raw)).unwrap_or_default()),
+        other => {
+            return Err(Bad {
+                kind: super::AnomalyKind::UnknownChannel,
+                detail: format!("channel {:?}", excerpt(other)),
+            })
+        }
+    })
+}
+
+/// The stateful half of [`parse`], for a message parsed ahead (the events own copies).
+pub(super) fn apply(ad: &mut Adapter, msg: &Msg, out: &mut Vec<MarketEvent>) {
+    match msg {
+        Msg::L2Book { coin, exch_ns, bids, asks } => {
+            ad.check_time(StreamKind::HlBook, coin, *exch_ns, out);
+            let (mut bids, mut asks) = (bids.clone(), asks.clone());
+            ad.check_levels(coin, &mut bids, false, out);
+            ad.check_levels(coin, &mut asks, false, out);
+            out.push(MarketEvent::BookSnapshot {
+                coin: coin.clone(),
+                exch_ns: *exch_ns,
+                update_id: None,
+                bids,
+                asks,
             });
-            Ok(())
         }
-        b"pong" => {
-            out.push(MarketEvent::Protocol { kind: ProtocolKind::Pong, detail: String::new() });
-            Ok(())
+        Msg::Bbo { coin, exch_ns, bid, ask } => bbo(ad, coin.clone(), *exch_ns, *bid, *ask, out),
+        other => apply_owned(ad, other.clone(), out),
+    }
+}
+
+fn bbo(
+    ad: &mut Adapter,
+    coin: String,
+    exch_ns: Timestamp,
+    bid: Option<Level>,
+    ask: Option<Level>,
+    out: &mut Vec<MarketEvent>,
+) {
+    ad.check_time(StreamKind::HlBbo, &coin, exch_ns, out);
+    let inst = ad.instrument(&coin);
+    let ok_bid = bid.map_or(true, |l| super::check_level(&inst, &coin, &l, false, out));
+    if !(ok_bid & ask.map_or(true, |l| super::check_level(&inst, &coin, &l, false, out))) {
+        return; // an impossible level: the anomaly says so, the bbo is unusable
+    }
+    out.push(MarketEvent::Bbo { coin, exch_ns, update_id: None, bid, ask });
+}
+
+/// The stateful half of [`parse`]: the checks against what came before and the instruments.
+fn apply_owned(ad: &mut Adapter, msg: Msg, out: &mut Vec<MarketEvent>) {
+    match msg {
+        Msg::Greeting(detail) => out.push(MarketEvent::Protocol { kind: ProtocolKind::Greeting, detail }),
+        Msg::L2Book { coin, exch_ns, mut bids, mut asks } => {
+            ad.check_time(StreamKind::HlBook, &coin, exch_ns, out);
+            ad.check_levels(&coin, &mut bids, false, out);
+            ad.check_levels(&coin, &mut asks, false, out);
+            out.push(MarketEvent::BookSnapshot { coin, exch_ns, update_id: None, bids, asks });
         }
-        b"error" => {
-            let detail = data.map(|d| text(d.raw)).unwrap_or_default();
-            out.push(MarketEvent::Protocol { kind: ProtocolKind::Error, detail });
-            Ok(())
+        Msg::Trades(list) => trades(ad, list, out),
+        Msg::Bbo { coin, exch_ns, bid, ask } => bbo(ad, coin, exch_ns, bid, ask, out),
+        Msg::Mids(mids) => out.push(MarketEvent::Mids { mids }),
+        Msg::SubAck { trades_coin, detail } => {
+            // Re-subscribing to trades brings a fresh history batch first.
+            if let Some(coin) = trades_coin {
+                ad.trades_seen.retain(|c| *c != coin);
+            }
+            out.push(MarketEvent::Protocol { kind: ProtocolKind::SubscriptionAck, detail });
         }
-        other => Err(Bad {
-            kind: super::AnomalyKind::UnknownChannel,
-            detail: format!("channel {:?}", excerpt(other)),
-        }),
+        Msg::OrderLevel => {}
+        Msg::AssetCtx(e) => out.push(e),
+        Msg::Pong => out.push(MarketEvent::Protocol { kind: ProtocolKind::Pong, detail: String::new() }),
+        Msg::Error(detail) => out.push(MarketEvent::Protocol { kind: ProtocolKind::Error, detail }),
     }
 }
 
 /// One message object; `allow_wrapper` lets the archive's `raw` field hold the message.
-fn message<'a>(s: &mut Scanner<'a>, allow_wrapper: bool) -> Result<Message<'a>, Bad> {
+fn message<'a>(s: &mut Scanner<'a>, allow_wrapper: bool, bufs: &mut Bufs) -> Result<Message<'a>, Bad> {
     let mut m = Message::default();
     let mut wrapped: Option<Message<'a>> = None;
     s.object(|s, k| -> Result<(), Bad> {
         match k {
             b"channel" => m.channel = Some(s.string()?),
-            b"data" => m.data = Some(data(s)?),
-            b"raw" if allow_wrapper && s.peek() == Some(b'{') => wrapped = Some(message(s, false)?),
+            b"data" => m.data = Some(data(s, bufs)?),
+            b"raw" if allow_wrapper && s.peek() == Some(b'{') => wrapped = Some(message(s, false, bufs)?),
             _ => {
                 s.skip_value()?;
             }
@@ -151,7 +343,7 @@ fn message<'a>(s: &mut Scanner<'a>, allow_wrapper: bool) -> Result<Message<'a>, 
     })
 }
 
-fn data<'a>(s: &mut Scanner<'a>) -> Result<Data<'a>, Bad> {
+fn data<'a>(s: &mut Scanner<'a>, bufs: &mut Bufs) -> Result<Data<'a>, Bad> {
     let start = {
         s.peek();
         s.pos()
@@ -162,7 +354,7 @@ fn data<'a>(s: &mut Scanner<'a>) -> Result<Data<'a>, Bad> {
             match k {
                 b"coin" => d.coin = Some(s.string()?),
                 b"time" => d.time_ms = Some(s.u64()?),
-                b"levels" => d.levels = Some(levels(s)?),
+                b"levels" => d.levels = Some(levels(s, bufs)?),
                 b"bbo" => d.bbo = Some(bbo_pair(s)?),
                 b"mids" => d.mids = Some(mids(s)?),
                 b"ctx" => d.ctx = Some(ctx(s)?),
@@ -244,8 +436,8 @@ fn level(s: &mut Scanner<'_>) -> Result<Level, Bad> {
 }
 
 /// `[[bids..], [asks..]]`.
-fn levels(s: &mut Scanner<'_>) -> Result<(Vec<Level>, Vec<Level>), Bad> {
-    let mut sides: [Vec<Level>; 2] = [Vec::with_capacity(20), Vec::with_capacity(20)];
+fn levels(s: &mut Scanner<'_>, bufs: &mut Bufs) -> Result<(Vec<Level>, Vec<Level>), Bad> {
+    let mut sides: [Vec<Level>; 2] = [bufs.levels(), bufs.levels()];
     let mut i = 0;
     s.array(|s| -> Result<(), Bad> {
         let side = sides.get_mut(i).ok_or_else(|| malformed("levels has more than two sides"))?;
@@ -265,13 +457,17 @@ fn levels(s: &mut Scanner<'_>) -> Result<(Vec<Level>, Vec<Level>), Bad> {
 
 /// `[level|null, level|null]`.
 fn bbo_pair(s: &mut Scanner<'_>) -> Result<(Option<Level>, Option<Level>), Bad> {
-    let mut v: Vec<Option<Level>> = Vec::with_capacity(2);
+    let (mut v, mut n) = ([None; 2], 0usize);
     s.array(|s| -> Result<(), Bad> {
-        v.push(if s.null() { None } else { Some(level(s)?) });
+        let l = if s.null() { None } else { Some(level(s)?) };
+        if let Some(slot) = v.get_mut(n) {
+            *slot = l;
+        }
+        n += 1;
         Ok(())
     })?;
-    match v.as_slice() {
-        [b, a] => Ok((*b, *a)),
+    match n {
+        2 => Ok((v[0], v[1])),
         _ => Err(malformed("bbo must have two entries")),
     }
 }
@@ -319,57 +515,29 @@ fn ms(t: u64) -> Timestamp {
     Timestamp(t.saturating_mul(1_000_000))
 }
 
-fn coin_and_time(d: &Data<'_>, what: &str) -> Result<(String, Timestamp), Bad> {
+fn coin_and_time(d: &Data<'_>, what: &str, bufs: &mut Bufs) -> Result<(String, Timestamp), Bad> {
     match (d.coin, d.time_ms) {
-        (Some(c), Some(t)) => Ok((text(c), ms(t))),
+        (Some(c), Some(t)) => Ok((bufs.text(c), ms(t))),
         _ => Err(malformed(format!("{what} without coin or time"))),
     }
 }
 
-fn l2_book(ad: &mut Adapter, data: Option<Data<'_>>, out: &mut Vec<MarketEvent>) -> Result<(), Bad> {
-    let mut d = data.ok_or_else(|| malformed("l2Book without data"))?;
-    let (coin, exch_ns) = coin_and_time(&d, "l2Book")?;
-    let (mut bids, mut asks) = d.levels.take().ok_or_else(|| malformed("l2Book without levels"))?;
-    ad.check_time(StreamKind::HlBook, &coin, exch_ns, out);
-    ad.check_levels(&coin, &mut bids, false, out);
-    ad.check_levels(&coin, &mut asks, false, out);
-    out.push(MarketEvent::BookSnapshot { coin, exch_ns, update_id: None, bids, asks });
-    Ok(())
-}
-
-fn bbo(ad: &mut Adapter, data: Option<Data<'_>>, out: &mut Vec<MarketEvent>) -> Result<(), Bad> {
-    let d = data.ok_or_else(|| malformed("bbo without data"))?;
-    let (coin, exch_ns) = coin_and_time(&d, "bbo")?;
-    let (bid, ask) = d.bbo.ok_or_else(|| malformed("bbo without bbo"))?;
-    ad.check_time(StreamKind::HlBbo, &coin, exch_ns, out);
-    let inst = ad.instrument(&coin);
-    let ok_bid = bid.map_or(true, |l| super::check_level(&inst, &coin, &l, false, out));
-    if !(ok_bid & ask.map_or(true, |l| super::check_level(&inst, &coin, &l, false, out))) {
-        return Ok(()); // an impossible level: the anomaly says so, the bbo is unusable
-    }
-    out.push(MarketEvent::Bbo { coin, exch_ns, update_id: None, bid, ask });
-    Ok(())
-}
-
-fn trades(ad: &mut Adapter, data: Option<Data<'_>>, out: &mut Vec<MarketEvent>) -> Result<(), Bad> {
-    let list = data.and_then(|d| d.trades).ok_or_else(|| malformed("trades without a list"))?;
-    let Some(first) = list.first() else { return Ok(()) };
+fn trades(ad: &mut Adapter, list: Vec<OwnedTrade>, out: &mut Vec<MarketEvent>) {
+    let Some(first) = list.first() else { return };
     // The first message per coin after a connect (or the start of a capture) is the batch of
     // trades from before the subscription: history, not new flow.
-    let first_coin = text(first.coin);
-    let history = !ad.trades_seen.contains(&first_coin);
+    let history = !ad.trades_seen.contains(&first.coin);
     if history {
-        ad.trades_seen.push(first_coin);
+        ad.trades_seen.push(first.coin.clone());
     }
-    for t in &list {
-        let coin = text(t.coin);
+    for t in list {
         let exch_ns = ms(t.time_ms);
         if !history {
-            ad.check_time(StreamKind::HlTrades, &coin, exch_ns, out);
+            ad.check_time(StreamKind::HlTrades, &t.coin, exch_ns, out);
         }
-        if ad.check_trade(&coin, t.px, t.sz, out) {
+        if ad.check_trade(&t.coin, t.px, t.sz, out) {
             out.push(MarketEvent::Trade {
-                coin,
+                coin: t.coin,
                 exch_ns,
                 side: t.side,
                 px: t.px,
@@ -379,7 +547,6 @@ fn trades(ad: &mut Adapter, data: Option<Data<'_>>, out: &mut Vec<MarketEvent>) 
             });
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]

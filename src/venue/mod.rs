@@ -86,8 +86,8 @@ struct StreamClock {
 }
 
 /// Why a message was rejected; becomes a [`MarketEvent::Anomaly`].
-#[derive(Debug)]
-struct Bad {
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bad {
     kind: AnomalyKind,
     detail: String,
 }
@@ -203,6 +203,55 @@ fn check_level(
     !impossible
 }
 
+/// The stateless half of an adapter's parse of one message, run ahead of the engine (on a
+/// replay's read-ahead thread, so that the JSON scan leaves the engine's thread): a pure
+/// function of the venue, the stream name and the bytes ([`preparse`], [`PreParser`]). The
+/// adapter's stateful half ([`Adapter::on_parsed`]) turns it into exactly the events
+/// `on_message` gives the same bytes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Parsed {
+    /// Not parsed ahead (a venue without a split parse, a stream the adapter skips): the
+    /// adapter parses the bytes itself.
+    #[default]
+    Not,
+    /// Hyperliquid: the message decoded, or the anomaly it raises.
+    Hyperliquid(Result<hyperliquid::Msg, Bad>),
+}
+
+/// The stateless half of [`Adapter::on_message`] for `venue` (see [`Parsed`]).
+pub fn preparse(venue: Venue, stream: &str, raw: &[u8]) -> Parsed {
+    PreParser::new(venue).parse(stream, raw)
+}
+
+/// [`preparse`] with buffers: what it parsed, handed back once the engine is done with it
+/// ([`PreParser::recycle`]), is refilled by later parses instead of allocated anew.
+#[derive(Debug)]
+pub struct PreParser {
+    venue: Venue,
+    bufs: hyperliquid::Bufs,
+}
+
+impl PreParser {
+    pub fn new(venue: Venue) -> PreParser {
+        PreParser { venue, bufs: hyperliquid::Bufs::default() }
+    }
+
+    /// The same value as [`preparse`]`(venue, stream, raw)`.
+    pub fn parse(&mut self, stream: &str, raw: &[u8]) -> Parsed {
+        match self.venue {
+            _ if is_order_level_stream(stream) => Parsed::Not,
+            Venue::Hyperliquid => Parsed::Hyperliquid(hyperliquid::preparse(raw, &mut self.bufs)),
+            Venue::BinanceUsdm => Parsed::Not,
+        }
+    }
+
+    pub fn recycle(&mut self, p: Parsed) {
+        if let Parsed::Hyperliquid(Ok(m)) = p {
+            self.bufs.recycle(m);
+        }
+    }
+}
+
 /// Turns raw messages of one venue into normalized events. Stateful (which coins' first
 /// trade batch was seen, the last exchange time of each stream, the anomaly count) but pure:
 /// no I/O, no clock. `Serialize` so that it is part of an engine checkpoint.
@@ -269,14 +318,36 @@ impl Adapter {
         raw: &[u8],
         out: &mut Vec<MarketEvent>,
     ) {
+        self.on_parsed(seq, recv_ns, stream, raw, &Parsed::Not, out)
+    }
+
+    /// [`Self::on_message`] for a message whose stateless half a driver already ran:
+    /// `parsed` must be [`preparse`]`(venue, stream, raw)` (or [`Parsed::Not`], and the
+    /// message is parsed here); the events are then exactly those of `on_message`.
+    pub fn on_parsed(
+        &mut self,
+        seq: u64,
+        recv_ns: Timestamp,
+        stream: &str,
+        raw: &[u8],
+        parsed: &Parsed,
+        out: &mut Vec<MarketEvent>,
+    ) {
         let _ = (seq, recv_ns);
         if is_order_level_stream(stream) {
             return;
         }
         let start = out.len();
-        let result = match self.venue {
-            Venue::Hyperliquid => hyperliquid::parse(self, raw, out),
-            Venue::BinanceUsdm => binance::parse(self, stream, raw, out),
+        let result = match (self.venue, parsed) {
+            (Venue::Hyperliquid, Parsed::Hyperliquid(pre)) => match pre {
+                Ok(m) => {
+                    hyperliquid::apply(self, m, out);
+                    Ok(())
+                }
+                Err(b) => Err(b.clone()),
+            },
+            (Venue::Hyperliquid, _) => hyperliquid::parse(self, raw, out),
+            (Venue::BinanceUsdm, _) => binance::parse(self, stream, raw, out),
         };
         if let Err(b) = result {
             // Events of a message rejected half-way are dropped: none of it can be trusted.
