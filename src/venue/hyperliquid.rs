@@ -417,6 +417,14 @@ fn ctx(s: &mut Scanner<'_>) -> Result<Ctx, Bad> {
 
 /// `{px, sz, n}` in any order.
 fn level(s: &mut Scanner<'_>) -> Result<Level, Bad> {
+    if let Some((l, used)) = canonical_level(s.rest()) {
+        s.advance(used);
+        return Ok(l);
+    }
+    level_general(s)
+}
+
+fn level_general(s: &mut Scanner<'_>) -> Result<Level, Bad> {
     let (mut px, mut sz, mut n) = (None, None, 0u32);
     s.object(|s, k| -> Result<(), Bad> {
         match k {
@@ -433,6 +441,38 @@ fn level(s: &mut Scanner<'_>) -> Result<Level, Bad> {
         (Some(px), Some(sz)) => Ok(Level { px: Price(px), sz: Qty(sz), n }),
         _ => Err(malformed("level without px or sz")),
     }
+}
+
+/// The venue's own spelling of a level, `{"px":"<decimal>","sz":"<decimal>","n":<digits>}`
+/// with no spaces, read without the general object walk: the level and the bytes it took,
+/// or `None` (anything else, including what the fast decimal path declines), and the
+/// general path reads it. Where this answers, the general path gives the same level: the
+/// same decimal parse of the same bytes, and `n` is a plain integer followed by `}`.
+#[inline]
+fn canonical_level(all: &[u8]) -> Option<(Level, usize)> {
+    let b = all.strip_prefix(b"{\"px\":\"")?;
+    let (px, b) = plain_string(b)?;
+    let b = b.strip_prefix(b",\"sz\":\"")?;
+    let (sz, b) = plain_string(b)?;
+    let b = b.strip_prefix(b",\"n\":")?;
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    // 19 digits always fit a u64: the general path's overflow check cannot fire.
+    if digits == 0 || digits > 19 || b.get(digits) != Some(&b'}') {
+        return None;
+    }
+    let n = b[..digits].iter().fold(0u64, |v, &c| v * 10 + u64::from(c - b'0'));
+    let px = super::parse_decimal_fast(px)?;
+    let sz = super::parse_decimal_fast(sz)?;
+    let used = all.len() - (b.len() - digits - 1);
+    Some((Level { px: Price(px), sz: Qty(sz), n: u32::try_from(n).unwrap_or(u32::MAX) }, used))
+}
+
+/// A string's contents up to its closing quote when it holds no escape and no control
+/// character (so the general string reader would stop at the same quote), and what follows.
+#[inline]
+fn plain_string(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+    (b[end] == b'"').then(|| (&b[..end], &b[end + 1..]))
 }
 
 /// `[[bids..], [asks..]]`.
@@ -558,6 +598,48 @@ mod tests {
         let mut out = vec![];
         ad.on_message(1, Timestamp(0), "hl", raw.as_bytes(), &mut out);
         out
+    }
+
+    /// The canonical-level fast path answers only where the general object walk gives the
+    /// same level and stops at the same byte.
+    #[test]
+    fn canonical_level_fast_path_agrees_with_the_general_walk() {
+        let cases = [
+            r#"{"px":"93497.0","sz":"0.2","n":1},"#,
+            r#"{"px":"93497","sz":"12.00000001","n":4294967296}]"#,
+            r#"{"px":"0.000012","sz":"100000","n":0}"#,
+            r#"{"px":"1.0","sz":"1","n":99999999999999999999}"#,
+            r#"{"px":"1.0","sz":"1","n":1.0}"#,
+            r#"{"px":"1.0","sz":"1","n":1e3}"#,
+            r#"{"px":"1.0","sz":"1","n":-1}"#,
+            r#"{"px":"1.0","sz":"1","n":1 }"#,
+            r#"{"px":"1.0","sz":"1","n":}"#,
+            r#"{"px":"-1.0","sz":"1","n":1}"#,
+            r#"{"px":"1e5","sz":"1","n":1}"#,
+            r#"{"px":"1.123456789","sz":"1","n":1}"#,
+            r#"{"px":"1.\u0030","sz":"1","n":1}"#,
+            r#"{"px":"1.0\"","sz":"1","n":1}"#,
+            r#"{"px":"12345678901.5","sz":"1","n":1}"#,
+            r#"{ "px":"1.0","sz":"1","n":1}"#,
+            r#"{"sz":"1","px":"1.0","n":1}"#,
+            r#"{"px":"1.0","sz":"1","n":1,"x":2}"#,
+            r#"{"px":"1.0","sz":"1"}"#,
+            r#"{"px":"1.0","#,
+        ];
+        let mut fast = 0;
+        for c in cases {
+            let (mut a, mut b) = (Scanner::new(c.as_bytes()), Scanner::new(c.as_bytes()));
+            if canonical_level(c.as_bytes()).is_some() {
+                fast += 1;
+            }
+            let (la, lb) = (level(&mut a), level_general(&mut b));
+            match (&la, &lb) {
+                (Ok(x), Ok(y)) => assert_eq!((x, a.pos()), (y, b.pos()), "{c}"),
+                (Err(x), Err(y)) => assert_eq!(x, y, "{c}"),
+                _ => panic!("{c}: {la:?} vs {lb:?}"),
+            }
+        }
+        assert_eq!(fast, 3, "the fast path should take the first three");
     }
 
     #[test]

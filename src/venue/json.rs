@@ -46,6 +46,18 @@ impl<'a> Scanner<'a> {
         self.b.get(start..end).unwrap_or(&[])
     }
 
+    /// The bytes not consumed yet.
+    #[inline]
+    pub fn rest(&self) -> &'a [u8] {
+        self.b.get(self.i..).unwrap_or(&[])
+    }
+
+    /// Consumes `n` bytes a caller recognized in [`Self::rest`].
+    #[inline]
+    pub fn advance(&mut self, n: usize) {
+        self.i = (self.i + n).min(self.b.len());
+    }
+
     pub fn err<T>(&self, what: &'static str) -> JResult<T> {
         Err(JsonError { what, at: self.i })
     }
