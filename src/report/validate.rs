@@ -250,12 +250,12 @@ impl ChecklistTracker {
         match out {
             Output::OrderPlaced { coin, order_id, px, .. } => {
                 self.orders_placed += 1;
-                self.coins.entry(coin.clone()).or_default().order_px.insert(*order_id, *px);
+                super::coin_entry(&mut self.coins, coin).order_px.insert(*order_id, *px);
             }
             Output::OrderCancelled { coin, order_id, .. } => {
                 // Fills may follow inside the cancel latency; forget the order once the coin
                 // has many more (bounded memory on long sessions).
-                let c = self.coins.entry(coin.clone()).or_default();
+                let c = super::coin_entry(&mut self.coins, coin);
                 if c.order_px.len() > 4096 {
                     let keep_from = order_id.saturating_sub(1024);
                     c.order_px.retain(|id, _| *id >= keep_from);
@@ -272,7 +272,7 @@ impl ChecklistTracker {
                 }
                 self.fills_total += 1;
                 let fee_rate = self.maker_fee_milli_bp;
-                let c = self.coins.entry(coin.clone()).or_default();
+                let c = super::coin_entry(&mut self.coins, coin);
                 if c.order_px.get(order_id).is_some_and(|p| p != px) {
                     c.price_mismatches += 1;
                 }
@@ -306,7 +306,7 @@ impl ChecklistTracker {
                 self.dropped += 1;
             }
             Output::Funding { coin, time, rate, mark, position, amount } => {
-                let c = self.coins.entry(coin.clone()).or_default();
+                let c = super::coin_entry(&mut self.coins, coin);
                 // The independent ledger pays on its own position (the fills'), at the record's
                 // mark and rate; a record that books another amount, or claims another
                 // position, is a mismatch whenever it falls (funding times are hours apart,
