@@ -280,6 +280,14 @@ impl FillSimulator {
         self.orders.retain(|o| o.id != id);
     }
 
+    /// Removes every order whose id is in `ids`, in one pass: the others keep their order,
+    /// as after one `remove` per id.
+    pub fn remove_ids(&mut self, ids: &[u64]) {
+        if !ids.is_empty() {
+            self.orders.retain(|o| !ids.contains(&o.id));
+        }
+    }
+
     pub fn remove_all(&mut self) -> Vec<SimOrder> {
         std::mem::take(&mut self.orders)
     }
