@@ -212,7 +212,22 @@ fixed_type!(Qty, "A size in units of 10^-8 of the base asset.");
 
 /// price x size in units of 10^-8 of the quote currency (exact, in i128).
 pub fn notional(px: Price, sz: Qty) -> i128 {
-    i128::from(px.0) * i128::from(sz.0) / i128::from(SCALE)
+    // The margin and PnL marks run this several times per input: when the product fits in
+    // i64 (any BTC order or position up to ~1,500 BTC at 60,000), the 64-bit division gives
+    // the same quotient (both truncate toward zero) without the i128 division routine.
+    match px.0.checked_mul(sz.0) {
+        Some(p) => i128::from(p / SCALE),
+        None => i128::from(px.0) * i128::from(sz.0) / i128::from(SCALE),
+    }
+}
+
+/// `v as f64`, through i64 when `v` fits: both conversions round the same integer to the
+/// nearest f64, so the result is identical, without the i128 conversion routine.
+pub fn i128_to_f64(v: i128) -> f64 {
+    match i64::try_from(v) {
+        Ok(v) => v as f64,
+        Err(_) => v as f64,
+    }
 }
 
 #[cfg(test)]
@@ -244,5 +259,29 @@ mod tests {
         let px = Price::parse("100000").unwrap();
         let sz = Qty::parse("0.001").unwrap();
         assert_eq!(notional(px, sz), 100 * SCALE as i128);
+    }
+
+    /// The i64 fast paths of `notional` and `i128_to_f64` against the plain i128 arithmetic,
+    /// on both sides of the i64 overflow and with negative sizes.
+    #[test]
+    fn fast_paths_equal_the_i128_arithmetic() {
+        let by_i128 = |px: i64, sz: i64| i128::from(px) * i128::from(sz) / i128::from(SCALE);
+        let mut vals = vec![0, 1, -1, 7, -7, SCALE - 1, SCALE, SCALE + 1, i64::MAX, i64::MIN, i64::MIN + 1];
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vals.push((x as i64) >> (x % 48));
+        }
+        for &px in &vals {
+            for &sz in vals.iter().step_by(37) {
+                let n = notional(Price(px), Qty(sz));
+                assert_eq!(n, by_i128(px, sz), "{px} x {sz}");
+                assert_eq!(i128_to_f64(n).to_bits(), (n as f64).to_bits());
+                let wide = i128::from(px) * i128::from(sz);
+                assert_eq!(i128_to_f64(wide).to_bits(), (wide as f64).to_bits());
+            }
+        }
     }
 }

@@ -225,6 +225,21 @@ pub struct CoinState {
     /// `requote`'s reused buffers: not state (empty in meaning between inputs), never saved.
     #[serde(skip)]
     scratch: Scratch,
+    /// `rearm_probes`' reused buffers, likewise.
+    #[serde(skip)]
+    probe_moves: Vec<ProbeMove>,
+    #[serde(skip)]
+    probe_ids: Vec<u64>,
+}
+
+/// A probe `rearm_probes` re-anchors: the one it replaces, if the simulator still has it.
+#[derive(Clone, Copy, Debug)]
+struct ProbeMove {
+    old: Option<u64>,
+    slot: usize,
+    side: Side,
+    target: Price,
+    live_at: Timestamp,
 }
 
 /// A read-only view of one coin's quoting state ([`CoinState::quote_view`]).
@@ -314,6 +329,8 @@ impl CoinState {
             requote_due: None,
             no_skill_sum: 0.0,
             scratch: Scratch::default(),
+            probe_moves: Vec::new(),
+            probe_ids: Vec::new(),
             funding: FundingClock::default(),
         })
     }
@@ -836,28 +853,43 @@ impl CoinState {
     fn rearm_probes(&mut self, now: Timestamp, mid: Price) {
         let rungs = self.probes.len() / 2;
         let entry = self.sim.entry_latency_ns();
+        // Most mid changes move most probes. Removing each moved probe from the simulator's
+        // order list at once shifted the list's tail once per probe; the moved ones are
+        // removed together in one pass instead and the new ones appended after it, in slot
+        // order: the same list as removing and appending one slot at a time (the new probes
+        // are never among those removed), with the same ids.
+        let mut moves = std::mem::take(&mut self.probe_moves);
+        moves.clear();
         for r in 0..rungs {
             let Some(&d) = self.probes_depths().get(r) else { break };
             for (k, side) in [(0usize, Side::Buy), (1, Side::Sell)] {
                 let slot = r * 2 + k;
                 let target = self.price_at_depth(mid, d, side);
-                let live_at = match self.probes[slot] {
+                let (old, live_at) = match self.probes[slot] {
                     Some(id) => match self.sim.order(id) {
                         Some(o) if o.px == target => continue,
-                        Some(o) => {
-                            let at = if o.active { now } else { o.live_at };
-                            self.sim.remove(id);
-                            at
-                        }
-                        None => now.plus_ns(entry),
+                        Some(o) => (Some(id), if o.active { now } else { o.live_at }),
+                        None => (None, now.plus_ns(entry)),
                     },
-                    None => now.plus_ns(entry),
+                    None => (None, now.plus_ns(entry)),
                 };
-                let id = self.next_probe_id();
-                self.sim.place(id, side, target, Qty(0), OrderRole::Probe { rung: r as u8 }, live_at);
-                self.probes[slot] = Some(id);
+                moves.push(ProbeMove { old, slot, side, target, live_at });
             }
         }
+        if !moves.is_empty() {
+            let mut gone = std::mem::take(&mut self.probe_ids);
+            gone.clear();
+            gone.extend(moves.iter().filter_map(|m| m.old));
+            self.sim.remove_ids(&gone);
+            self.probe_ids = gone;
+            for m in &moves {
+                let id = self.next_probe_id();
+                let rung = (m.slot / 2) as u8;
+                self.sim.place(id, m.side, m.target, Qty(0), OrderRole::Probe { rung }, m.live_at);
+                self.probes[m.slot] = Some(id);
+            }
+        }
+        self.probe_moves = moves;
     }
 
     fn probes_depths(&self) -> &[f64] {
@@ -971,5 +1003,106 @@ impl CoinState {
     /// Whether the position is marked at the venue's mark price (else at the mid).
     pub fn marked_at_venue(&self) -> bool {
         self.funding.mark.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::market_maker::simulation::fill_sim::BookView;
+
+    /// A book with one level a side.
+    struct Touch(Price, Price);
+    impl BookView for Touch {
+        fn best_bid(&self) -> Option<Price> {
+            Some(self.0)
+        }
+        fn best_ask(&self) -> Option<Price> {
+            Some(self.1)
+        }
+        fn size_at(&self, _: Side, _: Price) -> Qty {
+            Qty(100)
+        }
+        fn size_at_or_better(&self, _: Side, _: Price) -> Qty {
+            Qty(100)
+        }
+        fn levels_at_or_better(&self, _: Side, _: Price, _: &mut Vec<(Price, Qty)>) {}
+    }
+
+    impl CoinState {
+        /// `rearm_probes` as it was: each moved probe removed and its successor placed before
+        /// the next slot is looked at.
+        fn rearm_probes_one_by_one(&mut self, now: Timestamp, mid: Price) {
+            let rungs = self.probes.len() / 2;
+            let entry = self.sim.entry_latency_ns();
+            for r in 0..rungs {
+                let Some(&d) = self.probes_depths().get(r) else { break };
+                for (k, side) in [(0usize, Side::Buy), (1, Side::Sell)] {
+                    let slot = r * 2 + k;
+                    let target = self.price_at_depth(mid, d, side);
+                    let live_at = match self.probes[slot] {
+                        Some(id) => match self.sim.order(id) {
+                            Some(o) if o.px == target => continue,
+                            Some(o) => {
+                                let at = if o.active { now } else { o.live_at };
+                                self.sim.remove(id);
+                                at
+                            }
+                            None => now.plus_ns(entry),
+                        },
+                        None => now.plus_ns(entry),
+                    };
+                    let id = self.next_probe_id();
+                    self.sim.place(id, side, target, Qty(0), OrderRole::Probe { rung: r as u8 }, live_at);
+                    self.probes[slot] = Some(id);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batched_rearm_equals_rearming_one_slot_at_a_time() {
+        let cfg = EngineConfig::default();
+        let inst = crate::venue::instrument(crate::venue::Venue::Hyperliquid, "BTC");
+        let mut a = CoinState::new("BTC", inst.clone(), &cfg, 3).unwrap();
+        let mut b = CoinState::new("BTC", inst, &cfg, 3).unwrap();
+        let state = |c: &CoinState| {
+            let orders: Vec<_> =
+                c.sim.orders().iter().map(|o| (o.id, o.side, o.px, o.live_at, o.active)).collect();
+            (orders, c.probes.clone(), c.probe_seq)
+        };
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut mid = 60_000 * SCALE;
+        for step in 0..2000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let now = Timestamp(1_000_000_000 + step * 50_000_000);
+            // Mid steps of a fraction of a tick to several ticks: some probes stay, some move.
+            mid += (x % 9) as i64 * (SCALE / 2) - 2 * SCALE;
+            let m = Price(mid);
+            for c in [&mut a, &mut b] {
+                // Activation (a probe that went live), and now and then a probe filled away.
+                let touch = Touch(Price(mid - SCALE), Price(mid + SCALE));
+                c.sim.activate(now, &touch, &mut Vec::new());
+                if x % 5 == 0 {
+                    let slot = (x >> 8) as usize % c.probes.len();
+                    if let Some(id) = c.probes[slot].take() {
+                        c.sim.remove(id);
+                    }
+                }
+                if x % 11 == 0 {
+                    // A probe the simulator dropped while the slot still names it.
+                    if let Some(id) = c.probes[(x >> 16) as usize % c.probes.len()] {
+                        c.sim.remove(id);
+                    }
+                }
+            }
+            a.rearm_probes(now, m);
+            b.rearm_probes_one_by_one(now, m);
+            assert_eq!(state(&a), state(&b), "step {step}");
+        }
+        // Probes moved (and some stayed) along the way.
+        assert!(a.probe_seq > 4000 && a.probe_seq < 2000 * 12, "{} probes placed", a.probe_seq);
     }
 }

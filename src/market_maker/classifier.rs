@@ -52,6 +52,12 @@ struct RunningStat {
     n: f64,
     mean: f64,
     m2: f64,
+    /// `sd()` as of the last `push`: every toxicity score standardizes each feature, but the
+    /// statistics change only once per resolved outcome. Not state (never saved, so the
+    /// checkpoint bytes stay the same); `None` after a checkpoint is loaded, and then
+    /// computed on each use until the next `push`.
+    #[serde(skip)]
+    sd_cache: Option<f64>,
 }
 
 impl RunningStat {
@@ -60,12 +66,17 @@ impl RunningStat {
         let d = x - self.mean;
         self.mean += d / self.n;
         self.m2 += d * (x - self.mean);
+        self.sd_cache = Some(self.sd());
+    }
+    /// The sample standard deviation (meaningful from n = 2 on).
+    fn sd(&self) -> f64 {
+        libm::sqrt(self.m2 / (self.n - 1.0))
     }
     fn standardize(&self, x: f64) -> f64 {
         if self.n < 2.0 {
             return 0.0;
         }
-        let sd = libm::sqrt(self.m2 / (self.n - 1.0));
+        let sd = self.sd_cache.unwrap_or_else(|| self.sd());
         if sd > 1e-12 {
             ((x - self.mean) / sd).clamp(-5.0, 5.0)
         } else {
@@ -85,6 +96,12 @@ pub struct PreFillClassifier {
     /// outcome before learning from it.
     brier_model: f64,
     brier_base: f64,
+    /// `(adverse, resolved, log(p0 / (1 - p0)))` for the base rate p0 of those counts: the
+    /// intercept of every toxicity score, which changes only when an outcome is recorded.
+    /// Keyed on the counts (they are public), so a stale value is never used. Not state
+    /// (never saved, so the checkpoint bytes stay the same); recomputed when absent.
+    #[serde(skip)]
+    log_odds_cache: Option<(u64, u64, f64)>,
 }
 
 fn sigmoid(z: f64) -> f64 {
@@ -93,7 +110,7 @@ fn sigmoid(z: f64) -> f64 {
 
 impl PreFillClassifier {
     pub fn new(cfg: &ClassifierConfig) -> Self {
-        PreFillClassifier {
+        let mut c = PreFillClassifier {
             cfg: cfg.clone(),
             weights: [0.0; N_FEATURES],
             stats: [RunningStat::default(); N_FEATURES],
@@ -101,6 +118,27 @@ impl PreFillClassifier {
             adverse: 0,
             brier_model: 0.0,
             brier_base: 0.0,
+            log_odds_cache: None,
+        };
+        c.refresh_log_odds();
+        c
+    }
+
+    /// The intercept: the log-odds of the base rate, by the formula.
+    fn log_odds_uncached(&self) -> f64 {
+        let p0 = self.base_rate();
+        libm::log(p0 / (1.0 - p0))
+    }
+
+    fn refresh_log_odds(&mut self) {
+        self.log_odds_cache = Some((self.adverse, self.resolved, self.log_odds_uncached()));
+    }
+
+    /// The intercept, from the cache when the counts are the ones it was computed for.
+    fn log_odds(&self) -> f64 {
+        match self.log_odds_cache {
+            Some((a, r, v)) if a == self.adverse && r == self.resolved => v,
+            _ => self.log_odds_uncached(),
         }
     }
 
@@ -119,8 +157,7 @@ impl PreFillClassifier {
     /// from it, so the score starts at the base rate's skill and improves from there.
     pub fn toxicity(&self, f: &FillFeatures) -> f64 {
         let z = self.standardized(f);
-        let p0 = self.base_rate();
-        let s = libm::log(p0 / (1.0 - p0)) + self.weights.iter().zip(z).map(|(w, zi)| w * zi).sum::<f64>();
+        let s = self.log_odds() + self.weights.iter().zip(z).map(|(w, zi)| w * zi).sum::<f64>();
         sigmoid(s)
     }
 
@@ -140,6 +177,7 @@ impl PreFillClassifier {
         self.brier_base += (p0 - y) * (p0 - y);
         self.resolved += 1;
         self.adverse += was_adverse as u64;
+        self.refresh_log_odds();
         for (s, x) in self.stats.iter_mut().zip(features.as_array()) {
             s.push(x);
         }
@@ -173,6 +211,58 @@ impl PreFillClassifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `toxicity` as it was before the caches: every square root and the log-odds computed
+    /// from the counts and sums on each call.
+    fn toxicity_by_formula(c: &PreFillClassifier, f: &FillFeatures) -> f64 {
+        let mut z = [0.0; N_FEATURES];
+        for ((zi, s), xi) in z.iter_mut().zip(&c.stats).zip(f.as_array()) {
+            *zi = if s.n < 2.0 {
+                0.0
+            } else {
+                let sd = libm::sqrt(s.m2 / (s.n - 1.0));
+                if sd > 1e-12 {
+                    ((xi - s.mean) / sd).clamp(-5.0, 5.0)
+                } else {
+                    0.0
+                }
+            };
+        }
+        let p0 = (c.adverse as f64 + 1.0) / (c.resolved as f64 + 2.0);
+        let s = libm::log(p0 / (1.0 - p0)) + c.weights.iter().zip(z).map(|(w, zi)| w * zi).sum::<f64>();
+        1.0 / (1.0 + libm::exp(-s))
+    }
+
+    #[test]
+    fn cached_toxicity_is_bit_identical_to_the_formula() {
+        let mut c = PreFillClassifier::new(&ClassifierConfig::default());
+        let f = |i: u64| FillFeatures {
+            book_imbalance: ((i * 31) % 17) as f64 / 8.0 - 1.0,
+            flow_imbalance: ((i * 7919) % 200) as f64 / 100.0 - 1.0,
+            spread_bp: 0.5 + (i % 5) as f64 * 0.1,
+            sigma_bp: 1.0 + ((i * 13) % 11) as f64 * 0.3,
+            quote_depth_bp: (i % 9) as f64 * 0.25,
+        };
+        let probes = [f(1), f(2), f(3), FillFeatures::default()];
+        for i in 0..500u64 {
+            for p in &probes {
+                assert_eq!(c.toxicity(p).to_bits(), toxicity_by_formula(&c, p).to_bits(), "step {i}");
+            }
+            c.record_outcome(f(i).flow_imbalance > 0.3 || i % 7 == 0, &f(i));
+        }
+        // Counts changed from outside: the keyed log-odds is not used.
+        c.adverse += 3;
+        c.resolved += 5;
+        assert_eq!(c.toxicity(&probes[0]).to_bits(), toxicity_by_formula(&c, &probes[0]).to_bits());
+        // A loaded checkpoint has no caches (they are not saved) and scores the same.
+        let bytes = rmp_serde::to_vec(&c).unwrap();
+        let loaded: PreFillClassifier = rmp_serde::from_slice(&bytes).unwrap();
+        assert!(loaded.log_odds_cache.is_none() && loaded.stats.iter().all(|s| s.sd_cache.is_none()));
+        assert_eq!(rmp_serde::to_vec(&loaded).unwrap(), bytes);
+        for p in &probes {
+            assert_eq!(loaded.toxicity(p).to_bits(), c.toxicity(p).to_bits());
+        }
+    }
 
     #[test]
     fn untrained_classifier_says_half_and_learns_a_signal() {

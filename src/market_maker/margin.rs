@@ -2,7 +2,7 @@
 //! `update_state()` never being called, so the tracker saw no available margin: here the engine
 //! calls it on every position change and mark update, and a test checks it stays in sync.
 
-use crate::types::{notional, Price, Qty, Side};
+use crate::types::{i128_to_f64, notional, Price, Qty, Side};
 use serde::{Deserialize, Serialize};
 
 /// What the tracker knows of one coin.
@@ -54,7 +54,7 @@ impl MarginTracker {
         let long = (e.position.0 + e.open_bids.0).abs();
         let short = (e.position.0 - e.open_asks.0).abs();
         let worst = Qty(long.max(short));
-        (notional(e.mark, worst) as f64 / leverage) as i64
+        (i128_to_f64(notional(e.mark, worst)) / leverage) as i64
     }
 
     pub fn required(&self) -> i64 {

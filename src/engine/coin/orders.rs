@@ -315,8 +315,10 @@ impl CoinState {
             }
         });
         *self.quotes.side_mut(side) = current;
+        // The feed does not change while one input is handled: one look-up for every cancel.
+        let excess = self.feed_excess_ns();
         for q in cancel.drain(..) {
-            let dead_at = self.sim.cancel(q.id, ctx.now, self.feed.excess_ns()).unwrap_or(ctx.now);
+            let dead_at = self.sim.cancel(q.id, ctx.now, excess).unwrap_or(ctx.now);
             ctx.out.push(Output::OrderCancelled {
                 coin: self.coin.clone(),
                 order_id: q.id,
@@ -329,6 +331,16 @@ impl CoinState {
         }
         self.scratch.open = open;
         self.scratch.cancel = cancel;
+    }
+
+    /// The feed's excess delay for the latency model, 0 when the model ignores it:
+    /// `FeedDelay::excess_ns` scans the trailing window's buckets, which only `feed` needs.
+    fn feed_excess_ns(&self) -> u64 {
+        if self.sim.uses_feed_delay() {
+            self.feed.excess_ns()
+        } else {
+            0
+        }
     }
 
     /// One new quote through the engine's limits and the latency model.
@@ -365,7 +377,7 @@ impl CoinState {
             return;
         }
         let id = ctx.ids.order();
-        let live_at = ctx.now.plus_ns(self.sim.entry_latency_for(id, self.feed.excess_ns()));
+        let live_at = ctx.now.plus_ns(self.sim.entry_latency_for(id, self.feed_excess_ns()));
         self.sim.place(id, side, px, sz, OrderRole::Quote, live_at);
         ctx.stats.orders_placed += 1;
         self.quotes.side_mut(side).push(OwnQuote { id, px, sz });

@@ -245,6 +245,12 @@ impl FillSimulator {
         self.latency(self.cfg.entry_latency_ms * 1_000_000, id, DrawPurpose::EntryLatency, feed_excess_ns)
     }
 
+    /// Whether the latency model reads `feed_excess_ns` (only `feed` does): the other models
+    /// ignore it, so callers need not compute it.
+    pub fn uses_feed_delay(&self) -> bool {
+        self.cfg.latency_model == LatencyModel::Feed
+    }
+
     fn latency(&self, mean_ns: u64, id: u64, purpose: DrawPurpose, feed_excess_ns: u64) -> u64 {
         match self.cfg.latency_model {
             LatencyModel::Constant => mean_ns,
@@ -272,6 +278,14 @@ impl FillSimulator {
     /// Removes an order at once (probes are virtual; a gap kills everything at once).
     pub fn remove(&mut self, id: u64) {
         self.orders.retain(|o| o.id != id);
+    }
+
+    /// Removes every order whose id is in `ids`, in one pass: the others keep their order,
+    /// as after one `remove` per id.
+    pub fn remove_ids(&mut self, ids: &[u64]) {
+        if !ids.is_empty() {
+            self.orders.retain(|o| !ids.contains(&o.id));
+        }
     }
 
     pub fn remove_all(&mut self) -> Vec<SimOrder> {
@@ -677,6 +691,30 @@ mod tests {
         s.activate(Timestamp(100), &book(99, 101), &mut vec![]);
         s.on_trade(Timestamp(200), 1, 0, Side::Sell, Price(99), Qty(120), &mut out);
         assert_eq!(s.outstanding_both(), (s.outstanding(Side::Buy), s.outstanding(Side::Sell)));
+    }
+
+    /// The engine passes 0 for the feed's excess delay unless `uses_feed_delay`: the other
+    /// models' latencies must not depend on it.
+    #[test]
+    fn only_the_feed_model_reads_the_feed_excess() {
+        for model in [LatencyModel::Constant, LatencyModel::Jitter, LatencyModel::Feed] {
+            let cfg = FillSimulatorConfig { latency_model: model, jitter_sigma: 0.5, ..Default::default() };
+            let mut s = FillSimulator::new(&cfg, 7);
+            assert_eq!(s.uses_feed_delay(), model == LatencyModel::Feed);
+            for id in 1..50u64 {
+                s.place(id, Side::Buy, Price(100), Qty(1), OrderRole::Quote, Timestamp(0));
+                let excess = 12_345_678 * id;
+                let (e0, e1) = (s.entry_latency_for(id, 0), s.entry_latency_for(id, excess));
+                let mut t = s.clone();
+                let (c0, c1) = (s.cancel(id, Timestamp(1), 0), t.cancel(id, Timestamp(1), excess));
+                if s.uses_feed_delay() {
+                    assert_eq!(e1, e0 + excess);
+                    assert_ne!(c0, c1);
+                } else {
+                    assert_eq!((e0, c0), (e1, c1));
+                }
+            }
+        }
     }
 
     #[test]
