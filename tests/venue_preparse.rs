@@ -246,3 +246,29 @@ fn the_sample_recording_through_both_inputs_gives_the_same_outputs() {
     assert!(n > 1000 && oa.len() > 100, "{n} messages, {} outputs", oa.len());
     assert!(bytes(&oa) == bytes(&ob), "outputs diverged");
 }
+
+/// Levels checked ahead under the built-in rules are checked again by an adapter with other
+/// rules (overrides): the off-grid anomalies are the same as from the bytes.
+#[test]
+fn an_adapter_with_overridden_rules_checks_levels_parsed_ahead_itself() {
+    use paper_trader::venue::{Instrument, Instruments};
+    let mut rules = Instruments::new();
+    // szDecimals 0: sizes must be whole coins, so the fractional sizes below are off the lot grid.
+    rules.set("BTC", Instrument::hyperliquid(0));
+    let msgs = [
+        br#"{"channel":"l2Book","data":{"coin":"BTC","time":1,"levels":[[{"px":"42000.0","sz":"0.5","n":1}],[{"px":"42001.0","sz":"2","n":1}]]}}"#.to_vec(),
+        br#"{"channel":"bbo","data":{"coin":"BTC","time":2,"bbo":[{"px":"42000.0","sz":"0.5","n":1},{"px":"42001.0","sz":"2","n":1}]}}"#.to_vec(),
+    ];
+    let mut whole = Adapter::with_instruments(Venue::Hyperliquid, rules.clone());
+    let mut split = Adapter::with_instruments(Venue::Hyperliquid, rules);
+    let mut anomalies = 0;
+    for (i, m) in msgs.iter().enumerate() {
+        let (mut a, mut b) = (vec![], vec![]);
+        whole.on_message(i as u64, Timestamp(i as u64), "ws", m, &mut a);
+        let parsed = preparse(Venue::Hyperliquid, "ws", m);
+        split.on_parsed(i as u64, Timestamp(i as u64), "ws", m, &parsed, &mut b);
+        assert_eq!(a, b, "message {i}");
+        anomalies += a.iter().filter(|e| matches!(e, MarketEvent::Anomaly { .. })).count();
+    }
+    assert_eq!(anomalies, 2, "each message has one size off the lot grid");
+}

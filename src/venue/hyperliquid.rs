@@ -60,17 +60,21 @@ struct Message<'a> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Msg {
     Greeting(String),
+    /// `clean`: every level passes the adapter's level check under the built-in rules
+    /// ([`super::instrument`]), so an adapter with those rules need not check them again.
     L2Book {
         coin: String,
         exch_ns: Timestamp,
         bids: Vec<Level>,
         asks: Vec<Level>,
+        clean: bool,
     },
     Bbo {
         coin: String,
         exch_ns: Timestamp,
         bid: Option<Level>,
         ask: Option<Level>,
+        clean: bool,
     },
     Mids(Vec<(String, Price)>),
     Trades(Vec<OwnedTrade>),
@@ -193,7 +197,8 @@ pub(super) fn preparse(raw: &[u8], bufs: &mut Bufs) -> Result<Msg, Bad> {
             let mut d = data.ok_or_else(|| malformed("l2Book without data"))?;
             let (coin, exch_ns) = coin_and_time(&d, "l2Book", bufs)?;
             let (bids, asks) = d.levels.take().ok_or_else(|| malformed("l2Book without levels"))?;
-            Msg::L2Book { coin, exch_ns, bids, asks }
+            let clean = all_clean(&coin, bids.iter().chain(&asks));
+            Msg::L2Book { coin, exch_ns, bids, asks, clean }
         }
         b"trades" => {
             let list = data.and_then(|d| d.trades).ok_or_else(|| malformed("trades without a list"))?;
@@ -214,7 +219,8 @@ pub(super) fn preparse(raw: &[u8], bufs: &mut Bufs) -> Result<Msg, Bad> {
             let d = data.ok_or_else(|| malformed("bbo without data"))?;
             let (coin, exch_ns) = coin_and_time(&d, "bbo", bufs)?;
             let (bid, ask) = d.bbo.ok_or_else(|| malformed("bbo without bbo"))?;
-            Msg::Bbo { coin, exch_ns, bid, ask }
+            let clean = all_clean(&coin, bid.iter().chain(&ask));
+            Msg::Bbo { coin, exch_ns, bid, ask, clean }
         }
         b"allMids" => Msg::Mids(data.and_then(|d| d.mids).ok_or_else(|| malformed("allMids without mids"))?),
         b"subscriptionResponse" => {
@@ -260,11 +266,14 @@ pub(super) fn preparse(raw: &[u8], bufs: &mut Bufs) -> Result<Msg, Bad> {
 /// The stateful half of [`parse`], for a message parsed ahead (the events own copies).
 pub(super) fn apply(ad: &mut Adapter, msg: &Msg, out: &mut Vec<MarketEvent>) {
     match msg {
-        Msg::L2Book { coin, exch_ns, bids, asks } => {
+        Msg::L2Book { coin, exch_ns, bids, asks, clean } => {
             ad.check_time(StreamKind::HlBook, coin, *exch_ns, out);
             let (mut bids, mut asks) = (bids.clone(), asks.clone());
-            ad.check_levels(coin, &mut bids, false, out);
-            ad.check_levels(coin, &mut asks, false, out);
+            // Checked ahead, under the rules this adapter has: nothing to remove or report.
+            if !(*clean && ad.instruments.is_default()) {
+                ad.check_levels(coin, &mut bids, false, out);
+                ad.check_levels(coin, &mut asks, false, out);
+            }
             out.push(MarketEvent::BookSnapshot {
                 coin: coin.clone(),
                 exch_ns: *exch_ns,
@@ -273,7 +282,10 @@ pub(super) fn apply(ad: &mut Adapter, msg: &Msg, out: &mut Vec<MarketEvent>) {
                 asks,
             });
         }
-        Msg::Bbo { coin, exch_ns, bid, ask } => bbo(ad, coin.clone(), *exch_ns, *bid, *ask, out),
+        Msg::Bbo { coin, exch_ns, bid, ask, clean } => {
+            let checked = *clean && ad.instruments.is_default();
+            bbo(ad, coin.clone(), *exch_ns, *bid, *ask, checked, out)
+        }
         other => apply_owned(ad, other.clone(), out),
     }
 }
@@ -284,9 +296,14 @@ fn bbo(
     exch_ns: Timestamp,
     bid: Option<Level>,
     ask: Option<Level>,
+    checked: bool,
     out: &mut Vec<MarketEvent>,
 ) {
     ad.check_time(StreamKind::HlBbo, &coin, exch_ns, out);
+    if checked {
+        out.push(MarketEvent::Bbo { coin, exch_ns, update_id: None, bid, ask });
+        return;
+    }
     let inst = ad.instrument(&coin);
     let ok_bid = bid.map_or(true, |l| super::check_level(&inst, &coin, &l, false, out));
     if !(ok_bid & ask.map_or(true, |l| super::check_level(&inst, &coin, &l, false, out))) {
@@ -299,14 +316,14 @@ fn bbo(
 fn apply_owned(ad: &mut Adapter, msg: Msg, out: &mut Vec<MarketEvent>) {
     match msg {
         Msg::Greeting(detail) => out.push(MarketEvent::Protocol { kind: ProtocolKind::Greeting, detail }),
-        Msg::L2Book { coin, exch_ns, mut bids, mut asks } => {
+        Msg::L2Book { coin, exch_ns, mut bids, mut asks, .. } => {
             ad.check_time(StreamKind::HlBook, &coin, exch_ns, out);
             ad.check_levels(&coin, &mut bids, false, out);
             ad.check_levels(&coin, &mut asks, false, out);
             out.push(MarketEvent::BookSnapshot { coin, exch_ns, update_id: None, bids, asks });
         }
         Msg::Trades(list) => trades(ad, list, out),
-        Msg::Bbo { coin, exch_ns, bid, ask } => bbo(ad, coin, exch_ns, bid, ask, out),
+        Msg::Bbo { coin, exch_ns, bid, ask, .. } => bbo(ad, coin, exch_ns, bid, ask, false, out),
         Msg::Mids(mids) => out.push(MarketEvent::Mids { mids }),
         Msg::SubAck { trades_coin, detail } => {
             // Re-subscribing to trades brings a fresh history batch first.
@@ -549,6 +566,12 @@ fn trade<'a>(s: &mut Scanner<'a>) -> Result<Trade<'a>, Bad> {
         }
         _ => Err(malformed("trade without coin, side, px, sz or time")),
     }
+}
+
+/// Whether every level passes [`super::check_level`] under the built-in rules of `coin`.
+fn all_clean<'l>(coin: &str, mut levels: impl Iterator<Item = &'l Level>) -> bool {
+    let inst = super::instrument(super::Venue::Hyperliquid, coin);
+    levels.all(|l| super::level_problem(&inst, l, false).is_none())
 }
 
 fn ms(t: u64) -> Timestamp {

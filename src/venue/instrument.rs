@@ -180,6 +180,11 @@ impl Instruments {
         Self::default()
     }
 
+    /// No overrides: every coin has the built-in rules ([`instrument`]).
+    pub fn is_default(&self) -> bool {
+        self.overrides.is_empty()
+    }
+
     /// Replaces the rules of `coin` (the instrument's venue must be the one it is used on).
     pub fn set(&mut self, coin: &str, inst: Instrument) {
         self.overrides.insert(coin.to_string(), inst);

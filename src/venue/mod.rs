@@ -177,6 +177,22 @@ fn decimal(raw: &[u8], what: &str) -> Result<i64, Bad> {
     })
 }
 
+const IMPOSSIBLE: &str = "impossible level";
+
+/// What [`check_level`] finds wrong with a level, if anything.
+#[inline]
+fn level_problem(inst: &Instrument, l: &Level, zero_size_ok: bool) -> Option<&'static str> {
+    if l.px.0 <= 0 || l.sz.0 < 0 || (!zero_size_ok && l.sz.0 == 0) {
+        Some(IMPOSSIBLE)
+    } else if inst.known && !inst.is_valid_px(l.px) {
+        Some("price off the tick grid")
+    } else if inst.known && !inst.is_valid_sz(l.sz) {
+        Some("size off the lot grid")
+    } else {
+        None
+    }
+}
+
 /// False when the level is impossible; an anomaly for it, or for an off-grid one, in `out`.
 fn check_level(
     inst: &Instrument,
@@ -185,16 +201,8 @@ fn check_level(
     zero_size_ok: bool,
     out: &mut Vec<MarketEvent>,
 ) -> bool {
-    let impossible = l.px.0 <= 0 || l.sz.0 < 0 || (!zero_size_ok && l.sz.0 == 0);
-    let what = if impossible {
-        "impossible level"
-    } else if inst.known && !inst.is_valid_px(l.px) {
-        "price off the tick grid"
-    } else if inst.known && !inst.is_valid_sz(l.sz) {
-        "size off the lot grid"
-    } else {
-        return true;
-    };
+    let Some(what) = level_problem(inst, l, zero_size_ok) else { return true };
+    let impossible = what == IMPOSSIBLE;
     out.push(MarketEvent::Anomaly {
         coin: Some(coin.to_string()),
         kind: AnomalyKind::BadNumber,
