@@ -105,3 +105,50 @@ fn run(mut w: LogWriter, rx: &Receiver<Batch>, back: &SyncSender<Batch>) -> Resu
     }
     Ok(w)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{format::MAX_PAYLOAD, Header, WriterOptions};
+
+    fn writer(dir: &std::path::Path) -> BatchWriter {
+        let header = Header { venue: "hyperliquid".into(), coins: vec!["BTC".into()], ..Header::default() };
+        BatchWriter::spawn(LogWriter::create(&dir.join("rec"), header, WriterOptions::default()).unwrap())
+            .unwrap()
+    }
+
+    fn is_the_record_limit(e: &LogError) -> bool {
+        matches!(e, LogError::Corrupt { detail, .. } if detail.contains("exceeds the record limit"))
+    }
+
+    /// A message the writer refuses, queued last: `close` reports the thread's own error.
+    #[test]
+    fn close_reports_the_writer_threads_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = writer(dir.path());
+        w.append_message(1, "ws", b"{}").unwrap();
+        w.append_message(2, "ws", &vec![b'x'; MAX_PAYLOAD as usize]).unwrap();
+        let e = w.close().unwrap_err();
+        assert!(is_the_record_limit(&e), "{e}");
+    }
+
+    /// After the thread stopped at an error, the next hand-over reports that error (not
+    /// `WriterGone`, not a hang): an import fails at once with the cause.
+    #[test]
+    fn appends_after_the_thread_stopped_report_its_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = writer(dir.path());
+        w.append_message(1, "ws", &vec![b'x'; MAX_PAYLOAD as usize]).unwrap();
+        let mut first_error = None;
+        // The batch holding the refused message goes at the first hand-over; later ones find
+        // the thread gone (at most the channel's batches in flight queue before that).
+        for i in 0..(RECORDS * (IN_FLIGHT + 4)) as u64 {
+            if let Err(e) = w.append_message(2 + i, "ws", b"{}") {
+                first_error = Some(e);
+                break;
+            }
+        }
+        let e = first_error.expect("an append after the writer thread stopped must fail");
+        assert!(is_the_record_limit(&e), "{e}");
+    }
+}
