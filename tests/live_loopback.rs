@@ -399,3 +399,63 @@ fn a_stalled_recorder_makes_the_socket_thread_drop_and_record_a_gap_never_block(
         assert!(is_ordered_subsequence(&got, &source_stream(&r.source, stream)), "{stream}");
     }
 }
+
+/// A client that subscribes to `trades` before the playback has read the recording's first
+/// trades batch (the history batch) still gets that batch, byte for byte, before any new
+/// trade: the server sends it once the playback has it. (A recorder that connected and
+/// subscribed while `serve` was still priming its history used to miss it and start at the
+/// second batch.)
+#[test]
+fn a_trades_subscriber_that_came_before_the_history_batch_gets_it_first() {
+    use tungstenite::{stream::MaybeTlsStream, Message};
+    let trade = |tid: u64| {
+        format!(
+            r#"{{"channel":"trades","data":[{{"coin":"BTC","side":"A","px":"100","sz":"0.{tid}","time":{},"hash":"0x01","tid":{tid},"users":["a","b"]}}]}}"#,
+            1_737_918_843_000 + tid
+        )
+    };
+    let source: Vec<SourceItem> = (1..=3u64)
+        .map(|tid| {
+            let raw = trade(tid).into_bytes();
+            SourceItem::Message {
+                recv_ns: 1_737_918_843_000_000_000 + tid * 1_000_000,
+                stream: hl::stream_of(&raw),
+                raw,
+            }
+        })
+        .collect();
+    let mut exchange = LocalExchange::bind(0, Vec::new()).unwrap();
+    let hub = exchange.hub();
+    let first = exchange.take_first_connection().unwrap();
+    let (mut ws, _) = tungstenite::connect(exchange.url()).unwrap();
+    if let MaybeTlsStream::Plain(s) = ws.get_mut() {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
+    ws.send(Message::text(r#"{"method":"subscribe","subscription":{"type":"trades","coin":"BTC"}}"#))
+        .unwrap();
+    // The subscription is registered (its ack came back) before the playback starts.
+    loop {
+        let text = ws.read().unwrap().into_text().unwrap();
+        if text.contains("subscriptionResponse") {
+            break;
+        }
+    }
+    let items = source.clone();
+    let playback = std::thread::spawn(move || {
+        let mut open =
+            || -> Result<Box<dyn MessageSource>, String> { Ok(Box::new(VecSource::new(items.clone()))) };
+        serve::play(&hub, &first, &mut open, PlaybackOptions { speed: Speed::Factor(1.0), looping: false })
+    });
+    // Until the three batches came, or the read timed out (a batch never sent).
+    let mut trades = Vec::new();
+    while trades.len() < 3 {
+        let Ok(msg) = ws.read() else { break };
+        let text = msg.into_text().unwrap();
+        if text.contains(r#""channel":"trades""#) {
+            trades.push(text.to_string());
+        }
+    }
+    exchange.shutdown();
+    playback.join().unwrap().unwrap();
+    assert_eq!(trades, vec![trade(1), trade(2), trade(3)], "history batch first, then the new trades");
+}

@@ -143,6 +143,9 @@ pub struct ServerStats {
 struct Subscriber {
     conn: u64,
     tx: Sender<Frame>,
+    /// A `trades` subscriber that got no history batch (there was no trade yet) and no trade
+    /// since: the first history the playback remembers is sent to it as that batch.
+    awaiting_history: bool,
 }
 
 #[derive(Default)]
@@ -180,8 +183,12 @@ impl Hub {
         }
         self.stats.published.fetch_add(1, Ordering::Relaxed);
         if let Some(subs) = st.subscribers.get_mut(stream) {
-            subs.retain(|s| match s.tx.try_send(Frame { bytes: bytes.clone(), data: true }) {
-                Ok(()) => true,
+            subs.retain_mut(|s| match s.tx.try_send(Frame { bytes: bytes.clone(), data: true }) {
+                Ok(()) => {
+                    // A trade came first: what came before it is no longer its history.
+                    s.awaiting_history = false;
+                    true
+                }
                 Err(TrySendError::Full(_)) => {
                     tracing::warn!(conn = s.conn, "client too slow for its queue: disconnecting it");
                     self.stats.slow_disconnects.fetch_add(1, Ordering::Relaxed);
@@ -195,7 +202,17 @@ impl Hub {
     /// Remembers trades for history batches without publishing them (a recording's own
     /// after-subscribe batch: old trades, not new ones).
     pub fn remember_history(&self, coin: &str, raw: &[u8]) {
-        remember_trades(&mut self.lock(), coin, raw);
+        let mut st = self.lock();
+        remember_trades(&mut st, coin, raw);
+        // Subscribers that came before any history: this is their history batch (sent after
+        // their ack, which their connection thread wrote before it drains the queue).
+        let Some(batch) = history_batch(&st, coin) else { return };
+        if let Some(subs) = st.subscribers.get_mut(&format!("trades:{coin}")) {
+            for s in subs.iter_mut().filter(|s| s.awaiting_history) {
+                s.awaiting_history = false;
+                let _ = s.tx.try_send(batch.clone());
+            }
+        }
     }
 
     /// Blocks until the first client connects (the playback's clock starts then), or returns
@@ -235,26 +252,23 @@ impl Hub {
             }
         }
         let stream = sub.stream();
-        let subs = st.subscribers.entry(stream.clone()).or_default();
-        if subs.iter().any(|s| s.conn == conn) {
+        if st.subscribers.get(&stream).is_some_and(|subs| subs.iter().any(|s| s.conn == conn)) {
             return Err(format!("Already subscribed: {}", sub.to_json()));
         }
-        subs.push(Subscriber { conn, tx: tx.clone() });
         let mut first = vec![text_frame(hl::ack("subscribe", sub), false)];
+        let mut awaiting_history = false;
         if sub.kind == "trades" {
             // Registered and composed under one lock: no trade is both history and new, none lost.
             let coin = sub.coin.as_deref().unwrap_or_default();
-            let recent: Vec<&[u8]> = st
-                .recent_trades
-                .get(coin)
-                .map(|q| q.iter().map(|t| t.as_slice()).collect())
-                .unwrap_or_default();
-            // No trade yet, no batch: an empty one names no coin, so a client could not tell
-            // which subscription it answers.
-            if !recent.is_empty() {
-                first.push(Frame { bytes: Arc::from(hl::trades_message(&recent)), data: true });
+            match history_batch(&st, coin) {
+                Some(batch) => first.push(batch),
+                // No trade yet, no batch: an empty one names no coin, so a client could not
+                // tell which subscription it answers. The playback may not have read the
+                // recording's history yet: it comes when it does (`remember_history`).
+                None => awaiting_history = true,
             }
         }
+        st.subscribers.entry(stream).or_default().push(Subscriber { conn, tx: tx.clone(), awaiting_history });
         Ok(first)
     }
 
@@ -283,6 +297,14 @@ impl Hub {
         self.shutdown.store(true, Ordering::Relaxed);
         self.lock().subscribers.clear();
     }
+}
+
+/// The history batch of a `trades` subscription to `coin`: the most recent trades, or `None`
+/// before any.
+fn history_batch(st: &HubState, coin: &str) -> Option<Frame> {
+    let recent: Vec<&[u8]> =
+        st.recent_trades.get(coin).map(|q| q.iter().map(|t| t.as_slice()).collect()).unwrap_or_default();
+    (!recent.is_empty()).then(|| Frame { bytes: Arc::from(hl::trades_message(&recent)), data: true })
 }
 
 fn remember_trades(st: &mut HubState, coin: &str, raw: &[u8]) {
