@@ -206,12 +206,13 @@ impl Hub {
         remember_trades(&mut st, coin, raw);
         // Subscribers that came before any history: this is their history batch (sent after
         // their ack, which their connection thread wrote before it drains the queue).
-        let Some(batch) = history_batch(&st, coin) else { return };
-        if let Some(subs) = st.subscribers.get_mut(&format!("trades:{coin}")) {
-            for s in subs.iter_mut().filter(|s| s.awaiting_history) {
-                s.awaiting_history = false;
-                let _ = s.tx.try_send(batch.clone());
-            }
+        let stream = format!("trades:{coin}");
+        let waiting = st.subscribers.get(&stream).is_some_and(|subs| subs.iter().any(|s| s.awaiting_history));
+        // Composed only for a subscriber that waits for it (rarely anyone).
+        let Some(batch) = waiting.then(|| history_batch(&st, coin)).flatten() else { return };
+        for s in st.subscribers.get_mut(&stream).into_iter().flatten().filter(|s| s.awaiting_history) {
+            s.awaiting_history = false;
+            let _ = s.tx.try_send(batch.clone());
         }
     }
 
