@@ -85,9 +85,12 @@ fn a_parse_ahead_is_a_decoded_message_or_not_parsed() {
         br#"{"channel":"l2Book","data":{"coin":"BTC","time":1,"levels":[[{"px":"1.0","sz":"1","n":1}],[]]}}"#;
     assert!(matches!(preparse(Venue::Hyperliquid, "ws", l2), Parsed::Hyperliquid(Ok(_))));
     assert!(matches!(preparse(Venue::Hyperliquid, "ws", b"{\"channel\""), Parsed::Hyperliquid(Err(_))));
-    // Binance messages and the order-level stream are parsed by the adapter itself.
-    assert_eq!(preparse(Venue::BinanceUsdm, "btcusdt@depth", l2), Parsed::Not);
+    let depth = br#"{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"pu":0,"b":[["1.0","1"]],"a":[]}}"#;
+    assert!(matches!(preparse(Venue::BinanceUsdm, "btcusdt@depth", depth), Parsed::Binance(Ok(_))));
+    assert!(matches!(preparse(Venue::BinanceUsdm, "btcusdt@depth", b"{\"stream\""), Parsed::Binance(Err(_))));
+    // The order-level stream is parsed by the adapter itself.
     assert_eq!(preparse(Venue::Hyperliquid, "orderLevel:BTC", l2), Parsed::Not);
+    assert_eq!(preparse(Venue::BinanceUsdm, "orderLevel:BTC", depth), Parsed::Not);
     // `Parsed::Not` is always allowed: the adapter parses the bytes.
     let (mut a, mut b) = (vec![], vec![]);
     Adapter::new(Venue::Hyperliquid).on_message(1, Timestamp(1), "ws", l2, &mut a);
@@ -150,10 +153,14 @@ proptest! {
         picks in proptest::collection::vec((any::<usize>(), proptest::collection::vec(mutation(), 0..4)), 1..24)
     ) {
         let msgs = fixture_messages();
-        let mut l = Lockstep::new(Venue::Hyperliquid);
-        for (i, (pick, muts)) in picks.iter().enumerate() {
-            let raw = mutate(msgs[pick % msgs.len()].clone(), muts);
-            l.feed(i as u64, i as u64, "ws", &raw);
+        // Binance snapshots name their symbol by the record's stream: some records have one.
+        let streams = ["ws", "btcusdt@depthSnapshot", "btcusdt@depth@0ms"];
+        for venue in [Venue::Hyperliquid, Venue::BinanceUsdm] {
+            let mut l = Lockstep::new(venue);
+            for (i, (pick, muts)) in picks.iter().enumerate() {
+                let raw = mutate(msgs[pick % msgs.len()].clone(), muts);
+                l.feed(i as u64, i as u64, streams[pick % streams.len()], &raw);
+            }
         }
     }
 }
@@ -192,6 +199,25 @@ fn the_real_hyperliquid_captures_give_the_same_events() {
         }
         assert!(l.messages > 100, "{} archive lines", l.messages);
     }
+}
+
+#[test]
+fn the_real_binance_capture_gives_the_same_events() {
+    let Some(p) = real("binance-usdm_btcusdt_20240808_hftbacktest-collector.gz") else { return };
+    let mut l = Lockstep::new(Venue::BinanceUsdm);
+    let r = BufReader::new(flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap()));
+    for (seq, line) in r.split(b'\n').map(|l| l.unwrap()).filter(|l| !l.is_empty()).enumerate() {
+        let sp = line.iter().position(|&c| c == b' ').unwrap();
+        let recv: u64 = std::str::from_utf8(&line[..sp]).unwrap().parse().unwrap();
+        let msg = &line[sp + 1..];
+        // The stream import gives the record (the capture's REST snapshots have none).
+        let stream =
+            paper_trader::log::import::json_str_field(msg, "stream", 64).unwrap_or("btcusdt@depthSnapshot");
+        let stream = stream.to_owned();
+        l.feed(seq as u64, recv, &stream, msg);
+    }
+    // Every message of it gives an event (a diff, a trade, a snapshot, ...).
+    assert!(l.messages > 90_000 && l.events >= l.messages, "{} messages, {} events", l.messages, l.events);
 }
 
 /// Two engines, one fed the bytes, one what the pre-parser made of them: the same outputs,

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod journal;
 pub mod live;
+pub mod parse_ahead;
 pub mod record;
 pub mod replay;
 pub mod rest;

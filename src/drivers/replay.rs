@@ -2,6 +2,7 @@
 //! (one record in memory at a time), as fast as possible or paced.
 
 use super::clock::{Pacer, Stopwatch};
+use super::parse_ahead::{walk_parsed_ahead, WalkFn};
 use super::session::{InputDamage, InputDesc, SessionRunner, Summary};
 use crate::engine::{EngineConfig, Input};
 use crate::log::import::{self, ImportFormat};
@@ -241,16 +242,14 @@ pub fn run_replay_capture(capture: &Capture, opts: &ReplayOptions) -> Result<Sum
         }
     };
     let mut feeder = Feeder::new(opts, resume_after.map(|r| r.0));
-    let mut stats = import::ImportStats::default();
     let mut failed = None;
-    let pass = import::for_each_record_checked(
-        capture.format,
-        venue,
-        &capture.inputs,
-        &guess,
-        &mut stats,
-        feed_each(&mut feeder, &mut runner, &mut failed),
-    );
+    let engine_venue = runner.engine().venue();
+    let walk = |f: &mut WalkFn<'_>| {
+        let mut stats = import::ImportStats::default();
+        import::for_each_record_checked(capture.format, venue, &capture.inputs, &guess, &mut stats, f)
+    };
+    let (pass, _) = walk_parsed_ahead(engine_venue, walk, feed_each(&mut feeder, &mut runner, &mut failed))
+        .context("starting the capture-parse thread")?;
     feeder.progress.finish();
     let truth = pass.and_then(|fp| fp.header(capture.venue));
     match truth {
@@ -278,22 +277,22 @@ pub fn run_replay_capture(capture: &Capture, opts: &ReplayOptions) -> Result<Sum
     }
 }
 
-/// The callback of `import`'s record walk: feeds each record to the session, numbered from 0
-/// as the recording would number it; a feed that fails stops the walk, its error kept in
-/// `failed`.
+/// The consumer of `import`'s record walk, parsed ahead ([`walk_parsed_ahead`]): feeds each
+/// record to the session, numbered from 0 as the recording would number it; a feed that
+/// fails stops the walk, its error kept in `failed`.
 fn feed_each<'a>(
     feeder: &'a mut Feeder,
     runner: &'a mut SessionRunner,
     failed: &'a mut Option<anyhow::Error>,
-) -> impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, crate::log::LogError> + 'a {
+) -> impl FnMut(u64, &str, &[u8], &Parsed) -> ControlFlow<()> + 'a {
     let mut seq = 0u64;
-    move |ns, stream, raw| {
-        let flow = feeder.feed(runner, seq, ns, Input::Message { stream, raw });
+    move |ns, stream, raw, parsed| {
+        let flow = feeder.feed(runner, seq, ns, Input::Parsed { stream, raw, parsed });
         seq += 1;
-        Ok(flow.unwrap_or_else(|e| {
+        flow.unwrap_or_else(|e| {
             *failed = Some(e);
             ControlFlow::Break(())
-        }))
+        })
     }
 }
 
@@ -317,18 +316,22 @@ fn replay_capture_with(
 ) -> Result<Summary> {
     let (mut runner, resume_after) = start(header, &capture_source(capture), opts)?;
     let mut feeder = Feeder::new(opts, resume_after.map(|r| r.0));
-    let mut stats = import::ImportStats::default();
     let mut failed = None;
-    import::for_each_record(
-        capture.format,
-        venue,
-        &capture.inputs,
-        header,
-        &mut stats,
-        feed_each(&mut feeder, &mut runner, &mut failed),
-    )?;
+    let engine_venue = runner.engine().venue();
+    let walk = |f: &mut WalkFn<'_>| {
+        let mut stats = import::ImportStats::default();
+        import::for_each_record(capture.format, venue, &capture.inputs, header, &mut stats, f)
+    };
+    let (walked, broke) =
+        walk_parsed_ahead(engine_venue, walk, feed_each(&mut feeder, &mut runner, &mut failed))
+            .context("starting the capture-parse thread")?;
     if let Some(e) = failed {
         return Err(e);
+    }
+    // Stopped early (`--to`, the stop flag), the walk may have read ahead into an error that
+    // a walk stopped at the same record never met.
+    if !broke {
+        walked?;
     }
     feeder.progress.finish();
     runner.finish()

@@ -12,24 +12,32 @@ use super::json::Scanner;
 use super::{decimal, excerpt, malformed, text, Adapter, Bad, StreamKind};
 use crate::types::{Price, Qty, Side, Timestamp};
 
-#[derive(Default)]
-struct Fields<'a> {
-    e: Option<&'a [u8]>,
+/// A string of the message, as the range of its bytes: what the parse ahead keeps of it
+/// instead of a copy (the stateful half, given the same bytes, reads it out of them).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Fields {
+    e: Option<Span>,
     event_ms: Option<u64>,
     trade_ms: Option<u64>,
-    symbol: Option<&'a [u8]>,
+    symbol: Option<Span>,
     first_id: Option<u64>,
     last_id: Option<u64>,
     prev_last_id: Option<u64>,
     bid_levels: Option<Vec<Level>>,
     ask_levels: Option<Vec<Level>>,
-    bid_px: Option<&'a [u8]>,
-    bid_sz: Option<&'a [u8]>,
-    ask_px: Option<&'a [u8]>,
-    ask_sz: Option<&'a [u8]>,
-    px: Option<&'a [u8]>,
-    qty: Option<&'a [u8]>,
-    order_type: Option<&'a [u8]>,
+    bid_px: Option<Span>,
+    bid_sz: Option<Span>,
+    ask_px: Option<Span>,
+    ask_sz: Option<Span>,
+    px: Option<Span>,
+    qty: Option<Span>,
+    order_type: Option<Span>,
     buyer_is_maker: Option<bool>,
     trade_id: Option<u64>,
     agg_id: Option<u64>,
@@ -38,14 +46,84 @@ struct Fields<'a> {
     agg_last: Option<u64>,
     last_update_id: Option<u64>,
     /// `markPriceUpdate`: index price `i` and funding rate `r`.
-    index_px: Option<&'a [u8]>,
-    rate: Option<&'a [u8]>,
+    index_px: Option<Span>,
+    rate: Option<Span>,
     /// `{"result":..,"id":..}`: the answer to a subscribe request.
     is_response: bool,
     /// `{"error":{..},"id":..}`: a refused request.
     is_error: bool,
-    stream: Option<&'a [u8]>,
+    stream: Option<Span>,
     has_data: bool,
+}
+
+/// The stateless half of [`parse`] (see `venue::Parsed`): the message's JSON read and told
+/// apart, every error of that raised; what depends on the adapter's state (clocks, which
+/// trade stream counts, the instrument rules) and the checks interleaved with it are left to
+/// [`apply`], which runs exactly the code `parse` runs after this point.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Msg(Kind);
+
+#[derive(Clone, Debug, PartialEq)]
+enum Kind {
+    /// A REST depth snapshot, bare or inside a combined-stream wrapper (whose `stream` is
+    /// `wrapper`).
+    Snapshot {
+        wrapper: Option<Span>,
+        id: u64,
+        f: Fields,
+    },
+    /// A stream event (`e` set).
+    Event(Fields),
+    Error,
+    Response,
+}
+
+/// Spare level vectors kept.
+const SPARE: usize = 4096;
+
+/// Level vectors given back ([`Bufs::recycle`]), refilled by later parses.
+#[derive(Debug, Default)]
+pub struct Bufs {
+    levels: Vec<Vec<Level>>,
+    /// A decoded message is a few hundred bytes: parses ahead travel boxed, the boxes reused.
+    #[allow(clippy::vec_box)] // the boxes themselves are what is recycled
+    boxes: Vec<Box<Msg>>,
+}
+
+impl Bufs {
+    fn levels(&mut self) -> Vec<Level> {
+        super::spare_vec(&mut self.levels, 32)
+    }
+
+    fn keep(&mut self, v: Option<Vec<Level>>) {
+        // About the sides of the messages in flight between the threads; a snapshot's
+        // thousands of levels are not kept for the diffs that follow it.
+        if let Some(v) = v.filter(|v| self.levels.len() < SPARE && v.capacity() <= 256) {
+            self.levels.push(v);
+        }
+    }
+
+    pub fn recycle(&mut self, mut m: Box<Msg>) {
+        if let Kind::Snapshot { f, .. } | Kind::Event(f) = std::mem::replace(&mut m.0, Kind::Error) {
+            self.keep(f.bid_levels);
+            self.keep(f.ask_levels);
+        }
+        if self.boxes.len() < SPARE {
+            self.boxes.push(m);
+        }
+    }
+
+    /// [`preparse`], the result in a recycled box.
+    pub fn preparse_boxed(&mut self, raw: &[u8]) -> Result<Box<Msg>, Bad> {
+        let m = preparse(raw, self)?;
+        Ok(match self.boxes.pop() {
+            Some(mut b) => {
+                *b = m;
+                b
+            }
+            None => Box::new(m),
+        })
+    }
 }
 
 pub(super) fn parse(
@@ -54,78 +132,153 @@ pub(super) fn parse(
     raw: &[u8],
     out: &mut Vec<MarketEvent>,
 ) -> Result<(), Bad> {
+    let mut msg = preparse(raw, &mut Bufs::default())?;
+    let sides = match &mut msg.0 {
+        Kind::Snapshot { f, .. } | Kind::Event(f) => (f.bid_levels.take(), f.ask_levels.take()),
+        _ => (None, None),
+    };
+    stateful(ad, stream, raw, &msg, sides, out)
+}
+
+/// [`parse`] of a message whose stateless half ran ahead (`msg` is [`preparse`] of the same
+/// `raw`): the events own copies of its levels, so that `msg` can be recycled.
+pub(super) fn apply(
+    ad: &mut Adapter,
+    stream: &str,
+    raw: &[u8],
+    msg: &Msg,
+    out: &mut Vec<MarketEvent>,
+) -> Result<(), Bad> {
+    let sides = match &msg.0 {
+        Kind::Snapshot { f, .. } | Kind::Event(f) => (f.bid_levels.clone(), f.ask_levels.clone()),
+        _ => (None, None),
+    };
+    stateful(ad, stream, raw, msg, sides, out)
+}
+
+/// A message's bid and ask levels, owned by the events made of them.
+type Sides = (Option<Vec<Level>>, Option<Vec<Level>>);
+
+/// The stateless half of [`parse`]; level vectors come from `bufs`.
+pub(super) fn preparse(raw: &[u8], bufs: &mut Bufs) -> Result<Msg, Bad> {
     let mut s = Scanner::new(raw);
     if s.peek() != Some(b'{') {
         return Err(malformed(format!("not a JSON object: {:?}", excerpt(raw))));
     }
     let mut data = Fields::default();
-    let top = fields(&mut s, Some(&mut data))?;
+    let top = fields(&mut s, Some(&mut data), bufs)?;
     if !s.at_end() {
         return Err(malformed(format!("trailing bytes at {}", s.pos())));
     }
-    if top.has_data {
-        if let Some(id) = data.last_update_id {
+    let kind = if top.has_data {
+        bufs.keep(top.bid_levels);
+        bufs.keep(top.ask_levels);
+        match data.last_update_id {
             // A snapshot relayed inside a combined-stream wrapper: its stream names the symbol.
-            return snapshot(ad, stream, top.stream, id, data, out);
+            Some(id) => Kind::Snapshot { wrapper: top.stream, id, f: data },
+            None => Kind::Event(data),
         }
-        return event(ad, data, out);
+    } else if let Some(id) = top.last_update_id {
+        Kind::Snapshot { wrapper: top.stream, id, f: top }
+    } else if top.e.is_some() {
+        Kind::Event(top)
+    } else if top.is_error {
+        Kind::Error
+    } else if top.is_response {
+        Kind::Response
+    } else {
+        return Err(Bad {
+            kind: AnomalyKind::UnknownChannel,
+            detail: format!("unknown message {:?}", excerpt(raw)),
+        });
+    };
+    Ok(Msg(kind))
+}
+
+/// The stateful half of [`parse`]: `msg` with its levels taken out into `sides`.
+fn stateful(
+    ad: &mut Adapter,
+    stream: &str,
+    raw: &[u8],
+    msg: &Msg,
+    sides: Sides,
+    out: &mut Vec<MarketEvent>,
+) -> Result<(), Bad> {
+    match &msg.0 {
+        Kind::Snapshot { wrapper, id, f } => snapshot(ad, stream, raw, (*wrapper, *id), f, sides, out),
+        Kind::Event(f) => event(ad, raw, f, sides, out),
+        Kind::Error => {
+            out.push(MarketEvent::Protocol { kind: ProtocolKind::Error, detail: text(raw) });
+            Ok(())
+        }
+        Kind::Response => {
+            out.push(MarketEvent::Protocol { kind: ProtocolKind::SubscriptionAck, detail: text(raw) });
+            Ok(())
+        }
     }
-    if let Some(id) = top.last_update_id {
-        return snapshot(ad, stream, top.stream, id, top, out);
-    }
-    if top.e.is_some() {
-        return event(ad, top, out);
-    }
-    if top.is_error {
-        out.push(MarketEvent::Protocol { kind: ProtocolKind::Error, detail: text(raw) });
-        return Ok(());
-    }
-    if top.is_response {
-        out.push(MarketEvent::Protocol { kind: ProtocolKind::SubscriptionAck, detail: text(raw) });
-        return Ok(());
-    }
-    Err(Bad { kind: AnomalyKind::UnknownChannel, detail: format!("unknown message {:?}", excerpt(raw)) })
+}
+
+/// A string value, as its span in the message.
+fn string(s: &mut Scanner<'_>) -> Result<Span, Bad> {
+    let v = s.string()?;
+    // The scanner stands just past the closing quote of the bytes it returned.
+    let end = s.pos() - 1;
+    Ok(Span { start: end - v.len(), end })
+}
+
+/// The bytes of `span` in `raw`, the message it was read from.
+fn bytes(raw: &[u8], span: Option<Span>) -> Option<&[u8]> {
+    span.map(|s| &raw[s.start..s.end])
 }
 
 /// Reads an object's fields; at the top level (`data` given) also the combined-stream
 /// wrapper's `stream` and its `data` object.
-fn fields<'a>(s: &mut Scanner<'a>, mut data: Option<&mut Fields<'a>>) -> Result<Fields<'a>, Bad> {
+fn fields(s: &mut Scanner<'_>, mut data: Option<&mut Fields>, bufs: &mut Bufs) -> Result<Fields, Bad> {
     let top = data.is_some();
     let mut f = Fields::default();
     s.object(|s, k| -> Result<(), Bad> {
         match k {
-            b"e" => f.e = Some(s.string()?),
+            b"e" => f.e = Some(string(s)?),
             b"E" => f.event_ms = Some(s.u64()?),
             b"T" => f.trade_ms = Some(s.u64()?),
-            b"s" => f.symbol = Some(s.string()?),
+            b"s" => f.symbol = Some(string(s)?),
             b"U" => f.first_id = Some(s.u64()?),
             b"u" => f.last_id = Some(s.u64()?),
             b"pu" => f.prev_last_id = Some(s.u64()?),
-            b"b" | b"bids" if s.peek() == Some(b'[') => f.bid_levels = Some(levels(s)?),
-            b"a" | b"asks" if s.peek() == Some(b'[') => f.ask_levels = Some(levels(s)?),
-            b"b" => f.bid_px = Some(s.string()?),
-            b"B" => f.bid_sz = Some(s.string()?),
-            b"a" if s.peek() == Some(b'"') => f.ask_px = Some(s.string()?),
+            b"b" | b"bids" if s.peek() == Some(b'[') => {
+                let v = levels(s, bufs.levels())?;
+                bufs.keep(f.bid_levels.replace(v));
+            }
+            b"a" | b"asks" if s.peek() == Some(b'[') => {
+                let v = levels(s, bufs.levels())?;
+                bufs.keep(f.ask_levels.replace(v));
+            }
+            b"b" => f.bid_px = Some(string(s)?),
+            b"B" => f.bid_sz = Some(string(s)?),
+            b"a" if s.peek() == Some(b'"') => f.ask_px = Some(string(s)?),
             b"a" => f.agg_id = Some(s.u64()?),
-            b"A" => f.ask_sz = Some(s.string()?),
-            b"p" => f.px = Some(s.string()?),
-            b"q" => f.qty = Some(s.string()?),
-            b"X" => f.order_type = Some(s.string()?),
+            b"A" => f.ask_sz = Some(string(s)?),
+            b"p" => f.px = Some(string(s)?),
+            b"q" => f.qty = Some(string(s)?),
+            b"X" => f.order_type = Some(string(s)?),
             b"m" => f.buyer_is_maker = Some(s.bool()?),
             b"t" => f.trade_id = Some(s.u64()?),
             b"f" => f.agg_first = Some(s.u64()?),
             b"l" => f.agg_last = Some(s.u64()?),
             b"lastUpdateId" => f.last_update_id = Some(s.u64()?),
-            b"i" if s.peek() == Some(b'"') => f.index_px = Some(s.string()?),
-            b"r" if s.peek() == Some(b'"') => f.rate = Some(s.string()?),
+            b"i" if s.peek() == Some(b'"') => f.index_px = Some(string(s)?),
+            b"r" if s.peek() == Some(b'"') => f.rate = Some(string(s)?),
             b"error" if top => {
                 f.is_error = true;
                 s.skip_value()?;
             }
-            b"stream" if top => f.stream = Some(s.string()?),
+            b"stream" if top => f.stream = Some(string(s)?),
             b"data" if s.peek() == Some(b'{') => {
                 if let Some(d) = data.as_deref_mut() {
-                    *d = fields(s, None)?;
+                    let inner = fields(s, None, bufs)?;
+                    let old = std::mem::replace(d, inner);
+                    bufs.keep(old.bid_levels);
+                    bufs.keep(old.ask_levels);
                     f.has_data = true;
                 } else {
                     s.skip_value()?;
@@ -145,8 +298,7 @@ fn fields<'a>(s: &mut Scanner<'a>, mut data: Option<&mut Fields<'a>>) -> Result<
 }
 
 /// `[["px","qty"], ..]`.
-fn levels(s: &mut Scanner<'_>) -> Result<Vec<Level>, Bad> {
-    let mut v = Vec::with_capacity(32);
+fn levels(s: &mut Scanner<'_>, mut v: Vec<Level>) -> Result<Vec<Level>, Bad> {
     s.array(|s| -> Result<(), Bad> {
         let (mut px, mut sz, mut i) = (0, 0, 0);
         s.array(|s| -> Result<(), Bad> {
@@ -175,14 +327,21 @@ fn need<T>(v: Option<T>, what: &str, e: &[u8]) -> Result<T, Bad> {
     v.ok_or_else(|| malformed(format!("{} without {what}", text(e))))
 }
 
-fn event(ad: &mut Adapter, f: Fields<'_>, out: &mut Vec<MarketEvent>) -> Result<(), Bad> {
-    let e = need(f.e, "event type", b"data")?;
-    let coin = text(need(f.symbol, "symbol s", e)?);
+fn event(
+    ad: &mut Adapter,
+    raw: &[u8],
+    f: &Fields,
+    sides: Sides,
+    out: &mut Vec<MarketEvent>,
+) -> Result<(), Bad> {
+    let g = |span| bytes(raw, span);
+    let e = need(g(f.e), "event type", b"data")?;
+    let coin = text(need(g(f.symbol), "symbol s", e)?);
     let event_ns = ms(need(f.event_ms.or(f.trade_ms), "time E", e)?);
     match e {
         b"depthUpdate" => {
-            let mut bids = need(f.bid_levels, "bids b", e)?;
-            let mut asks = need(f.ask_levels, "asks a", e)?;
+            let mut bids = need(sides.0, "bids b", e)?;
+            let mut asks = need(sides.1, "asks a", e)?;
             let (first_id, last_id) = (need(f.first_id, "U", e)?, need(f.last_id, "u", e)?);
             let prev_last_id = need(f.prev_last_id, "pu", e)?;
             ad.check_time(StreamKind::BnDepth, &coin, event_ns, out);
@@ -205,11 +364,11 @@ fn event(ad: &mut Adapter, f: Fields<'_>, out: &mut Vec<MarketEvent>) -> Result<
             let counted = ad.trade_source(&coin, agg, f.trade_id, f.agg_first, f.agg_last);
             // Only MARKET trades are market flow (others are liquidations, ADL, insurance fund):
             // not trades, and not anomalies either.
-            if !counted || (!agg && f.order_type.is_some_and(|x| x != b"MARKET")) {
+            if !counted || (!agg && g(f.order_type).is_some_and(|x| x != b"MARKET")) {
                 return Ok(());
             }
-            let px = Price(decimal(need(f.px, "price p", e)?, "price")?);
-            let sz = Qty(decimal(need(f.qty, "quantity q", e)?, "quantity")?);
+            let px = Price(decimal(need(g(f.px), "price p", e)?, "price")?);
+            let sz = Qty(decimal(need(g(f.qty), "quantity q", e)?, "quantity")?);
             let maker_buys = need(f.buyer_is_maker, "m", e)?;
             let trade_id = need(if agg { f.agg_id } else { f.trade_id }, "trade id", e)?;
             let kind = if agg { StreamKind::BnAggTrade } else { StreamKind::BnTrade };
@@ -227,8 +386,8 @@ fn event(ad: &mut Adapter, f: Fields<'_>, out: &mut Vec<MarketEvent>) -> Result<
                 let sz = decimal(need(sz, what, e)?, "quantity")?;
                 Ok(Level { px: Price(px), sz: Qty(sz), n: 0 })
             };
-            let bid = level(f.bid_px, f.bid_sz, "bid b/B")?;
-            let ask = level(f.ask_px, f.ask_sz, "ask a/A")?;
+            let bid = level(g(f.bid_px), g(f.bid_sz), "bid b/B")?;
+            let ask = level(g(f.ask_px), g(f.ask_sz), "ask a/A")?;
             ad.check_time(StreamKind::BnBookTicker, &coin, event_ns, out);
             let inst = ad.instrument(&coin);
             let ok_bid = super::check_level(&inst, &coin, &bid, true, out);
@@ -243,9 +402,9 @@ fn event(ad: &mut Adapter, f: Fields<'_>, out: &mut Vec<MarketEvent>) -> Result<
             }
         }
         b"markPriceUpdate" => {
-            let mark_px = Price(decimal(need(f.px, "mark price p", e)?, "mark price")?);
-            let oracle_px = f.index_px.map(|i| decimal(i, "index price")).transpose()?.map(Price);
-            let rate = need(f.rate, "funding rate r", e)?;
+            let mark_px = Price(decimal(need(g(f.px), "mark price p", e)?, "mark price")?);
+            let oracle_px = g(f.index_px).map(|i| decimal(i, "index price")).transpose()?.map(Price);
+            let rate = need(g(f.rate), "funding rate r", e)?;
             let funding_rate = super::parse_rate(rate).ok_or_else(|| Bad {
                 kind: AnomalyKind::BadNumber,
                 detail: format!("funding rate {:?}", excerpt(rate)),
@@ -284,19 +443,19 @@ fn symbol_of(stream: &str) -> Option<String> {
 fn snapshot(
     ad: &mut Adapter,
     record_stream: &str,
-    wrapper_stream: Option<&[u8]>,
-    id: u64,
-    f: Fields<'_>,
+    raw: &[u8],
+    (wrapper_stream, id): (Option<Span>, u64),
+    f: &Fields,
+    (bids, asks): Sides,
     out: &mut Vec<MarketEvent>,
 ) -> Result<(), Bad> {
-    let coin = f
-        .symbol
+    let coin = bytes(raw, f.symbol)
         .map(text)
-        .or_else(|| wrapper_stream.and_then(|w| symbol_of(&text(w))))
+        .or_else(|| bytes(raw, wrapper_stream).and_then(|w| symbol_of(&text(w))))
         .or_else(|| symbol_of(record_stream))
         .ok_or_else(|| malformed(format!("depth snapshot on stream {record_stream:?} names no symbol")))?;
-    let mut bids = need(f.bid_levels, "bids", b"snapshot")?;
-    let mut asks = need(f.ask_levels, "asks", b"snapshot")?;
+    let mut bids = need(bids, "bids", b"snapshot")?;
+    let mut asks = need(asks, "asks", b"snapshot")?;
     let exch_ns = ms(f.event_ms.or(f.trade_ms).unwrap_or(0));
     ad.check_time(StreamKind::BnSnapshot, &coin, exch_ns, out);
     ad.check_levels(&coin, &mut bids, false, out);

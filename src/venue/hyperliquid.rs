@@ -116,13 +116,7 @@ const SPARE: usize = 8192;
 
 impl Bufs {
     fn levels(&mut self) -> Vec<Level> {
-        match self.levels.pop() {
-            Some(mut v) => {
-                v.clear();
-                v
-            }
-            None => Vec::with_capacity(20),
-        }
+        super::spare_vec(&mut self.levels, 20)
     }
 
     /// `text(raw)`, in a recycled string.

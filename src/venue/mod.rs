@@ -211,6 +211,18 @@ fn check_level(
     !impossible
 }
 
+/// A spare vector from `pool`, emptied, or a new one of `capacity`: the pre-parsers refill
+/// the vectors the engine's thread gave back.
+fn spare_vec<T>(pool: &mut Vec<Vec<T>>, capacity: usize) -> Vec<T> {
+    match pool.pop() {
+        Some(mut v) => {
+            v.clear();
+            v
+        }
+        None => Vec::with_capacity(capacity),
+    }
+}
+
 /// The stateless half of an adapter's parse of one message, run ahead of the engine (on a
 /// replay's read-ahead thread, so that the JSON scan leaves the engine's thread): a pure
 /// function of the venue, the stream name and the bytes ([`preparse`], [`PreParser`]). The
@@ -224,6 +236,9 @@ pub enum Parsed {
     Not,
     /// Hyperliquid: the message decoded, or the anomaly it raises.
     Hyperliquid(Result<hyperliquid::Msg, Bad>),
+    /// Binance: the message's JSON read (levels decoded, strings as ranges of the bytes), or
+    /// the anomaly it raises.
+    Binance(Result<Box<binance::Msg>, Bad>),
 }
 
 /// The stateless half of [`Adapter::on_message`] for `venue` (see [`Parsed`]).
@@ -237,11 +252,12 @@ pub fn preparse(venue: Venue, stream: &str, raw: &[u8]) -> Parsed {
 pub struct PreParser {
     venue: Venue,
     bufs: hyperliquid::Bufs,
+    bn_bufs: binance::Bufs,
 }
 
 impl PreParser {
     pub fn new(venue: Venue) -> PreParser {
-        PreParser { venue, bufs: hyperliquid::Bufs::default() }
+        PreParser { venue, bufs: hyperliquid::Bufs::default(), bn_bufs: binance::Bufs::default() }
     }
 
     /// The same value as [`preparse`]`(venue, stream, raw)`.
@@ -249,13 +265,15 @@ impl PreParser {
         match self.venue {
             _ if is_order_level_stream(stream) => Parsed::Not,
             Venue::Hyperliquid => Parsed::Hyperliquid(hyperliquid::preparse(raw, &mut self.bufs)),
-            Venue::BinanceUsdm => Parsed::Not,
+            Venue::BinanceUsdm => Parsed::Binance(self.bn_bufs.preparse_boxed(raw)),
         }
     }
 
     pub fn recycle(&mut self, p: Parsed) {
-        if let Parsed::Hyperliquid(Ok(m)) = p {
-            self.bufs.recycle(m);
+        match p {
+            Parsed::Hyperliquid(Ok(m)) => self.bufs.recycle(m),
+            Parsed::Binance(Ok(m)) => self.bn_bufs.recycle(m),
+            _ => {}
         }
     }
 }
@@ -355,6 +373,10 @@ impl Adapter {
                 Err(b) => Err(b.clone()),
             },
             (Venue::Hyperliquid, _) => hyperliquid::parse(self, raw, out),
+            (Venue::BinanceUsdm, Parsed::Binance(pre)) => match pre {
+                Ok(m) => binance::apply(self, stream, raw, m, out),
+                Err(b) => Err(b.clone()),
+            },
             (Venue::BinanceUsdm, _) => binance::parse(self, stream, raw, out),
         };
         if let Err(b) = result {
