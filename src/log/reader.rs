@@ -152,7 +152,6 @@ pub(crate) struct FileReader {
     compact_buf: Vec<u8>,
     frame: Option<FrameState>,
     decoder: Option<Decoder<'static>>,
-    out: Vec<u8>,
     pub done: bool,
     /// An issue already explains the end of this file.
     reported_end: bool,
@@ -242,7 +241,6 @@ impl FileReader {
             compact_buf: Vec::new(),
             frame: None,
             decoder: None,
-            out: vec![0u8; CHUNK],
             done: false,
             reported_end: false,
             blocks_seen: Vec::new(),
@@ -686,15 +684,20 @@ impl FileReader {
         let decoder = self.decoder.as_mut().expect("a decoder exists while in a frame");
         let avail = &self.input.avail()[..n];
         let mut inb = InBuffer::around(avail);
-        let mut outb = OutBuffer::around(&mut self.out[..]);
+        // Decoded straight into the pending bytes, behind what is there (no copy from an
+        // output buffer). The room is at least a CHUNK, more than a zstd block decodes to
+        // (128 KiB), so a call decodes the whole block it is fed, as with a CHUNK buffer.
+        fs.pending.reserve(CHUNK);
+        let before = fs.pending.len();
+        let room = fs.pending.capacity() - before;
+        let mut outb = OutBuffer::around_pos(&mut fs.pending, before);
         let res = decoder.run(&mut inb, &mut outb);
         let consumed = inb.pos();
-        let produced = outb.pos();
+        let produced = outb.pos() - before;
         let was_drain = fs.feed.drain;
-        fs.feed.drain = produced == self.out.len();
+        fs.feed.drain = produced == room;
         let zblock = fs.feed.block_start;
         let block_offset = fs.block_offset;
-        fs.pending.extend_from_slice(&self.out[..produced]);
         self.input.consume(consumed);
         let bad = self.parse_records(out, streams);
         let fs = self.frame.as_mut().expect("in a frame");
@@ -719,7 +722,7 @@ impl FileReader {
                 ));
                 self.resync(block_offset + 1, issues)
             }
-            Ok(0) if produced < self.out.len() => {
+            Ok(0) if produced < room => {
                 // The frame is complete.
                 let leftover = fs.pending.len() - fs.pending_start;
                 let entry = IndexEntry {
