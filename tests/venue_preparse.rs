@@ -220,6 +220,34 @@ fn the_real_binance_capture_gives_the_same_events() {
     assert!(l.messages > 90_000 && l.events >= l.messages, "{} messages, {} events", l.messages, l.events);
 }
 
+/// The real Binance capture through two engines, one fed the bytes, one what the pre-parser
+/// made of them: the same outputs, byte for byte, and the same checkpoint.
+#[test]
+fn an_engine_fed_the_binance_capture_parsed_ahead_is_the_engine_fed_bytes() {
+    let Some(p) = real("binance-usdm_btcusdt_20240808_hftbacktest-collector.gz") else { return };
+    let coins = vec!["BTCUSDT".to_string()];
+    let mut a = Engine::new(EngineConfig::default(), Venue::BinanceUsdm, 3, &coins).unwrap();
+    let mut b = Engine::new(EngineConfig::default(), Venue::BinanceUsdm, 3, &coins).unwrap();
+    let mut pre = PreParser::new(b.venue());
+    let (mut oa, mut ob) = (vec![], vec![]);
+    let r = BufReader::new(flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap()));
+    for (seq, line) in r.split(b'\n').map(|l| l.unwrap()).filter(|l| !l.is_empty()).enumerate() {
+        let sp = line.iter().position(|&c| c == b' ').unwrap();
+        let now = Timestamp(std::str::from_utf8(&line[..sp]).unwrap().parse().unwrap());
+        let raw = &line[sp + 1..];
+        let stream =
+            paper_trader::log::import::json_str_field(raw, "stream", 64).unwrap_or("btcusdt@depthSnapshot");
+        let stream = stream.to_owned();
+        a.on_input(now, seq as u64, Input::Message { stream: &stream, raw }, &mut oa);
+        let parsed = pre.parse(&stream, raw);
+        b.on_input(now, seq as u64, Input::Parsed { stream: &stream, raw, parsed: &parsed }, &mut ob);
+        pre.recycle(parsed);
+    }
+    assert!(engine_support::fills(&oa) > 0, "no fills: the comparison would be thin");
+    assert!(bytes(&oa) == bytes(&ob), "outputs diverged");
+    assert_eq!(a.checkpoint().unwrap(), b.checkpoint().unwrap());
+}
+
 /// Two engines, one fed the bytes, one what the pre-parser made of them: the same outputs,
 /// byte for byte, and the same checkpoint.
 #[test]

@@ -86,6 +86,9 @@ pub fn walk_parsed_ahead<R: Send>(
     let (tx, rx) = bounded::<Batch>(DEPTH);
     let (back_tx, back_rx) = bounded::<Batch>(DEPTH + 2);
     std::thread::scope(|scope| {
+        // Owned by this closure: should `feed` panic, unwinding drops it before the scope
+        // joins the walk's thread, whose blocked hand-over then fails instead of waiting.
+        let rx = rx;
         let handle = std::thread::Builder::new()
             .name("capture-parse".into())
             .spawn_scoped(scope, move || produce(venue, walk, &tx, &back_rx))?;
@@ -219,6 +222,21 @@ mod tests {
         assert_eq!(fed, 700);
         assert!(!broke);
         assert!(matches!(r, Err(LogError::Io { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn a_panicking_consumer_does_not_leave_the_walk_waiting() {
+        let mut produced = 0;
+        let walk = numbered(1_000_000, &mut produced);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            walk_parsed_ahead(Venue::BinanceUsdm, walk, |ns, _, _, _| {
+                assert!(ns < 5, "the consumer fails");
+                ControlFlow::Continue(())
+            })
+        }));
+        // Returning at all is the point: the walk's thread was not left blocked on a full channel.
+        assert!(r.is_err());
+        assert!(produced < 1_000_000, "{produced} records walked");
     }
 
     #[test]

@@ -230,8 +230,8 @@ fn spare_vec<T>(pool: &mut Vec<Vec<T>>, capacity: usize) -> Vec<T> {
 /// `on_message` gives the same bytes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Parsed {
-    /// Not parsed ahead (a venue without a split parse, a stream the adapter skips): the
-    /// adapter parses the bytes itself.
+    /// Not parsed ahead (a driver that feeds bytes, a stream the adapter skips): the adapter
+    /// parses the bytes itself.
     #[default]
     Not,
     /// Hyperliquid: the message decoded, or the anomaly it raises.
