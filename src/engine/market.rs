@@ -96,11 +96,10 @@ impl BookView for TopView<'_> {
             Some(t) if n > 0 => {
                 out.push((t.px, t.sz));
                 // Levels better than the newer top are gone; the top's own level is its size.
-                let behind = levels.iter().filter(|l| behind_or_at(side, l.px, t.px) && l.px != t.px);
-                out.extend(behind.take(n - 1).map(|l| (l.px, l.sz)));
+                levels.extend_pairs(Some(t.px), None, n - 1, out);
             }
             Some(_) => {}
-            None => out.extend(levels.iter().take(n).map(|l| (l.px, l.sz))),
+            None => levels.extend_pairs(None, None, n, out),
         }
     }
     fn levels_at_or_better(&self, side: Side, px: Price, out: &mut Vec<(Price, Qty)>) {
@@ -112,13 +111,9 @@ impl BookView for TopView<'_> {
                 }
                 out.push((t.px, t.sz));
                 // Levels better than the newer top are gone; the top's own level is its size.
-                let behind = levels.iter().filter(|l| behind_or_at(side, l.px, t.px) && l.px != t.px);
-                out.extend(behind.take_while(|l| behind_or_at(side, px, l.px)).map(|l| (l.px, l.sz)));
+                levels.extend_pairs(Some(t.px), Some(px), usize::MAX, out);
             }
-            None => {
-                let at_or_better = levels.iter().take_while(|l| behind_or_at(side, px, l.px));
-                out.extend(at_or_better.map(|l| (l.px, l.sz)));
-            }
+            None => levels.extend_pairs(None, Some(px), usize::MAX, out),
         }
     }
 }

@@ -79,12 +79,11 @@ impl OrderBook {
     /// (bid size - ask size) / (bid size + ask size) over the top `levels` of each side, in
     /// [-1, 1]; 0 when both are empty.
     pub fn imbalance(&self, levels: usize) -> f64 {
-        let sum = |v: &Ladder| v.iter().take(levels).map(|l| i128::from(l.sz.0)).sum::<i128>();
-        let (b, a) = (sum(&self.bids), sum(&self.asks));
+        let (b, a) = (self.bids.top_size(levels), self.asks.top_size(levels));
         if b + a <= 0 {
             return 0.0;
         }
-        (b - a) as f64 / (b + a) as f64
+        crate::types::i128_to_f64(b - a) / crate::types::i128_to_f64(b + a)
     }
 
     /// Displayed size at exactly `px` (`Side::Buy` = bids).

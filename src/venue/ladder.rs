@@ -229,6 +229,45 @@ impl Ladder {
             Levels::Deep(_) => Range::Shallow([].iter()),
         }
     }
+
+    /// Appends as (price, size), best first, at most `n` of the levels strictly behind
+    /// `behind` (all levels when `None`) and at `at_or_better` or better (no bound when
+    /// `None`). One match on the form, then a slice copy or a tree range: the strategy's top
+    /// levels and the fill model's depth ask for this on every input.
+    pub fn extend_pairs(
+        &self,
+        behind: Option<Price>,
+        at_or_better: Option<Price>,
+        n: usize,
+        out: &mut Vec<(Price, Qty)>,
+    ) {
+        let lo = behind.map(|p| self.rank(p));
+        let hi = at_or_better.map(|p| self.rank(p));
+        match &self.levels {
+            Levels::Shallow(v) => {
+                let from = lo.map_or(0, |lo| v.partition_point(|l| self.rank(l.px) <= lo));
+                let to = hi.map_or(v.len(), |hi| v.partition_point(|l| self.rank(l.px) <= hi)).max(from);
+                let s = &v[from..to];
+                out.extend(s[..n.min(s.len())].iter().map(|l| (l.px, l.sz)));
+            }
+            Levels::Deep(m) => {
+                if matches!((lo, hi), (Some(lo), Some(hi)) if lo >= hi) {
+                    return; // nothing behind lo and at or better than hi (and range would panic)
+                }
+                let from = lo.map_or(Bound::Unbounded, Bound::Excluded);
+                let to = hi.map_or(Bound::Unbounded, Bound::Included);
+                out.extend(m.range((from, to)).take(n).map(|(_, l)| (l.px, l.sz)));
+            }
+        }
+    }
+
+    /// Total size of the best `n` levels.
+    pub fn top_size(&self, n: usize) -> i128 {
+        match &self.levels {
+            Levels::Shallow(v) => v[..n.min(v.len())].iter().map(|l| i128::from(l.sz.0)).sum(),
+            Levels::Deep(m) => m.values().take(n).map(|l| i128::from(l.sz.0)).sum(),
+        }
+    }
 }
 
 /// The rank of a price on a side: smaller is closer to the touch.
@@ -372,7 +411,7 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::test_runner::Config { cases: 200, ..Default::default() })]
         #[test]
-        fn both_forms_answer_as_a_sorted_map(ops in proptest::collection::vec(op(), 1..400), buy: bool, probe in 0i64..200, top in 0i64..200) {
+        fn both_forms_answer_as_a_sorted_map(ops in proptest::collection::vec(op(), 1..400), buy: bool, probe in 0i64..200, top in 0i64..200, n in 0usize..30) {
             let side = if buy { Side::Buy } else { Side::Sell };
             let mut l = Ladder::new(side);
             let mut m = BTreeMap::<i64, i64>::new();
@@ -402,7 +441,21 @@ mod tests {
                 proptest::prop_assert_eq!(l.size_at_or_better(Price(probe)).0, at_or_better);
                 let behind = |px: i64| if buy { px < top } else { px > top };
                 let between: Vec<Level> = want.iter().filter(|x| behind(x.px.0) && better(x.px.0)).copied().collect();
-                proptest::prop_assert_eq!(l.between(Price(top), Price(probe)).copied().collect::<Vec<_>>(), between);
+                proptest::prop_assert_eq!(l.between(Price(top), Price(probe)).copied().collect::<Vec<_>>(), between.clone());
+                let pairs = |v: Vec<Level>| v.into_iter().map(|l| (l.px, l.sz)).collect::<Vec<_>>();
+                let extend = |behind, at_or_better, n| {
+                    let mut out = vec![(Price(-1), Qty(-1))]; // appended to, never cleared
+                    l.extend_pairs(behind, at_or_better, n, &mut out);
+                    out.split_off(1)
+                };
+                let first_n = |v: Vec<Level>| v.into_iter().take(n).collect::<Vec<_>>();
+                proptest::prop_assert_eq!(extend(None, None, n), pairs(first_n(want.clone())));
+                let behind_top: Vec<Level> = want.iter().filter(|x| behind(x.px.0)).copied().collect();
+                proptest::prop_assert_eq!(extend(Some(Price(top)), None, n), pairs(first_n(behind_top)));
+                proptest::prop_assert_eq!(extend(Some(Price(top)), Some(Price(probe)), usize::MAX), pairs(between.clone()));
+                let at_or_better_v: Vec<Level> = want.iter().filter(|x| better(x.px.0)).copied().collect();
+                proptest::prop_assert_eq!(extend(None, Some(Price(probe)), usize::MAX), pairs(at_or_better_v));
+                proptest::prop_assert_eq!(l.top_size(n), want.iter().take(n).map(|x| i128::from(x.sz.0)).sum::<i128>());
                 // Serialized bytes do not depend on the form.
                 proptest::prop_assert_eq!(rmp_serde::to_vec(&l).unwrap(), rmp_serde::to_vec(&want).unwrap());
             }
