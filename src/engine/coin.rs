@@ -152,7 +152,7 @@ impl FlowImbalance {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CoinState {
-    pub coin: String,
+    pub coin: crate::engine::io::Coin,
     /// Price and size grid: quotes are rounded onto it (Hyperliquid's grid depends on price).
     pub instrument: Instrument,
     /// Order size and inventory limit in base units, fixed from the first valid mid so that
@@ -286,7 +286,7 @@ impl CoinState {
         let rungs = if cfg.engine.shadow_ladder { cfg.estimator.shadow_ladder_bp.len() } else { 0 };
         let strategy = StrategySlot::build(&cfg.strategy)?;
         Ok(CoinState {
-            coin: coin.to_string(),
+            coin: coin.into(),
             instrument,
             order_size: None,
             max_position: None,
@@ -931,7 +931,7 @@ impl CoinState {
             }
         });
         ModelSnapshot {
-            coin: self.coin.clone(),
+            coin: self.coin.to_string(),
             mid: self.mid,
             bid_quote,
             ask_quote,

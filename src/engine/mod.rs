@@ -416,7 +416,7 @@ impl Engine {
     }
 
     fn coin_index(&self, coin: &str) -> Option<usize> {
-        self.coins.iter().position(|c| c.coin == coin)
+        self.coins.iter().position(|c| *c.coin == *coin)
     }
 
     fn on_message(
@@ -534,7 +534,7 @@ impl Engine {
                     }
                     None => {
                         if self.coins[i].book_valid {
-                            ctx.out.push(Output::BookValidity { coin: coin.clone(), valid: false });
+                            ctx.out.push(Output::BookValidity { coin: coin.as_str().into(), valid: false });
                             self.coins[i].invalidate(&mut ctx, CancelReason::BookInvalid);
                         }
                     }
@@ -627,7 +627,7 @@ impl Engine {
             let pnl = c.pnl();
             total = (total.0 + pnl.0, total.1 + pnl.1, total.2 + pnl.2, total.3 + pnl.3);
             coins.insert(
-                c.coin.clone(),
+                c.coin.to_string(),
                 CoinSummary {
                     fills: c.fills,
                     cancel_tail_fills: c.cancel_tail_fills,

@@ -38,10 +38,10 @@ pub fn session_orders(outputs: &[(Timestamp, Output)], cancel_latency_ns: u64, e
     for (t, o) in outputs {
         match o {
             Output::OrderPlaced { coin, order_id, side, px, sz, live_at } => {
-                index.insert((coin.as_str(), *order_id), lives.orders.len());
+                index.insert((&**coin, *order_id), lives.orders.len());
                 filled.push(0);
                 lives.orders.push(SessionOrder {
-                    coin: coin.clone(),
+                    coin: coin.to_string(),
                     order_id: *order_id,
                     side: *side,
                     px: px.0,
@@ -52,7 +52,7 @@ pub fn session_orders(outputs: &[(Timestamp, Output)], cancel_latency_ns: u64, e
                 });
             }
             Output::Fill { coin, order_id, sz, fee, .. } => {
-                let Some(&i) = index.get(&(coin.as_str(), *order_id)) else { continue };
+                let Some(&i) = index.get(&(&**coin, *order_id)) else { continue };
                 let o = &mut lives.orders[i];
                 o.sim_fills.push((t.0, sz.0));
                 lives.fees += fee;
@@ -62,7 +62,7 @@ pub fn session_orders(outputs: &[(Timestamp, Output)], cancel_latency_ns: u64, e
                 }
             }
             Output::OrderCancelled { coin, order_id, reason, dead_at } => {
-                let Some(&i) = index.get(&(coin.as_str(), *order_id)) else { continue };
+                let Some(&i) = index.get(&(&**coin, *order_id)) else { continue };
                 let o = &mut lives.orders[i];
                 o.end_at = o.end_at.min(cancel_effective(*t, *reason, *dead_at, cancel_latency_ns));
             }
@@ -70,7 +70,7 @@ pub fn session_orders(outputs: &[(Timestamp, Output)], cancel_latency_ns: u64, e
                 // Rejected when it went live (the reject names no order): the latest order of
                 // that coin, side, price and size that went live by now and is still open.
                 let found = lives.orders.iter_mut().rev().find(|o| {
-                    o.coin == *coin
+                    *o.coin == **coin
                         && o.side == *side
                         && o.px == px.0
                         && o.sz == sz.0

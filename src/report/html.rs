@@ -56,11 +56,11 @@ fn extract(session: &Session) -> Data<'_> {
     for (t, o) in &session.outputs {
         match o {
             Output::Model(s) if s.coin == coin => snaps.push((minute(*t), s)),
-            Output::Fill { coin: c, fill_id, side, px, sz, toxicity, .. } if *c == coin && sz.0 != 0 => {
+            Output::Fill { coin: c, fill_id, side, px, sz, toxicity, .. } if **c == *coin && sz.0 != 0 => {
                 fill_index.insert(*fill_id, fills.len());
                 fills.push((minute(*t), *side, px.to_f64(), *toxicity, None));
             }
-            Output::Markout { coin: c, fill_id, horizon_s, move_bp, was_adverse, .. } if *c == coin => {
+            Output::Markout { coin: c, fill_id, horizon_s, move_bp, was_adverse, .. } if **c == *coin => {
                 if move_bp.is_finite() {
                     markouts.entry(*horizon_s).or_default().push(*move_bp);
                 }

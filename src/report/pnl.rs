@@ -114,13 +114,14 @@ impl PnlLedger {
                     Side::Buy => sz.0 as f64,
                     Side::Sell => -(sz.0 as f64),
                 };
-                let parts = self.coins.entry(coin.clone()).or_default();
+                let parts = self.coins.entry(coin.to_string()).or_default();
                 parts.spread += q * (mid.0 - px.0) as f64 / 1e16;
                 parts.fills += 1;
                 if self.open_fills.len() >= MAX_OPEN_FILLS {
                     self.open_fills.pop_first();
                 }
-                self.open_fills.insert(*fill_id, (coin.clone(), (sz.0 as f64).abs() * mid.0 as f64 / 1e16));
+                self.open_fills
+                    .insert(*fill_id, (coin.to_string(), (sz.0 as f64).abs() * mid.0 as f64 / 1e16));
             }
             Output::Markout { fill_id, horizon_s, move_bp, .. } if *horizon_s == self.horizon_s => {
                 if let Some((coin, notional)) = self.open_fills.remove(fill_id) {

@@ -357,7 +357,7 @@ impl QualityTracker {
                         FillKind::BookCross => self.fills_by_kind.book_cross += 1,
                         FillKind::TradeAtPrice => self.fills_by_kind.trade_at_price += 1,
                     }
-                    let Some(&c) = self.index.get(coin) else { continue };
+                    let Some(&c) = self.index.get(&**coin) else { continue };
                     if self.fills.len() >= MAX_FILLS || mid.0 <= 0 {
                         continue;
                     }

@@ -160,7 +160,7 @@ impl Session {
                     set.insert(s.coin.clone());
                 }
                 Output::Fill { coin, .. } => {
-                    set.insert(coin.clone());
+                    set.insert(coin.to_string());
                 }
                 _ => {}
             }

@@ -231,12 +231,12 @@ impl SummaryBuilder {
                 }
             }
             Output::Fill { coin, side, px, sz, .. } => {
-                if !self.coins.contains(coin.as_str()) {
-                    self.coins.insert(coin.clone());
+                if !self.coins.contains(&**coin) {
+                    self.coins.insert(coin.to_string());
                 }
                 if sz.0 != 0 {
                     // The regime a fill happened in: its coin's at the last snapshot before it.
-                    let regime = self.snaps.get(coin.as_str()).map_or(Regime::Normal, |(_, p)| p.regime);
+                    let regime = self.snaps.get(&**coin).map_or(Regime::Normal, |(_, p)| p.regime);
                     *self.regime_volume.entry(regime).or_default() += notional(*px, *sz);
                     self.fills += 1;
                     match side {

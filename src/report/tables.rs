@@ -233,7 +233,7 @@ struct OrderLife {
 fn order_lives(session: &Session) -> BTreeMap<u64, OrderLife> {
     let mut lives: BTreeMap<u64, OrderLife> = BTreeMap::new();
     // Open orders (placed, not cancelled, rejected or fully filled) per (coin, side).
-    let mut open: BTreeMap<(String, bool), Vec<u64>> = BTreeMap::new();
+    let mut open: BTreeMap<(crate::engine::io::Coin, bool), Vec<u64>> = BTreeMap::new();
     for (t, o) in &session.outputs {
         match o {
             Output::OrderPlaced { coin, order_id, side, px, sz, live_at } => {
@@ -251,7 +251,7 @@ fn order_lives(session: &Session) -> BTreeMap<u64, OrderLife> {
                 lives.insert(
                     *order_id,
                     OrderLife {
-                        coin: coin.clone(),
+                        coin: coin.to_string(),
                         side: Some(*side),
                         px: Some(*px),
                         sz: Some(*sz),
@@ -330,7 +330,7 @@ fn fills(session: &Session, strategy: &str) -> Table {
         }
     }
     let placeholder = Output::Fill {
-        coin: String::new(),
+        coin: "".into(),
         fill_id: 0,
         order_id: 0,
         side: Side::Buy,
@@ -361,7 +361,7 @@ fn fill_row(
     c.time("recv_ns", "time_utc", Some(t));
     c.u64("fill_id", Some(*fill_id));
     c.u64("order_id", Some(*order_id));
-    c.str("coin", Some(coin.clone()));
+    c.str("coin", Some(coin.to_string()));
     c.str("side", Some(side_name(*side).into()));
     c.price("price", "price_f64", Some(*px));
     c.qty("size", "size_f64", Some(*sz));

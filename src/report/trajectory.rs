@@ -78,13 +78,17 @@ pub fn sample(
             next = next.plus_ns(interval_ns);
         }
         match o {
-            Output::Fill { coin, sz, .. } if sz.0 != 0 => running.entry(coin.clone()).or_default().fills += 1,
+            Output::Fill { coin, sz, .. } if sz.0 != 0 => {
+                running.entry(coin.to_string()).or_default().fills += 1
+            }
             Output::Markout { coin, horizon_s: 5, was_adverse: Some(a), .. } => {
-                let r = running.entry(coin.clone()).or_default();
+                let r = running.entry(coin.to_string()).or_default();
                 r.markouts_5s += 1;
                 r.adverse_5s += u64::from(*a);
             }
-            Output::RegimeChange { coin, .. } => running.entry(coin.clone()).or_default().regime_changes += 1,
+            Output::RegimeChange { coin, .. } => {
+                running.entry(coin.to_string()).or_default().regime_changes += 1
+            }
             Output::Model(s) => running.entry(s.coin.clone()).or_default().last = Some(s.clone()),
             _ => {}
         }

@@ -156,8 +156,8 @@ pub struct ChecklistTracker {
     other_rejects: u64,
     /// Fills inside the window, by (coin, fill_id), with their time; and which got a resolved
     /// 5 s outcome (at any time) or were dropped over a gap.
-    window_fills: BTreeMap<(String, u64), Timestamp>,
-    resolved: BTreeSet<(String, u64)>,
+    window_fills: BTreeMap<(crate::engine::io::Coin, u64), Timestamp>,
+    resolved: BTreeSet<(crate::engine::io::Coin, u64)>,
     adverse: u64,
     dropped: u64,
     regime_changes: u64,
@@ -287,7 +287,7 @@ impl ChecklistTracker {
                 if in_window {
                     self.fills_in_window += 1;
                     let m = self.minute_of(now);
-                    *self.fills_per_minute.entry((coin.clone(), m)).or_default() += 1;
+                    *self.fills_per_minute.entry((coin.to_string(), m)).or_default() += 1;
                     self.window_fills.insert((coin.clone(), *fill_id), now);
                 }
             }
@@ -656,7 +656,7 @@ impl ChecklistTracker {
         // A fill can only be resolved 5 s after it happened: fills younger than that at the
         // end of the window are not counted against the engine.
         let cutoff = self.window_cutoff().0.saturating_sub(u64::from(AS_HORIZON_S) * NS_PER_S);
-        let eligible: Vec<&(String, u64)> =
+        let eligible: Vec<&(crate::engine::io::Coin, u64)> =
             self.window_fills.iter().filter(|(_, t)| t.0 <= cutoff).map(|(k, _)| k).collect();
         let resolved = eligible.iter().filter(|k| self.resolved.contains(**k)).count() as u64;
         let n = eligible.len() as u64;

@@ -84,7 +84,7 @@ pub fn build(sc: &Scenario) -> Vec<(Timestamp, Output)> {
                     out.push((
                         ts(s),
                         Output::Markout {
-                            coin: coin.clone(),
+                            coin: coin.as_str().into(),
                             fill_id: *id,
                             horizon_s: h as u32,
                             move_bp,
@@ -104,7 +104,7 @@ pub fn build(sc: &Scenario) -> Vec<(Timestamp, Output)> {
             out.push((
                 ts(s),
                 Output::OrderRejected {
-                    coin: coin.clone(),
+                    coin: coin.as_str().into(),
                     side: Side::Buy,
                     px: Price(mid),
                     sz,
@@ -116,7 +116,7 @@ pub fn build(sc: &Scenario) -> Vec<(Timestamp, Output)> {
             out.push((
                 ts(s),
                 Output::OrderPlaced {
-                    coin: coin.clone(),
+                    coin: coin.as_str().into(),
                     order_id,
                     side: Side::Buy,
                     px: Price(mid - SCALE),
@@ -154,7 +154,7 @@ pub fn build(sc: &Scenario) -> Vec<(Timestamp, Output)> {
             out.push((
                 ts(s),
                 Output::Fill {
-                    coin: coin.clone(),
+                    coin: coin.as_str().into(),
                     fill_id: fills,
                     // Not one of the placed quotes (those rest at mid - 1 on the bid only):
                     // validate checks a fill's price against its order's when it knows it.
@@ -173,7 +173,10 @@ pub fn build(sc: &Scenario) -> Vec<(Timestamp, Output)> {
         }
         if sc.regime_flips_min.iter().any(|m| m * 60 == s) {
             let to = if regime == Regime::Volatile { Regime::Normal } else { Regime::Volatile };
-            out.push((ts(s), Output::RegimeChange { coin: coin.clone(), from: regime, to, vol_ratio: 2.1 }));
+            out.push((
+                ts(s),
+                Output::RegimeChange { coin: coin.as_str().into(), from: regime, to, vol_ratio: 2.1 },
+            ));
             regime = to;
         }
         if s > 0 && s % 300 == 0 && !sc.skip_checkpoints.contains(&(s / 300)) {
