@@ -51,6 +51,8 @@ fn arb_opts() -> impl Strategy<Value = WriterOptions> {
             block_bytes: block,
             // Compact blocks (format 1.1) must round-trip under every other option too.
             compact,
+            // The writer's own window, or one that holds a whole default block.
+            window_log: if level % 2 == 0 { 0 } else { 22 },
         })
 }
 

@@ -44,6 +44,7 @@ pub fn compact_options() -> WriterOptions {
         fsync: true,
         block_bytes: COMPACT_BLOCK_BYTES,
         compact: true,
+        window_log: 0,
     }
 }
 

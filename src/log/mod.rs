@@ -126,6 +126,11 @@ pub struct WriterOptions {
     /// window. Blocks end past `block_bytes`, which must not exceed
     /// [`format::MAX_COMPACT_BLOCK`].
     pub compact: bool,
+    /// zstd's window (log2 bytes) for ordinary blocks; 0 keeps the level's own (19 at level
+    /// 1). A window that holds a whole block keeps the streaming compressor out of its
+    /// external-dictionary path (the window wrapping around its buffer), at the cost of that
+    /// much memory in the writer and in a reader of the file. Compact blocks set their own.
+    pub window_log: u32,
 }
 
 impl Default for WriterOptions {
@@ -138,6 +143,7 @@ impl Default for WriterOptions {
             fsync: true,
             block_bytes: 4 << 20,
             compact: false,
+            window_log: 0,
         }
     }
 }

@@ -409,6 +409,10 @@ impl LogWriter {
             encoder.window_log(window_log).map_err(io_err(&f.part_path))?;
             Some((at, bh, 0u32))
         } else {
+            if self.opts.window_log != 0 {
+                let log = self.opts.window_log.min(format::DECODER_WINDOW_LOG_MAX);
+                encoder.window_log(log).map_err(io_err(&f.part_path))?;
+            }
             format::encode_block_header(&bh, &mut self.out);
             None
         };
