@@ -98,6 +98,22 @@ proptest! {
         }
     }
 
+    /// The level fast path's one-pass read of a quoted decimal is the two passes it replaced:
+    /// the string's contents up to its closing quote when they hold no escape and no control
+    /// character, then `parse_decimal_fast` of them.
+    #[test]
+    fn quoted_fast_path_is_the_two_passes(
+        s in "[0-9]{0,12}(\\.[0-9]{0,10})?\"[,}0-9]{0,3}|[0-9.\"\\\\\u{1}e-]{0,24}"
+    ) {
+        let b = s.as_bytes();
+        let two_passes = b
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .filter(|&end| b[end] == b'"')
+            .and_then(|end| Some((paper_trader::venue::parse_decimal_fast(&b[..end])?, &b[end + 1..])));
+        prop_assert_eq!(paper_trader::venue::quoted_decimal_fast(b), two_passes, "{:?}", s);
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..512)) {
         run_both(&raw);

@@ -300,23 +300,51 @@ fn fields(s: &mut Scanner<'_>, mut data: Option<&mut Fields>, bufs: &mut Bufs) -
 /// `[["px","qty"], ..]`.
 fn levels(s: &mut Scanner<'_>, mut v: Vec<Level>) -> Result<Vec<Level>, Bad> {
     s.array(|s| -> Result<(), Bad> {
-        let (mut px, mut sz, mut i) = (0, 0, 0);
-        s.array(|s| -> Result<(), Bad> {
-            match i {
-                0 => px = decimal(s.string()?, "price")?,
-                1 => sz = decimal(s.string()?, "quantity")?,
-                _ => return Err(malformed("level with more than two entries")),
-            }
-            i += 1;
-            Ok(())
-        })?;
-        if i != 2 {
-            return Err(malformed("level needs a price and a quantity"));
-        }
-        v.push(Level { px: Price(px), sz: Qty(sz), n: 0 });
+        v.push(level(s)?);
         Ok(())
     })?;
     Ok(v)
+}
+
+/// `["px","qty"]`.
+fn level(s: &mut Scanner<'_>) -> Result<Level, Bad> {
+    if let Some((l, used)) = canonical_level(s.rest()) {
+        s.advance(used);
+        return Ok(l);
+    }
+    level_general(s)
+}
+
+fn level_general(s: &mut Scanner<'_>) -> Result<Level, Bad> {
+    let (mut px, mut sz, mut i) = (0, 0, 0);
+    s.array(|s| -> Result<(), Bad> {
+        match i {
+            0 => px = decimal(s.string()?, "price")?,
+            1 => sz = decimal(s.string()?, "quantity")?,
+            _ => return Err(malformed("level with more than two entries")),
+        }
+        i += 1;
+        Ok(())
+    })?;
+    if i != 2 {
+        return Err(malformed("level needs a price and a quantity"));
+    }
+    Ok(Level { px: Price(px), sz: Qty(sz), n: 0 })
+}
+
+/// The venue's own spelling of a level, `["<decimal>","<decimal>"]` with no spaces, read
+/// without the general array walk: the level and the bytes it took, or `None` (anything else,
+/// including what the fast decimal path declines), and the general walk reads it. Where this
+/// answers, the walk gives the same level: `decimal` is the fast decimal path where that
+/// answers (`canonical_level_fast_path_agrees_with_the_general_walk`).
+#[inline]
+fn canonical_level(all: &[u8]) -> Option<(Level, usize)> {
+    let b = all.strip_prefix(b"[\"")?;
+    let (px, b) = super::quoted_decimal_fast(b)?;
+    let b = b.strip_prefix(b",\"")?;
+    let (sz, b) = super::quoted_decimal_fast(b)?;
+    let b = b.strip_prefix(b"]")?;
+    Some((Level { px: Price(px), sz: Qty(sz), n: 0 }, all.len() - b.len()))
 }
 
 fn ms(t: u64) -> Timestamp {
@@ -473,6 +501,43 @@ mod tests {
         let mut out = vec![];
         ad.on_message(1, Timestamp(0), stream, raw.as_bytes(), &mut out);
         out
+    }
+
+    #[test]
+    fn canonical_level_fast_path_agrees_with_the_general_walk() {
+        let cases = [
+            r#"["61800.20","0.014"],"#,
+            r#"["61799","0.000"]]"#,
+            r#"["0.00001234","12345678.9"]"#,
+            r#"["61800.20", "0.014"]"#,
+            r#"[ "61800.20","0.014"]"#,
+            r#"["61800.20","0.014" ]"#,
+            r#"["61800.20","0.014","x"]"#,
+            r#"["61800.20"]"#,
+            r#"["-1.0","1"]"#,
+            r#"["1e5","1"]"#,
+            r#"["1.123456789","1"]"#,
+            r#"["12345678901.5","1"]"#,
+            r#"["1.\u0030","1"]"#,
+            r#"["1.","1"]"#,
+            r#"[61800.2,"1"]"#,
+            r#"["61800.20","0.014""#,
+            r#"["61800.20","#,
+        ];
+        let mut fast = 0;
+        for c in cases {
+            let (mut a, mut b) = (Scanner::new(c.as_bytes()), Scanner::new(c.as_bytes()));
+            if canonical_level(c.as_bytes()).is_some() {
+                fast += 1;
+            }
+            let (la, lb) = (level(&mut a), level_general(&mut b));
+            match (&la, &lb) {
+                (Ok(x), Ok(y)) => assert_eq!((x, a.pos()), (y, b.pos()), "{c}"),
+                (Err(x), Err(y)) => assert_eq!(x, y, "{c}"),
+                _ => panic!("{c}: {la:?} vs {lb:?}"),
+            }
+        }
+        assert_eq!(fast, 3, "the fast path should take the first three");
     }
 
     #[test]

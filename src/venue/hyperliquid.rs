@@ -462,9 +462,9 @@ fn level_general(s: &mut Scanner<'_>) -> Result<Level, Bad> {
 #[inline]
 fn canonical_level(all: &[u8]) -> Option<(Level, usize)> {
     let b = all.strip_prefix(b"{\"px\":\"")?;
-    let (px, b) = plain_string(b)?;
+    let (px, b) = super::quoted_decimal_fast(b)?;
     let b = b.strip_prefix(b",\"sz\":\"")?;
-    let (sz, b) = plain_string(b)?;
+    let (sz, b) = super::quoted_decimal_fast(b)?;
     let b = b.strip_prefix(b",\"n\":")?;
     let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
     // 19 digits always fit a u64: the general path's overflow check cannot fire.
@@ -472,18 +472,8 @@ fn canonical_level(all: &[u8]) -> Option<(Level, usize)> {
         return None;
     }
     let n = b[..digits].iter().fold(0u64, |v, &c| v * 10 + u64::from(c - b'0'));
-    let px = super::parse_decimal_fast(px)?;
-    let sz = super::parse_decimal_fast(sz)?;
     let used = all.len() - (b.len() - digits - 1);
     Some((Level { px: Price(px), sz: Qty(sz), n: u32::try_from(n).unwrap_or(u32::MAX) }, used))
-}
-
-/// A string's contents up to its closing quote when it holds no escape and no control
-/// character (so the general string reader would stop at the same quote), and what follows.
-#[inline]
-fn plain_string(b: &[u8]) -> Option<(&[u8], &[u8])> {
-    let end = b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-    (b[end] == b'"').then(|| (&b[..end], &b[end + 1..]))
 }
 
 /// `[[bids..], [asks..]]`.

@@ -54,8 +54,19 @@ pub struct Instrument {
     pub known: bool,
 }
 
+/// `10^e`, saturating at `10^18`: a table, not `i64::pow`'s loop of squarings (this runs for
+/// every level checked and every price rounded to the grid).
 fn pow10(e: u32) -> i64 {
-    10i64.pow(e.min(18))
+    const POW10: [i64; 19] = {
+        let mut t = [1i64; 19];
+        let mut i = 1;
+        while i < 19 {
+            t[i] = t[i - 1] * 10;
+            i += 1;
+        }
+        t
+    };
+    POW10[e.min(18) as usize]
 }
 
 fn decimals_of(step: i64) -> u32 {
@@ -212,6 +223,13 @@ mod tests {
     }
 
     /// `digits` by `ilog10` counts exactly what the loop of divisions it replaced counted.
+    #[test]
+    fn pow10_is_the_power_saturating_at_18() {
+        for e in 0..40 {
+            assert_eq!(pow10(e), 10i64.pow(e.min(18)), "{e}");
+        }
+    }
+
     #[test]
     fn digits_equals_the_division_loop() {
         let by_loop = |v: i64| {

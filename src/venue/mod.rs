@@ -160,6 +160,55 @@ pub fn parse_decimal_fast(s: &[u8]) -> Option<i64> {
     Some(int * crate::types::SCALE + frac * POW10[8 - nd])
 }
 
+/// [`parse_decimal_fast`] of a JSON string's contents, read in the same pass that finds its
+/// closing quote: `b` starts after the opening quote; the value and what follows the closing
+/// quote, or `None` wherever `parse_decimal_fast` of the contents is `None` or the contents
+/// hold anything but digits and one dot (an escape, a control character, no closing quote),
+/// where the caller's general path reads the string. The level fast path spent as much
+/// finding the quote as parsing the digits (`quoted_fast_path_is_the_two_passes`).
+#[inline]
+pub fn quoted_decimal_fast(b: &[u8]) -> Option<(i64, &[u8])> {
+    const POW10: [i64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
+    let mut i = 0;
+    let mut int: i64 = 0;
+    let mut c = *b.first()?;
+    while c.is_ascii_digit() {
+        // An 11th integer digit: `parse_decimal_fast` declines it.
+        if i == 10 {
+            return None;
+        }
+        int = int * 10 + i64::from(c - b'0');
+        i += 1;
+        c = *b.get(i)?;
+    }
+    if i == 0 {
+        return None;
+    }
+    match c {
+        b'"' => return Some((int * crate::types::SCALE, &b[i + 1..])),
+        b'.' => i += 1,
+        _ => return None,
+    }
+    let start = i;
+    let mut frac: i64 = 0;
+    loop {
+        let c = *b.get(i)?;
+        if c == b'"' {
+            break;
+        }
+        if !c.is_ascii_digit() || i - start == 8 {
+            return None;
+        }
+        frac = frac * 10 + i64::from(c - b'0');
+        i += 1;
+    }
+    let nd = i - start;
+    if nd == 0 {
+        return None;
+    }
+    Some((int * crate::types::SCALE + frac * POW10[8 - nd], &b[i + 1..]))
+}
+
 /// Parses a decimal string field into fixed point.
 #[inline]
 fn decimal(raw: &[u8], what: &str) -> Result<i64, Bad> {
