@@ -633,19 +633,7 @@ mod tests {
             r#"{"px":"1.0","sz":"1"}"#,
             r#"{"px":"1.0","#,
         ];
-        let mut fast = 0;
-        for c in cases {
-            let (mut a, mut b) = (Scanner::new(c.as_bytes()), Scanner::new(c.as_bytes()));
-            if canonical_level(c.as_bytes()).is_some() {
-                fast += 1;
-            }
-            let (la, lb) = (level(&mut a), level_general(&mut b));
-            match (&la, &lb) {
-                (Ok(x), Ok(y)) => assert_eq!((x, a.pos()), (y, b.pos()), "{c}"),
-                (Err(x), Err(y)) => assert_eq!(x, y, "{c}"),
-                _ => panic!("{c}: {la:?} vs {lb:?}"),
-            }
-        }
+        let fast = super::super::fast_level_path_agrees(&cases, canonical_level, level, level_general);
         assert_eq!(fast, 3, "the fast path should take the first three");
     }
 
