@@ -373,7 +373,8 @@ fn the_level_changes_the_bytes_not_the_records() {
     run("6", &b);
     assert_eq!(records_of(&a), records_of(&b));
     assert!(files_of(&a) != files_of(&b));
-    let six = WriterOptions { zstd_level: 6, ..opts() };
+    let six =
+        WriterOptions { zstd_level: 6, window_log: paper_trader::log::import::IMPORT_WINDOW_LOG, ..opts() };
     let c = tmp.path().join("lib6");
     import_checked_first(ImportFormat::Hftbacktest, None, std::slice::from_ref(&src), &c, six).unwrap();
     assert!(files_of(&b) == files_of(&c), "--level 6 writes what the library writes at level 6");

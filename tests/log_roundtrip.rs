@@ -91,7 +91,12 @@ proptest! {
         let (got, status, _) = read_reader(r);
         prop_assert_eq!(status, Status::Intact);
         let want: Vec<Got> = all.iter().skip_while(|g| g.recv_ns < t).cloned().collect();
-        prop_assert_eq!(got, want);
+        prop_assert_eq!(&got, &want);
+        // The borrowing reader seeks the same.
+        let mut r = LogReader::open(&dir).unwrap();
+        r.seek_time(t).unwrap();
+        let (borrowed, _, _) = read_reader_borrowed(r);
+        prop_assert_eq!(borrowed, want);
     }
 }
 

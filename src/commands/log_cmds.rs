@@ -3,7 +3,7 @@
 use super::args::{parse_time, TimeArg};
 use super::{exit, CmdResult};
 use crate::log::import::{self, ImportFormat, Venue, NO_FINAL_NEWLINE, UNPARSED};
-use crate::log::{Body, LogReader, Status, WriterOptions};
+use crate::log::{Body, BodyRef, LogReader, Status, WriterOptions};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -58,7 +58,12 @@ pub fn import(args: &ImportArgs) -> CmdResult {
     };
     let format = import_format(args.format);
     // The inputs still exist while importing: one sync at each file's close is enough.
-    let opts = WriterOptions { fsync: false, zstd_level: args.level, ..WriterOptions::default() };
+    let opts = WriterOptions {
+        fsync: false,
+        zstd_level: args.level,
+        window_log: import::IMPORT_WINDOW_LOG,
+        ..WriterOptions::default()
+    };
     let stats =
         import::import_detecting(format, venue, &args.inputs, &args.out, opts).map_err(|e| match e {
             crate::log::LogError::Refused { .. } => anyhow::anyhow!("import refused: {e}"),
@@ -170,12 +175,12 @@ fn write_messages(
     // A newline is owed after each printed line unless the import marked it absent.
     let mut owe_newline = false;
     let mut buf = [0u8; 20];
-    while let Some(rec) = reader.next_record() {
+    while let Some(rec) = reader.next_ref() {
         if to.is_some_and(|t| rec.recv_ns > t) {
             break;
         }
-        let Body::Message(raw) = &rec.body else { continue };
-        let name = reader.stream_name(rec.stream);
+        let BodyRef::Message(raw) = rec.body else { continue };
+        let name = rec.stream_name;
         if name == NO_FINAL_NEWLINE {
             owe_newline = false;
             continue;

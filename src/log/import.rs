@@ -15,6 +15,11 @@ use std::path::{Path, PathBuf};
 
 /// `import`'s default zstd level (the command's `--level`).
 pub const IMPORT_LEVEL: i32 = 1;
+/// `import`'s zstd window (log2 bytes): one that holds a whole block (4 MiB), so the
+/// compressor never takes its external-dictionary path when the window wraps. The writer
+/// thread, import's longest, runs 14.7% fewer instructions on the shared BTCUSDT capture
+/// (callgrind: 720.6 M -> 614.7 M) for the same size; a reader of the file holds that window.
+pub const IMPORT_WINDOW_LOG: u32 = 22;
 
 /// Stream of lines that are not `<recv_ns> <message>`.
 pub const UNPARSED: &str = "unparsed";

@@ -20,7 +20,7 @@ pub mod writer;
 
 pub use ahead::{Ahead, ReadAhead, RecordWork};
 pub use reader::{Issue, IssueKind};
-pub use record::{Body, Control, Header, Record};
+pub use record::{Body, BodyRef, Control, Header, Record, RecordRef};
 pub use threaded::{Backpressure, ThreadedWriter, WriterStats};
 pub use writer::LogWriter;
 
@@ -178,7 +178,10 @@ pub struct LogReader {
     cur: Option<FileReader>,
     /// Whether the current file is read from its start (so its index can be checked).
     cur_from_start: bool,
-    queue: VecDeque<Record>,
+    /// Records decoded and not yet handed out (their message bytes in the arena).
+    queue: Decoded,
+    /// The record [`LogReader::next_ref`] handed out last (its control, when one, lives here).
+    current: Option<Slot>,
     issues: Vec<Issue>,
     strict: bool,
     stopped: bool,
@@ -186,6 +189,64 @@ pub struct LogReader {
     min_ns: Option<u64>,
     /// Per-file facts gathered while reading (for `inspect`).
     file_stats: Vec<FileStats>,
+}
+
+/// A decoded record waiting in the reader: a message's bytes are a range of the arena.
+#[derive(Debug)]
+struct Slot {
+    seq: u64,
+    recv_ns: u64,
+    stream: u16,
+    body: SlotBody,
+}
+
+#[derive(Debug)]
+enum SlotBody {
+    /// Bytes in the arena (decoded for [`LogReader::next_ref`]).
+    Message {
+        start: usize,
+        end: usize,
+    },
+    /// Bytes of their own (decoded for [`LogReader::next_record`], which hands them over
+    /// without a second copy).
+    Owned(Vec<u8>),
+    Control(Control),
+}
+
+/// The reader's queue of decoded records. For borrowed reading, one arena holds the message
+/// bytes of everything decoded by one step (cleared once all of it is handed out), so reading
+/// allocates nothing per record; for owned reading each message gets its own vector at once.
+/// Which one a step decodes into follows the call that asked for it; each slot says which it
+/// holds, so the two calls may be mixed.
+#[derive(Debug, Default)]
+struct Decoded {
+    slots: VecDeque<Slot>,
+    arena: Vec<u8>,
+    owned: bool,
+}
+
+impl Decoded {
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.arena.clear();
+    }
+}
+
+impl reader::RecordSink for Decoded {
+    fn message(&mut self, seq: u64, recv_ns: u64, stream: u16, raw: &[u8]) {
+        let body = if self.owned {
+            SlotBody::Owned(raw.to_vec())
+        } else {
+            let start = self.arena.len();
+            self.arena.extend_from_slice(raw);
+            SlotBody::Message { start, end: self.arena.len() }
+        };
+        self.slots.push_back(Slot { seq, recv_ns, stream, body });
+    }
+    fn control(&mut self, seq: u64, recv_ns: u64, control: Control) {
+        let stream = format::CONTROL_STREAM;
+        self.slots.push_back(Slot { seq, recv_ns, stream, body: SlotBody::Control(control) });
+    }
 }
 
 /// What the reader learned about one file.
@@ -240,7 +301,8 @@ impl LogReader {
             next_file,
             cur,
             cur_from_start: true,
-            queue: VecDeque::new(),
+            queue: Decoded::default(),
+            current: None,
             issues,
             strict: false,
             stopped: false,
@@ -273,6 +335,7 @@ impl LogReader {
     /// Positions the reader at the first record with `recv_ns >= t` (via the block index).
     pub fn seek_time(&mut self, t: u64) -> Result<(), LogError> {
         self.queue.clear();
+        self.current = None;
         self.stopped = false;
         // Last block (across files, in order) starting strictly before t: every record of
         // the blocks before it is older than t.
@@ -302,8 +365,34 @@ impl LogReader {
 
     /// The next record (message or control), `None` at the end of the recording.
     pub fn next_record(&mut self) -> Option<Record> {
+        self.queue.owned = true;
+        let slot = self.next_slot()?;
+        let body = match slot.body {
+            SlotBody::Message { start, end } => Body::Message(self.queue.arena[start..end].to_vec()),
+            SlotBody::Owned(raw) => Body::Message(raw),
+            SlotBody::Control(c) => Body::Control(c),
+        };
+        Some(Record { seq: slot.seq, recv_ns: slot.recv_ns, stream: slot.stream, body })
+    }
+
+    /// [`LogReader::next_record`] without allocating: the record borrows the reader's buffers
+    /// until the next call. The same records in the same order, with the same issues met.
+    pub fn next_ref(&mut self) -> Option<RecordRef<'_>> {
+        self.queue.owned = false;
+        let slot = self.next_slot()?;
+        let slot = self.current.insert(slot);
+        let body = match &slot.body {
+            SlotBody::Message { start, end } => BodyRef::Message(&self.queue.arena[*start..*end]),
+            SlotBody::Owned(raw) => BodyRef::Message(raw),
+            SlotBody::Control(c) => BodyRef::Control(c),
+        };
+        let stream_name = self.streams.get(usize::from(slot.stream)).map_or("unknown", String::as_str);
+        Some(RecordRef { seq: slot.seq, recv_ns: slot.recv_ns, stream: slot.stream, stream_name, body })
+    }
+
+    fn next_slot(&mut self) -> Option<Slot> {
         loop {
-            if let Some(r) = self.queue.pop_front() {
+            if let Some(r) = self.queue.slots.pop_front() {
                 if let Some(t) = self.min_ns {
                     if r.recv_ns < t {
                         continue;
@@ -317,6 +406,8 @@ impl LogReader {
                 self.stopped = true;
                 return None;
             }
+            // Every record decoded so far is handed out: their bytes may go.
+            self.queue.arena.clear();
             if !self.advance() {
                 self.stopped = true;
             }

@@ -11,6 +11,25 @@ use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
 
 const CHUNK: usize = 256 << 10;
 
+/// Where a [`FileReader`] puts the records it decodes, in order. Owned records
+/// (`VecDeque<Record>`, one allocation per message) for `compact` and `repair`; the
+/// [`super::LogReader`] copies messages into one reused arena instead, so that reading hands out
+/// borrowed records without allocating ([`super::LogReader::next_ref`]).
+pub trait RecordSink {
+    fn message(&mut self, seq: u64, recv_ns: u64, stream: u16, raw: &[u8]);
+    /// A control record (its stream is [`format::CONTROL_STREAM`]).
+    fn control(&mut self, seq: u64, recv_ns: u64, control: super::Control);
+}
+
+impl RecordSink for VecDeque<Record> {
+    fn message(&mut self, seq: u64, recv_ns: u64, stream: u16, raw: &[u8]) {
+        self.push_back(Record { seq, recv_ns, stream, body: Body::Message(raw.to_vec()) });
+    }
+    fn control(&mut self, seq: u64, recv_ns: u64, control: super::Control) {
+        self.push_back(Record { seq, recv_ns, stream: format::CONTROL_STREAM, body: Body::Control(control) });
+    }
+}
+
 /// What went wrong where.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IssueKind {
@@ -432,7 +451,7 @@ impl FileReader {
     /// Decodes more records into `out`; returns false when the file is exhausted.
     pub fn step(
         &mut self,
-        out: &mut VecDeque<Record>,
+        out: &mut impl RecordSink,
         streams: &mut Vec<String>,
         issues: &mut Vec<Issue>,
     ) -> bool {
@@ -692,7 +711,7 @@ impl FileReader {
 
     fn step_frame(
         &mut self,
-        out: &mut VecDeque<Record>,
+        out: &mut impl RecordSink,
         streams: &mut Vec<String>,
         issues: &mut Vec<Issue>,
     ) -> std::io::Result<()> {
@@ -805,7 +824,7 @@ impl FileReader {
     /// bit costs exactly this block; the reader then resumes at the next block header.
     fn read_compact_block(
         &mut self,
-        out: &mut VecDeque<Record>,
+        out: &mut impl RecordSink,
         streams: &mut Vec<String>,
         issues: &mut Vec<Issue>,
     ) -> std::io::Result<()> {
@@ -876,14 +895,13 @@ impl FileReader {
                 }
                 Some(Payload::Message { delta_ns, stream, raw }) => {
                     ns = ns.wrapping_add(delta_ns as u64);
-                    out.push_back(Record { seq, recv_ns: ns, stream, body: Body::Message(raw.to_vec()) });
+                    out.message(seq, ns, stream, raw);
                     seq += 1;
                     records += 1;
                 }
                 Some(Payload::Control { delta_ns, control }) => {
                     ns = ns.wrapping_add(delta_ns as u64);
-                    let stream = format::CONTROL_STREAM;
-                    out.push_back(Record { seq, recv_ns: ns, stream, body: Body::Control(control) });
+                    out.control(seq, ns, control);
                     seq += 1;
                     records += 1;
                 }
@@ -942,7 +960,7 @@ impl FileReader {
     /// the first bad one.
     fn parse_records(
         &mut self,
-        out: &mut VecDeque<Record>,
+        out: &mut impl RecordSink,
         streams: &mut Vec<String>,
     ) -> Option<(String, u64)> {
         let fs = self.frame.as_mut().expect("in a frame");
@@ -981,23 +999,13 @@ impl FileReader {
                 }
                 Some(Payload::Message { delta_ns, stream, raw }) => {
                     fs.prev_ns = fs.prev_ns.wrapping_add(delta_ns as u64);
-                    out.push_back(Record {
-                        seq: fs.next_seq,
-                        recv_ns: fs.prev_ns,
-                        stream,
-                        body: Body::Message(raw.to_vec()),
-                    });
+                    out.message(fs.next_seq, fs.prev_ns, stream, raw);
                     fs.next_seq += 1;
                     fs.records += 1;
                 }
                 Some(Payload::Control { delta_ns, control }) => {
                     fs.prev_ns = fs.prev_ns.wrapping_add(delta_ns as u64);
-                    out.push_back(Record {
-                        seq: fs.next_seq,
-                        recv_ns: fs.prev_ns,
-                        stream: format::CONTROL_STREAM,
-                        body: Body::Control(control),
-                    });
+                    out.control(fs.next_seq, fs.prev_ns, control);
                     fs.next_seq += 1;
                     fs.records += 1;
                 }

@@ -35,6 +35,34 @@ pub enum Body {
     Control(Control),
 }
 
+/// A [`Record`] borrowed from the reader ([`super::LogReader::next_ref`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RecordRef<'a> {
+    pub seq: u64,
+    pub recv_ns: u64,
+    pub stream: u16,
+    /// The stream's name in the table in force for this record (what
+    /// `LogReader::stream_name(stream)` says), borrowed with the record.
+    pub stream_name: &'a str,
+    pub body: BodyRef<'a>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BodyRef<'a> {
+    Message(&'a [u8]),
+    Control(&'a Control),
+}
+
+impl RecordRef<'_> {
+    pub fn to_record(&self) -> Record {
+        let body = match self.body {
+            BodyRef::Message(raw) => Body::Message(raw.to_vec()),
+            BodyRef::Control(c) => Body::Control(c.clone()),
+        };
+        Record { seq: self.seq, recv_ns: self.recv_ns, stream: self.stream, body }
+    }
+}
+
 /// Control records: what the driver knew besides the messages.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Control {

@@ -93,10 +93,45 @@ pub fn read_reader(mut r: LogReader) -> (Vec<Got>, Status, LogReader) {
     (v, st, r)
 }
 
-/// Reads everything; `None` when even opening fails.
+/// [`read_reader`] through the borrowing [`LogReader::next_ref`].
+pub fn read_reader_borrowed(mut r: LogReader) -> (Vec<Got>, Status, LogReader) {
+    let mut v = Vec::new();
+    while let Some(rec) = r.next_ref() {
+        let stream = rec.stream_name.to_owned();
+        let rec = rec.to_record();
+        v.push(Got { seq: rec.seq, recv_ns: rec.recv_ns, stream, body: rec.body });
+    }
+    let st = r.status();
+    (v, st, r)
+}
+
+/// [`read_reader`] alternating owned and borrowed records, one of each in turn.
+pub fn read_reader_mixed(mut r: LogReader) -> (Vec<Got>, Status, LogReader) {
+    let mut v = Vec::new();
+    loop {
+        let rec = if v.len() % 2 == 0 { r.next_record() } else { r.next_ref().map(|x| x.to_record()) };
+        let Some(rec) = rec else { break };
+        let stream = r.stream_name(rec.stream).to_owned();
+        v.push(Got { seq: rec.seq, recv_ns: rec.recv_ns, stream, body: rec.body });
+    }
+    let st = r.status();
+    (v, st, r)
+}
+
+/// Reads everything; `None` when even opening fails. Every read is made three times, with
+/// owned, borrowed and alternating records, and they must agree record for record and issue
+/// for issue (so every damage test also pins the borrowing reader).
 pub fn read(path: &Path) -> Option<(Vec<Got>, Status)> {
     let r = LogReader::open(path).ok()?;
-    let (v, s, _) = read_reader(r);
+    let (v, s, r) = read_reader(r);
+    let (vb, sb, rb) = read_reader_borrowed(LogReader::open(path).expect("opened once already"));
+    assert_eq!(v, vb, "owned and borrowed reads differ");
+    assert_eq!(s, sb);
+    assert_eq!(r.issues(), rb.issues());
+    let (vm, sm, rm) = read_reader_mixed(LogReader::open(path).expect("opened once already"));
+    assert_eq!(v, vm, "owned and mixed reads differ");
+    assert_eq!(s, sm);
+    assert_eq!(r.issues(), rm.issues());
     Some((v, s))
 }
 
