@@ -169,7 +169,7 @@ fn run<W: RecordWork>(
         let end = rec.is_none();
         batch.push(match rec {
             Some(r) => {
-                let stream = streams.get(usize::from(r.stream)).map_or("unknown", String::as_str);
+                let stream = super::stream_name_in(&streams, r.stream);
                 let p = work.on_record(stream, &r);
                 Ahead::Record(r, p)
             }

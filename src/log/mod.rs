@@ -249,6 +249,11 @@ impl reader::RecordSink for Decoded {
     }
 }
 
+/// A stream id's name in `streams` (`unknown` for an id the table lacks).
+pub(crate) fn stream_name_in(streams: &[String], stream: u16) -> &str {
+    streams.get(usize::from(stream)).map_or("unknown", String::as_str)
+}
+
 /// What the reader learned about one file.
 #[derive(Clone, Debug, Default)]
 pub struct FileStats {
@@ -386,7 +391,7 @@ impl LogReader {
             SlotBody::Owned(raw) => BodyRef::Message(raw),
             SlotBody::Control(c) => BodyRef::Control(c),
         };
-        let stream_name = self.streams.get(usize::from(slot.stream)).map_or("unknown", String::as_str);
+        let stream_name = stream_name_in(&self.streams, slot.stream);
         Some(RecordRef { seq: slot.seq, recv_ns: slot.recv_ns, stream: slot.stream, stream_name, body })
     }
 
@@ -431,7 +436,7 @@ impl LogReader {
 
     /// The name of a record's stream.
     pub fn stream_name(&self, stream: u16) -> &str {
-        self.streams.get(usize::from(stream)).map_or("unknown", String::as_str)
+        stream_name_in(&self.streams, stream)
     }
 
     /// Every stream name defined so far, by id (id 0 is `control`).
