@@ -342,7 +342,7 @@ impl CoinState {
         // Orders whose entry latency passed since the last input went live then, on the book
         // as it stood (it has not changed since): activate first, so their exposure counts
         // from `live_at` (a probe re-anchored at the last input is live from that input on).
-        if let Some(book) = book.filter(|_| self.book_valid) {
+        if let Some(book) = book.filter(|_| self.book_valid && self.sim.activation_due(now)) {
             self.activate(ctx, book);
         }
         // Exposure up to now of the quotes the strategy stands by: from going live until its
@@ -390,9 +390,12 @@ impl CoinState {
                 self.regime.regime() == Regime::Volatile,
             );
         }
-        let mut events = Vec::new();
-        self.outcomes.update_mid(now, None, &mut events);
-        self.apply_outcomes(ctx, events);
+        // Markout horizons that passed: on most inputs (every coin's, for each coin) none.
+        if self.outcomes.next_due().is_some_and(|due| due < now) {
+            let mut events = Vec::new();
+            self.outcomes.update_mid(now, None, &mut events);
+            self.apply_outcomes(ctx, events);
+        }
         if let Some(mid) = self.mid.filter(|_| !self.held.is_empty()) {
             self.decide_held(ctx, mid);
         }
@@ -405,8 +408,11 @@ impl CoinState {
 
     fn activate(&mut self, ctx: &mut Ctx<'_>, book: &dyn BookView) {
         let mut rejects: Vec<PostOnlyReject> = Vec::new();
-        self.sim.activate(ctx.now, book, &mut rejects);
-        self.count_resting(ctx);
+        // The resting count only grows when an order goes live (fills and cancels shrink it),
+        // so its maximum is only worth recounting then.
+        if self.sim.activate(ctx.now, book, &mut rejects) > 0 {
+            self.count_resting(ctx);
+        }
         for r in rejects {
             if let Some(rung) = self.probe_slot(r.order_id) {
                 self.probes[rung] = None;

@@ -89,6 +89,27 @@ pub struct Engine {
     events: Vec<MarketEvent>,
     #[serde(skip)]
     anomalies: Vec<MarketEvent>,
+    /// Each coin's index in `books` (a cache, not state): rebuilt when `books` grows, so the
+    /// per-input loop over every coin does not search the books by name.
+    #[serde(skip)]
+    book_index: BookIndex,
+}
+
+/// `Books::index_of` for each engine coin, as of `books.len() == for_len`.
+#[derive(Default)]
+struct BookIndex {
+    for_len: Option<usize>,
+    index: Vec<Option<usize>>,
+}
+
+impl BookIndex {
+    fn refresh(&mut self, books: &Books, coins: &[CoinState]) {
+        if self.for_len != Some(books.len()) || self.index.len() != coins.len() {
+            self.index.clear();
+            self.index.extend(coins.iter().map(|c| books.index_of(&c.coin)));
+            self.for_len = Some(books.len());
+        }
+    }
 }
 
 /// What `summary.json` reports from the engine (the session adds digest and input counts).
@@ -270,6 +291,7 @@ impl Engine {
             config,
             events: Vec::new(),
             anomalies: Vec::new(),
+            book_index: BookIndex::default(),
         })
     }
 
@@ -382,9 +404,11 @@ impl Engine {
     /// Time-driven work up to `now`, for every coin, then the periodic model snapshots.
     fn advance(&mut self, now: Timestamp, seq: u64, out: &mut Vec<Output>) {
         let window = self.window_open(now);
+        self.book_index.refresh(&self.books, &self.coins);
         for (i, c) in self.coins.iter_mut().enumerate() {
             let top = c.top;
-            let view = self.books.book(&c.coin).map(|b| market::TopView { book: b, top: top.as_ref() });
+            let view = self.book_index.index[i]
+                .map(|b| market::TopView { book: self.books.book_at(b), top: top.as_ref() });
             let book = view.as_ref().map(|v| v as &dyn crate::market_maker::simulation::fill_sim::BookView);
             let mut ctx = Self::ctx(
                 &self.config,

@@ -235,6 +235,25 @@ impl Books {
         self.find(coin).ok().map(|i| &self.coins[i].book)
     }
 
+    /// Where `coin`'s book sits, for `book_at`: an index stays valid while `len` is unchanged
+    /// (books are only ever added, in coin order, so an insertion is what moves them).
+    pub fn index_of(&self, coin: &str) -> Option<usize> {
+        self.find(coin).ok()
+    }
+
+    pub fn book_at(&self, index: usize) -> &OrderBook {
+        &self.coins[index].book
+    }
+
+    /// How many coins have a book.
+    pub fn len(&self) -> usize {
+        self.coins.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.coins.is_empty()
+    }
+
     /// Coins with a book, in order.
     pub fn coins(&self) -> impl Iterator<Item = &str> + '_ {
         self.coins.iter().map(|c| c.book.coin.as_str())

@@ -193,6 +193,11 @@ pub struct FillSimulator {
     orders: Vec<SimOrder>,
     #[serde(default)]
     consumed: Vec<ConsumedLevel>,
+    /// No order goes live before this: a lower bound on the `live_at` of the orders not yet
+    /// active (0, as after a restore, means unknown), so that `activation_due` answers without
+    /// a scan on the many inputs at which nothing activates (a cache, not state).
+    #[serde(skip)]
+    next_live_at: Timestamp,
 }
 
 /// The queue model's decision for one trade at our price.
@@ -205,7 +210,13 @@ enum QueueDecision {
 
 impl FillSimulator {
     pub fn new(cfg: &FillSimulatorConfig, seed: u64) -> Self {
-        FillSimulator { cfg: cfg.clone(), seed, orders: Vec::new(), consumed: Vec::new() }
+        FillSimulator {
+            cfg: cfg.clone(),
+            seed,
+            orders: Vec::new(),
+            consumed: Vec::new(),
+            next_live_at: Timestamp(0),
+        }
     }
 
     pub fn orders(&self) -> &[SimOrder] {
@@ -218,6 +229,7 @@ impl FillSimulator {
 
     /// Places an order that goes live after `entry_latency` (or `latency_ns` for probes).
     pub fn place(&mut self, id: u64, side: Side, px: Price, sz: Qty, role: OrderRole, live_at: Timestamp) {
+        self.next_live_at = self.next_live_at.min(live_at);
         self.orders.push(SimOrder {
             id,
             side,
@@ -294,22 +306,39 @@ impl FillSimulator {
 
     /// Drops orders that are dead or fully filled (and not waiting on a held fill).
     pub fn purge(&mut self, now: Timestamp) {
-        self.orders.retain(|o| {
+        let keep = |o: &SimOrder| {
             let dead = o.dead_at.is_some_and(|d| now >= d);
             let done = !o.is_probe() && o.remaining.0 == 0;
             o.held || !(dead || done)
-        });
+        };
+        // Most inputs drop nothing: a read-only scan is cheaper than `retain`'s.
+        if !self.orders.iter().all(keep) {
+            self.orders.retain(keep);
+        }
+    }
+
+    /// Whether `activate` at `now` may activate or reject an order: false only when no order
+    /// can (every order not yet live goes live after `now`).
+    pub fn activation_due(&self, now: Timestamp) -> bool {
+        self.next_live_at <= now
     }
 
     /// Activates orders whose entry latency has passed. An order that would cross the book at
-    /// that moment is rejected (post-only) and removed.
-    pub fn activate(&mut self, now: Timestamp, book: &dyn BookView, rejects: &mut Vec<PostOnlyReject>) {
+    /// that moment is rejected (post-only) and removed. Returns how many went live: this is
+    /// the only place an order does.
+    pub fn activate(
+        &mut self,
+        now: Timestamp,
+        book: &dyn BookView,
+        rejects: &mut Vec<PostOnlyReject>,
+    ) -> usize {
         let depth_model = !self.cfg.ignore_book_depth;
         let first_reject = rejects.len();
         // An order that went live since the last input activates even if its cancel has taken
         // effect since: it was fillable over [live_at, dead_at), on the book as it stood (the
         // book has not changed since the last input), and that stretch is exposure.
         let mut dead_rejects = Vec::new();
+        let mut activated = 0;
         for o in self
             .orders
             .iter_mut()
@@ -329,6 +358,7 @@ impl FillSimulator {
                 continue;
             }
             o.active = true;
+            activated += 1;
             if depth_model {
                 let level = book.size_at(o.side, o.px).0;
                 o.queue_ahead = level;
@@ -340,6 +370,16 @@ impl FillSimulator {
             self.orders
                 .retain(|o| !rejected.iter().any(|r| r.order_id == o.id) && !dead_rejects.contains(&o.id));
         }
+        // What is still not live goes live later (or never: cancelled before its entry
+        // latency passed, waiting to be purged).
+        self.next_live_at = self
+            .orders
+            .iter()
+            .filter(|o| !o.active && o.live_at > now)
+            .map(|o| o.live_at)
+            .min()
+            .unwrap_or(Timestamp(u64::MAX));
+        activated
     }
 
     /// The seed's `compute_fill_probability()` for a trade of `trade_sz` at exactly the order's
@@ -937,5 +977,73 @@ mod tests {
         assert_eq!(total, 400);
         assert_eq!(out[0].order_id, 1);
         assert!(out.iter().any(|o| o.probe));
+    }
+
+    /// `activation_due` gates `activate` on most inputs: whenever it says no, `activate` would
+    /// have activated, rejected and removed nothing. Random places (some crossing, some
+    /// cancelled before or after going live), cancels, trades, purges and times.
+    mod activation_gate {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Place { side: bool, px: i64, latency: u64 },
+            Cancel { nth: usize },
+            Trade { px: i64 },
+            Wait { dt: u64 },
+            Purge,
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                (any::<bool>(), 96i64..105, 0u64..40).prop_map(|(side, px, latency)| Op::Place { side, px, latency }),
+                (0usize..8).prop_map(|nth| Op::Cancel { nth }),
+                (97i64..104).prop_map(|px| Op::Trade { px }),
+                (0u64..30).prop_map(|dt| Op::Wait { dt }),
+                Just(Op::Purge),
+            ]
+        }
+
+        fn snapshot(s: &FillSimulator) -> Vec<(u64, bool, Option<Timestamp>)> {
+            s.orders().iter().map(|o| (o.id, o.active, o.dead_at)).collect()
+        }
+
+        proptest! {
+            #[test]
+            fn a_skipped_activation_changes_nothing(ops in proptest::collection::vec(op(), 1..60)) {
+                let mut s = FillSimulator::new(&FillSimulatorConfig::default(), 7);
+                let (mut now, mut id) = (Timestamp(1_000), 0u64);
+                let b = book(99, 101);
+                for op in ops {
+                    match op {
+                        Op::Place { side, px, latency } => {
+                            id += 1;
+                            let side = if side { Side::Buy } else { Side::Sell };
+                            s.place(id, side, Price(px), Qty(10), OrderRole::Quote, now.plus_ns(latency));
+                        }
+                        Op::Cancel { nth } => {
+                            if let Some(o) = s.orders().get(nth).map(|o| o.id) {
+                                s.cancel(o, now, 0);
+                            }
+                        }
+                        Op::Trade { px } => s.on_trade(now, id, 0, Side::Sell, Price(px), Qty(5), &mut vec![]),
+                        Op::Wait { dt } => now = now.plus_ns(dt),
+                        Op::Purge => s.purge(now),
+                    }
+                    let due = s.activation_due(now);
+                    let before = snapshot(&s);
+                    let mut rejects = vec![];
+                    let activated = s.activate(now, &b, &mut rejects);
+                    if !due {
+                        prop_assert_eq!(activated, 0);
+                        prop_assert!(rejects.is_empty());
+                        prop_assert_eq!(snapshot(&s), before);
+                    }
+                    // After an activation nothing more is due until a later entry latency passes.
+                    prop_assert!(!s.activation_due(now));
+                }
+            }
+        }
     }
 }
