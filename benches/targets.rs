@@ -684,8 +684,15 @@ fn live_rows(table: &mut Table) {
         coins.len(),
         100.0 * bursting as f64 / stamps.len().max(1) as f64
     );
+    // A core free for the engine thread, as the target asks: `live --engine-cpu` (the local
+    // exchange's threads, the recorder's and the journal's keep off it).
+    let pinned = match live_latency::engine_cpu() {
+        Some(cpu) => format!(", alone on CPU {cpu}"),
+        None => String::new(),
+    };
     use paper_trader::drivers::live::HANDOFF_ENV;
     for (how, handoff) in [("engine on the socket thread", false), ("behind the feed queue, parked", true)] {
+        let how = format!("{how}{pinned}");
         if handoff {
             std::env::set_var(HANDOFF_ENV, "1");
         } else {
@@ -698,13 +705,14 @@ fn live_rows(table: &mut Table) {
         // behind the messages ahead of it in the queue) or the socket loop's routing.
         let engine = live_latency::quantiles(&report.engine_latency);
         println!(
-            "  live {how}: receive -> decision p50 {:.1} us p99 {:.1} us max {:.1} us; dequeue -> decision p50 {:.1} us p99 {:.1} us max {:.1} us",
+            "  live {how}: receive -> decision p50 {:.1} us p99 {:.1} us max {:.1} us; dequeue -> decision p50 {:.1} us p99 {:.1} us max {:.1} us; {} ticks",
             live.p50 as f64 / 1e3,
             live.p99 as f64 / 1e3,
             live.max as f64 / 1e3,
             engine.p50 as f64 / 1e3,
             engine.p99 as f64 / 1e3,
             engine.max as f64 / 1e3,
+            report.ticks,
         );
         table.add(Row {
             target: format!("live feed -> decision p99, 20 coins at the venue's rate, {how}"),

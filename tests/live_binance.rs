@@ -393,6 +393,7 @@ fn live_run(faults: Vec<Fault>, wall: Duration, max_age: Option<Duration>) -> Li
         duration: Some(wall),
         progress_interval: Duration::from_secs(1),
         stale_after: None,
+        engine_cpu: None,
     };
     let mut config = EngineConfig::default();
     config.engine.coins = vec!["BTCUSDT".into()];

@@ -134,6 +134,7 @@ fn serve_and_run(handoff: bool, fail_at: Option<usize>, threaded: bool) -> Run {
         duration: Some(Duration::from_secs(20)),
         progress_interval: Duration::from_millis(100),
         stale_after: None,
+        engine_cpu: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let mut engine =

@@ -180,6 +180,7 @@ fn run_source(
         duration: Some(Duration::from_secs(20)),
         progress_interval: Duration::from_secs(1),
         stale_after: None,
+        engine_cpu: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let tail = source[n..]

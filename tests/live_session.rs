@@ -78,6 +78,7 @@ fn live_then_replay(
         duration: Some(wall),
         progress_interval: Duration::from_secs(1),
         stale_after: None,
+        engine_cpu: None,
     };
     tweak(&mut opts);
     let setup = SessionSetup {

@@ -58,6 +58,16 @@ pub fn with_exchange<T>(items: Vec<SourceItem>, speed: f64, f: impl FnOnce(&str)
     out
 }
 
+/// The CPU the bench gives the engine (`live --engine-cpu`): the last this process may use,
+/// when it may use two or more (`BENCH_LIVE_CPU=off`: none, for comparison).
+pub fn engine_cpu() -> Option<usize> {
+    if std::env::var("BENCH_LIVE_CPU").as_deref() == Ok("off") {
+        return None;
+    }
+    let cpus = paper_trader::drivers::affinity::current().ok()?;
+    cpus.last().copied().filter(|_| cpus.len() >= 2)
+}
+
 pub fn live_options(url: &str, wall: Duration) -> LiveOptions {
     LiveOptions {
         client: ClientOptions::new(url),
@@ -66,6 +76,7 @@ pub fn live_options(url: &str, wall: Duration) -> LiveOptions {
         // engine's thread, between messages).
         progress_interval: Duration::from_secs(1),
         stale_after: None,
+        engine_cpu: engine_cpu(),
     }
 }
 

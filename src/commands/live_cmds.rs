@@ -114,6 +114,7 @@ impl FeedArgs {
             duration: self.duration,
             progress_interval: Duration::from_secs(1),
             stale_after: Some(crate::drivers::live::default_stale_after(venue)),
+            engine_cpu: None,
         })
     }
 
@@ -266,6 +267,11 @@ pub struct LiveArgs {
     /// The session directory to create.
     #[arg(long, required_unless_present = "print_config")]
     pub out: Option<PathBuf>,
+    /// Run the engine on this CPU, alone: its thread is pinned there and the recorder's,
+    /// journal's and REST snapshots' threads keep off it (Linux; for the lowest feed ->
+    /// decision latency, with the CPU kept free of other work, e.g. `isolcpus`).
+    #[arg(long, value_name = "N")]
+    pub engine_cpu: Option<usize>,
 }
 
 /// The live session's settings from the flags: `--config`, then every `--set` (validated
@@ -303,6 +309,7 @@ pub fn live(args: &LiveArgs) -> CmdResult {
     }
     let out = args.out.clone().context("--out is required")?;
     let mut opts = args.feed.options(setup.seed)?;
+    opts.engine_cpu = args.engine_cpu;
     if setup.config.live.stale_after_ms > 0 {
         opts.stale_after = Some(Duration::from_millis(setup.config.live.stale_after_ms));
     }

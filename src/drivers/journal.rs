@@ -205,9 +205,10 @@ impl JournalThread {
             terminal: None,
             flush,
         };
-        let handle = std::thread::Builder::new()
-            .name("journal-writer".into())
-            .spawn(move || run(sink, &rx, &back_tx, &synced_tx))?;
+        let handle = std::thread::Builder::new().name("journal-writer".into()).spawn(move || {
+            super::affinity::leave_engine_cpu();
+            run(sink, &rx, &back_tx, &synced_tx)
+        })?;
         Ok(JournalThread {
             cur: Batch::with_capacity(),
             input_start: 0,

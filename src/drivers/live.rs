@@ -177,6 +177,9 @@ pub struct LiveOptions {
     /// A connected feed silent this long is stale: a `stale` control record, quotes pulled
     /// (`None`: never). Default per venue: [`default_stale_after`].
     pub stale_after: Option<Duration>,
+    /// Pin the engine's thread to this CPU and keep the session's other threads off it
+    /// (`live --engine-cpu`; [`super::affinity`]).
+    pub engine_cpu: Option<usize>,
 }
 
 /// How long a connected feed may be silent before it counts as stale (`live.stale_after_ms`
@@ -276,6 +279,7 @@ pub fn run_handoff(
     let client_stats = client.stats();
     // The sender is dropped with the thread's end: the engine loop below ends on that.
     let socket = std::thread::Builder::new().name("feed-socket".into()).spawn(move || {
+        super::affinity::leave_engine_cpu();
         drop(client.run());
     })?;
     let stale_after_ns = opts.stale_after.map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));

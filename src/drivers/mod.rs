@@ -1,6 +1,7 @@
 //! Drivers: the only code that touches clocks, sockets, files and threads. Each feeds the pure
 //! engine from outside (replay from a recording, live from a websocket) or serves data.
 
+pub mod affinity;
 pub mod clock;
 pub mod journal;
 pub mod live;

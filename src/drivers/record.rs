@@ -72,9 +72,10 @@ impl RecorderThread {
         let (tx, rx) = bounded::<Item>(RECORDER_QUEUE_CAPACITY);
         let stats = Arc::new(RecorderStats::default());
         let thread_stats = stats.clone();
-        let handle = std::thread::Builder::new()
-            .name("recorder".into())
-            .spawn(move || write_loop(writer, rx, &thread_stats))?;
+        let handle = std::thread::Builder::new().name("recorder".into()).spawn(move || {
+            super::affinity::leave_engine_cpu();
+            write_loop(writer, rx, &thread_stats)
+        })?;
         Ok(RecorderThread { tx: Some(tx), handle: Some(handle), stats })
     }
 

@@ -244,6 +244,8 @@ pub fn play(
     if !hub.wait_first_connection(first_connection) {
         return Ok(report);
     }
+    // A live session in this process that connected reserved its engine's CPU by now.
+    super::affinity::leave_engine_cpu();
     // The first client sends its subscriptions right after connecting: give them time to
     // arrive so that it sees the recording from its first message.
     std::thread::sleep(SUBSCRIBE_GRACE);

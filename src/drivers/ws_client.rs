@@ -636,6 +636,7 @@ impl<S: FeedSink> FeedClient<S> {
             let timeout = self.opts.connect_timeout;
             tracing::info!(%url, "fetching the book snapshot");
             let spawned = std::thread::Builder::new().name("rest-snapshot".into()).spawn(move || {
+                crate::drivers::affinity::leave_engine_cpu();
                 let result = crate::drivers::rest::get(&url, timeout);
                 let _ = tx.send(SnapshotResult { connection, symbol, stream, result });
             });

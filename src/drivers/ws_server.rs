@@ -409,9 +409,11 @@ fn accept_loop(listener: TcpListener, hub: Arc<Hub>) {
                 next_conn += 1;
                 let conn = next_conn;
                 let hub = hub.clone();
-                let spawned = std::thread::Builder::new()
-                    .name(format!("serve-conn-{conn}"))
-                    .spawn(move || serve_connection(conn, stream, peer, hub));
+                let spawned =
+                    std::thread::Builder::new().name(format!("serve-conn-{conn}")).spawn(move || {
+                        super::affinity::leave_engine_cpu();
+                        serve_connection(conn, stream, peer, hub)
+                    });
                 match spawned {
                     Ok(h) => workers.push(h),
                     Err(e) => tracing::warn!(error = %e, "cannot start a connection thread"),

@@ -223,6 +223,10 @@ pub fn run_session(
     let config_toml = setup.config.to_toml();
     let config = EngineConfig::from_toml(&config_toml).map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
     let input = InputDesc { source: format!("live:{}", setup.url), resumed_from: None };
+    // Reserved before any thread of the session starts: the journal's and the recorder's
+    // threads inherit the mask without the engine's CPU, and the engine's (this) thread
+    // pins itself once they run.
+    let reservation = opts.engine_cpu.map(crate::drivers::affinity::reserve).transpose()?;
     let runner = SessionRunner::create(out, config, setup.seed, setup.venue, &setup.coins, input)?;
     let header = Header {
         venue: setup.venue.name().to_string(),
@@ -242,7 +246,17 @@ pub fn run_session(
         speed: vec![SpeedWatch::default(); setup.coins.len()],
         status: RefCell::new(None),
     };
-    let report = super::run(protocol, opts, &mut engine, recorder, stop, progress)?;
+    if let Some(r) = &reservation {
+        r.pin_engine_thread()?;
+        tracing::info!(
+            "engine thread pinned to CPU {}; the session's other threads keep off it",
+            opts.engine_cpu.unwrap_or(0)
+        );
+    }
+    let report = super::run(protocol, opts, &mut engine, recorder, stop, progress);
+    // The session's end (journal, summary) needs no CPU of its own.
+    drop(reservation);
+    let report = report?;
     let event_time_speed: std::collections::BTreeMap<&str, Option<f64>> =
         engine.coins.iter().map(String::as_str).zip(engine.speed.iter().map(|w| w.speed)).collect();
     let summary = engine.runner.finish()?;

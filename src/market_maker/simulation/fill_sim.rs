@@ -997,7 +997,11 @@ mod tests {
 
         fn op() -> impl Strategy<Value = Op> {
             prop_oneof![
-                (any::<bool>(), 96i64..105, 0u64..40).prop_map(|(side, px, latency)| Op::Place { side, px, latency }),
+                (any::<bool>(), 96i64..105, 0u64..40).prop_map(|(side, px, latency)| Op::Place {
+                    side,
+                    px,
+                    latency
+                }),
                 (0usize..8).prop_map(|nth| Op::Cancel { nth }),
                 (97i64..104).prop_map(|px| Op::Trade { px }),
                 (0u64..30).prop_map(|dt| Op::Wait { dt }),
