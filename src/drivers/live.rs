@@ -3,7 +3,10 @@
 //! The socket thread ([`FeedClient`]) stamps each message with the driver's clock and offers it
 //! on a bounded queue. The engine thread (the caller of [`run`]) takes the events in order,
 //! keeps time monotonic (an event stamped before the last input is fed at the last input's
-//! time), injects `Input::Tick` at each of the engine's deadlines, numbers every input, feeds
+//! time), injects `Input::Tick` at each time the engine acts without market data
+//! ([`crate::engine::Engine::next_tick`]: strategy timers, paced requotes, funding, snapshots,
+//! checkpoints; orders going live or dying and markout horizons are done at the next input,
+//! first, with the same result), numbers every input, feeds
 //! the engine, and hands the same input to the recorder. So the recording holds exactly the
 //! sequence the engine consumed, with the same times and sequence numbers, and a replay of it
 //! reproduces the live outputs. Ticks are recorded as `Control::Tick` records.

@@ -967,8 +967,10 @@ impl CoinState {
         }
     }
 
-    /// Earliest time at which something happens without a new input.
-    pub fn next_deadline(&self) -> Option<Timestamp> {
+    /// Earliest time after `after` at which something happens without a new input. Each time
+    /// is compared with `after` on its own: one at or before it (a markout horizon falling due
+    /// at the last input, resolved at the next) must not hide the later ones.
+    pub fn next_deadline(&self, after: Timestamp) -> Option<Timestamp> {
         let orders = self.sim.orders().iter().flat_map(|o| {
             let pending = (!o.active).then_some(o.live_at);
             [pending, o.dead_at]
@@ -980,6 +982,22 @@ impl CoinState {
             .chain(self.requote_due)
             .chain(self.strategy.next_deadline())
             .chain(funding)
+            .filter(|t| *t > after)
+            .min()
+    }
+
+    /// Earliest time at which this coin acts without a new input: a strategy timer or a paced
+    /// requote (orders placed and cancelled then), or a funding time (settled on time). The
+    /// rest of [`Self::next_deadline`] (orders going live or dying, markout horizons) changes
+    /// nothing before the next input, which does it first, on the same book and mid: it needs
+    /// no tick of its own.
+    pub fn next_tick(&self, after: Timestamp) -> Option<Timestamp> {
+        let funding = self.funding.next_deadline().map(Timestamp);
+        self.requote_due
+            .into_iter()
+            .chain(self.strategy.next_deadline())
+            .chain(funding)
+            .filter(|t| *t > after)
             .min()
     }
 

@@ -13,7 +13,8 @@
 //!    right then (after this input, before the next): resuming from it and feeding the inputs
 //!    after `seq` gives exactly the outputs of the full run.
 //! 4. A live driver that wants time-driven work done without market data injects
-//!    [`Input::Tick`] at [`Engine::next_deadline`] and records the tick, so a replay sees it.
+//!    [`Input::Tick`] at [`Engine::next_tick`] (the times the engine acts: strategy timers,
+//!    paced requotes, funding, snapshots, checkpoints) and records the tick, so a replay sees it.
 //!    Time-driven work is also done lazily at the next input, so replays without ticks and live
 //!    runs with them resolve the same outcomes with the same mids.
 //!
@@ -640,7 +641,21 @@ impl Engine {
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.first_ns?;
         let own = [Timestamp(self.next_checkpoint_ns), Timestamp(self.next_snapshot_ns)];
-        self.coins.iter().filter_map(|c| c.next_deadline()).chain(own).filter(|t| *t > self.last_now).min()
+        let after = self.last_now;
+        self.coins.iter().filter_map(|c| c.next_deadline(after)).chain(own).filter(|t| *t > after).min()
+    }
+
+    /// The earliest time at which the engine acts without a new input, for a live driver's
+    /// `Input::Tick`: a strategy timer, a paced requote, a funding time, a model snapshot or a
+    /// checkpoint ([`CoinState::next_tick`]); `None` before the first input. The other
+    /// time-driven work of [`Self::next_deadline`] is done at the next input, before anything
+    /// else it does, with the same result: a tick for each order going live (most of them)
+    /// would only make the input that follows wait.
+    pub fn next_tick(&self) -> Option<Timestamp> {
+        self.first_ns?;
+        let own = [Timestamp(self.next_checkpoint_ns), Timestamp(self.next_snapshot_ns)];
+        let after = self.last_now;
+        self.coins.iter().filter_map(|c| c.next_tick(after)).chain(own).filter(|t| *t > after).min()
     }
 
     /// The figures of `summary.json` (first traded coin at the top level, per coin below).

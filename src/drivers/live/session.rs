@@ -102,7 +102,7 @@ impl LiveEngine for RunnerEngine {
         Ok(())
     }
     fn next_deadline(&self) -> Option<Timestamp> {
-        self.runner.engine().next_deadline()
+        self.runner.engine().next_tick()
     }
     fn status(&self) -> String {
         self.with_status(|summary| {
