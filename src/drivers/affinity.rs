@@ -97,7 +97,7 @@ pub struct Reservation {
 impl Reservation {
     /// Pins the calling thread (the engine's) to the reserved CPU.
     pub fn pin_engine_thread(&self) -> anyhow::Result<()> {
-        let cpu = engine_cpu().context_cpu()?;
+        let cpu = engine_cpu().ok_or_else(|| anyhow::anyhow!("no CPU is reserved for the engine"))?;
         set_current(&[cpu]).map_err(|e| anyhow::anyhow!("pinning the engine thread to CPU {cpu}: {e}"))
     }
 
@@ -112,16 +112,6 @@ impl Drop for Reservation {
     fn drop(&mut self) {
         ENGINE_CPU.store(usize::MAX, Ordering::Relaxed);
         self.unpin();
-    }
-}
-
-trait ContextCpu {
-    fn context_cpu(self) -> anyhow::Result<usize>;
-}
-
-impl ContextCpu for Option<usize> {
-    fn context_cpu(self) -> anyhow::Result<usize> {
-        self.ok_or_else(|| anyhow::anyhow!("no CPU is reserved for the engine"))
     }
 }
 

@@ -6,7 +6,7 @@
 //! time), injects `Input::Tick` at each time the engine acts without market data
 //! ([`crate::engine::Engine::next_tick`]: strategy timers, paced requotes, funding, snapshots,
 //! checkpoints; orders going live or dying and markout horizons are done at the next input,
-//! first, with the same result), numbers every input, feeds
+//! first, on the same book and mid), numbers every input, feeds
 //! the engine, and hands the same input to the recorder. So the recording holds exactly the
 //! sequence the engine consumed, with the same times and sequence numbers, and a replay of it
 //! reproduces the live outputs. Ticks are recorded as `Control::Tick` records.

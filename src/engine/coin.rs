@@ -990,7 +990,7 @@ impl CoinState {
     /// requote (orders placed and cancelled then), or a funding time (settled on time). The
     /// rest of [`Self::next_deadline`] (orders going live or dying, markout horizons) changes
     /// nothing before the next input, which does it first, on the same book and mid: it needs
-    /// no tick of its own.
+    /// no tick of its own (only the exposure sums' split points, and so their last bits, move).
     pub fn next_tick(&self, after: Timestamp) -> Option<Timestamp> {
         let funding = self.funding.next_deadline().map(Timestamp);
         self.requote_due
