@@ -2,8 +2,8 @@
 //! (`Engine::next_tick`: strategy timers, paced requotes, funding, snapshots, checkpoints), not
 //! at every time-driven deadline (`Engine::next_deadline`: also each order going live or dying
 //! and each markout horizon). The deadlines left out are done at the next input, first, on the
-//! same book and mid: the fills and markouts are those of a tick at every deadline, with a
-//! third of the inputs. Without the action ticks they are not.
+//! same book and mid: the fills and markouts are those of a tick at every deadline, with fewer
+//! inputs. Without the action ticks they are not.
 
 mod engine_support;
 

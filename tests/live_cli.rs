@@ -3,41 +3,18 @@
 //! run faster than receive time (`serve --speed Nx`). Real `serve` and `live` processes over
 //! loopback.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+
+mod serve_support;
+
+use serve_support::Serve;
 
 const BIN: &str = env!("CARGO_BIN_EXE_paper_trader");
 
 fn run(args: &[&str]) {
     let out = Command::new(BIN).args(args).env_remove("RUST_LOG").output().unwrap();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// `serve REC --speed SPEED --port 0`, and the URL it prints.
-struct Serve(Child, String);
-
-impl Serve {
-    fn start(rec: &str, speed: &str) -> Serve {
-        let mut child = Command::new(BIN)
-            .args(["serve", rec, "--port", "0", "--speed", speed])
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.starts_with("ws://"), "serve printed {line:?}");
-        Serve(child, line.trim().to_string())
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn recording(dir: &Path) -> String {
@@ -56,7 +33,7 @@ fn live_json(session: &Path) -> serde_json::Value {
 fn an_accelerated_feed_is_warned_about_and_the_heartbeat_beats() {
     let tmp = tempfile::tempdir().unwrap();
     let rec = recording(tmp.path());
-    let serve = Serve::start(&rec, "10x");
+    let serve = Serve::start(BIN, &rec, "10x");
     let out = tmp.path().join("fast");
     let o = Command::new(BIN)
         .args(["live", "--url", &serve.1, "--coins", "BTC", "--duration", "8s", "--heartbeat", "1"])
@@ -85,7 +62,7 @@ fn an_accelerated_feed_is_warned_about_and_the_heartbeat_beats() {
 fn a_feed_at_its_own_pace_is_not_warned_about() {
     let tmp = tempfile::tempdir().unwrap();
     let rec = recording(tmp.path());
-    let serve = Serve::start(&rec, "1x");
+    let serve = Serve::start(BIN, &rec, "1x");
     let out = tmp.path().join("slow");
     let o = Command::new(BIN)
         .args(["live", "--url", &serve.1, "--coins", "BTC", "--duration", "7s", "--heartbeat", "0"])
@@ -113,7 +90,7 @@ fn on_a_terminal_log_lines_go_above_the_status_panel() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let rec = recording(tmp.path());
-    let serve = Serve::start(&rec, "10x");
+    let serve = Serve::start(BIN, &rec, "10x");
     let out = tmp.path().join("tty").display().to_string();
     let cmd = format!("{BIN} live --url {} --coins BTC --duration 6s --out {out} 2>&1", serve.1);
     let o = Command::new("/usr/bin/script")

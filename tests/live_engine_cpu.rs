@@ -2,38 +2,15 @@
 //! `serve` and `live` processes over loopback; the threads' CPU masks are read from
 //! `/proc/PID/task/*/status` while the session runs (Linux).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod serve_support;
+
+use serve_support::Serve;
+
 const BIN: &str = env!("CARGO_BIN_EXE_paper_trader");
-
-/// `serve REC --port 0`, and the URL it prints.
-struct Serve(Child, String);
-
-impl Serve {
-    fn start(rec: &str) -> Serve {
-        let mut child = Command::new(BIN)
-            .args(["serve", rec, "--port", "0"])
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.starts_with("ws://"), "serve printed {line:?}");
-        Serve(child, line.trim().to_string())
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// "0-2,5" -> [0, 1, 2, 5].
 fn cpu_list(s: &str) -> Vec<usize> {
@@ -87,7 +64,7 @@ fn the_engine_thread_runs_alone_on_its_cpu() {
     }
     let cpu = *cpus.last().unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let serve = Serve::start(&recording(tmp.path()));
+    let serve = Serve::start(BIN, &recording(tmp.path()), "1x");
     let out = tmp.path().join("session");
     let live = Command::new(BIN)
         .args(["live", "--url", &serve.1, "--coins", "BTC,ETH", "--duration", "5s", "--heartbeat", "0"])
