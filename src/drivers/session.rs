@@ -29,7 +29,9 @@ use std::path::{Path, PathBuf};
 /// The stream name of the output journal's records.
 pub const OUTPUT_STREAM: &str = "outputs";
 /// Version of the checkpoint file layout.
-pub(super) const CHECKPOINT_VERSION: u32 = 2;
+/// 3: a coin's exposure since the last whole second is kept in integer nanoseconds (the
+/// estimator's `pending_ns`), its grid steps second by second.
+pub(super) const CHECKPOINT_VERSION: u32 = 3;
 /// zstd level for checkpoints: they are written every 5 minutes of event time, so a
 /// moderate level costs little and keeps them small.
 const CHECKPOINT_ZSTD_LEVEL: i32 = 3;

@@ -10,7 +10,9 @@ use crate::market_maker::funding::FundingClock;
 use crate::market_maker::margin::{CoinExposure, MarginTracker};
 use crate::market_maker::position::Position;
 use crate::market_maker::regime::RegimeDetector;
-use crate::market_maker::simulation::fill_sim::{BookView, FillOpportunity, OrderRole, PostOnlyReject};
+use crate::market_maker::simulation::fill_sim::{
+    BookView, FillOpportunity, OrderRole, PostOnlyReject, SimOrder,
+};
 use crate::market_maker::simulation::latency::FeedDelay;
 use crate::market_maker::simulation::outcome::{FillAt, OutcomeEvent};
 use crate::market_maker::simulation::{CalibrationController, FillSimulator, OutcomeTracker};
@@ -26,6 +28,9 @@ use orders::{OwnQuotes, Scratch};
 pub use slot::StrategySlot;
 
 const NS_PER_S: u64 = 1_000_000_000;
+/// The whole seconds a coin's grid steps through one by one ([`CoinState::advance`]); a longer
+/// silence is crossed in one step up to its last day.
+const MAX_STEPPED_SECONDS: u64 = 86_400;
 
 /// What every per-coin step needs from the account and the engine.
 pub(crate) struct Ctx<'a> {
@@ -345,57 +350,42 @@ impl CoinState {
         if let Some(book) = book.filter(|_| self.book_valid && self.sim.activation_due(now)) {
             self.activate(ctx, book);
         }
-        // Exposure up to now of the quotes the strategy stands by: from going live until its
-        // cancel is sent. A cancel is only ever sent while an input (or deadline) at
-        // `exposure_from` or earlier is handled, so an order with a cancel in flight has no
-        // exposure left in `[from, now)`; the fills of its cancel tail stay out of the fit too
-        // (`ParameterEstimator::on_unfitted_fill`), so kappa does not depend on the latency.
-        if let (Some(mid), Some(from)) = (self.mid, self.exposure_from) {
-            for o in self.sim.orders().iter().filter(|o| o.active && !o.held && o.dead_at.is_none()) {
-                let start = from.max(o.live_at);
-                let end = now;
-                if end > start && self.estimator.behind_touch(o.side, o.px) {
-                    self.estimator.on_exposure(
-                        depth_bp(o.px, mid),
-                        end.since(start) as f64 / 1e9,
-                        o.is_probe(),
-                    );
-                }
-            }
-        }
-        self.exposure_from = self.mid.map(|_| now);
-        self.sim.purge(now);
+        // The coin's 1 s grid of event time, on its own clock: each whole second passed since
+        // the last call, in order, with the markouts due before it, the exposure up to it,
+        // then the second's decay, volatility sample and calibration step. What these compute
+        // depends on the coin's state and the second only, never on when the engine was
+        // called (at every input of any coin): another coin's messages change nothing here.
         let second = now.0 / NS_PER_S;
-        if second > self.last_second {
-            let elapsed = if self.last_second == 0 { 0 } else { second - self.last_second };
+        if self.last_second == 0 {
+            // The grid starts at the second of the first call.
             self.last_second = second;
-            self.estimator.decay(elapsed as f64);
-            if let Some(mid) = self.mid {
-                if let Some((r, k)) = self.vol.on_mid(second, mid) {
-                    if let Some((from, to)) = self.regime.on_return(r, k) {
-                        ctx.stats.regime_changes += 1;
-                        ctx.out.push(Output::RegimeChange {
-                            coin: self.coin.clone(),
-                            from,
-                            to,
-                            vol_ratio: self.regime.ratio(),
-                        });
-                    }
-                }
-            }
-            self.calibration.update(
-                now.0,
-                self.estimator.kappa_confidence(),
-                self.pre_fill_classifier.as_progress(),
-                self.regime.regime() == Regime::Volatile,
-            );
+            self.on_second(ctx, second);
         }
+        if second - self.last_second > MAX_STEPPED_SECONDS {
+            // A silence of more than a day (a clock jump, a venue down) is crossed in one step
+            // up to its last day, so that a bad timestamp cannot loop for years; the exposure
+            // and fills have long decayed by then (the forgetting horizon is 30 min).
+            let s = second - MAX_STEPPED_SECONDS;
+            let at = Timestamp(s * NS_PER_S);
+            self.resolve_markouts(ctx, at);
+            self.accrue_exposure(at);
+            self.estimator.decay((s - self.last_second) as f64);
+            self.last_second = s;
+            self.on_second(ctx, s);
+        }
+        while self.last_second < second {
+            let s = self.last_second + 1;
+            let at = Timestamp(s * NS_PER_S);
+            self.resolve_markouts(ctx, at);
+            self.accrue_exposure(at);
+            self.estimator.decay(1.0);
+            self.last_second = s;
+            self.on_second(ctx, s);
+        }
+        self.accrue_exposure(now);
+        self.sim.purge(now);
         // Markout horizons that passed: on most inputs (every coin's, for each coin) none.
-        if self.outcomes.next_due().is_some_and(|due| due < now) {
-            let mut events = Vec::new();
-            self.outcomes.update_mid(now, None, &mut events);
-            self.apply_outcomes(ctx, events);
-        }
+        self.resolve_markouts(ctx, now);
         if let Some(mid) = self.mid.filter(|_| !self.held.is_empty()) {
             self.decide_held(ctx, mid);
         }
@@ -404,6 +394,62 @@ impl CoinState {
             self.requote_due = None;
             self.requote(ctx, Trigger::Deadline);
         }
+    }
+
+    /// Exposure up to `until` of the quotes the strategy stands by: from going live until its
+    /// cancel is sent, in integer nanoseconds (split anywhere, the sum is the same). A cancel
+    /// is only ever sent while an input (or deadline) at `exposure_from` or earlier is
+    /// handled, so an order with a cancel in flight has no exposure left in `[from, until)`;
+    /// the fills of its cancel tail stay out of the fit too
+    /// (`ParameterEstimator::on_unfitted_fill`), so kappa does not depend on the latency.
+    fn accrue_exposure(&mut self, until: Timestamp) {
+        if let (Some(mid), Some(from)) = (self.mid, self.exposure_from) {
+            // A quote filled completely rests no more: its exposure ended at the input that
+            // filled it (accrued just before), not at its purge, which waits for the next call.
+            let resting = |o: &&SimOrder| {
+                o.active && !o.held && o.dead_at.is_none() && (o.is_probe() || o.remaining.0 > 0)
+            };
+            for o in self.sim.orders().iter().filter(resting) {
+                let start = from.max(o.live_at);
+                if until > start && self.estimator.behind_touch(o.side, o.px) {
+                    self.estimator.on_exposure_ns(depth_bp(o.px, mid), until.since(start), o.is_probe());
+                }
+            }
+        }
+        self.exposure_from = self.mid.map(|_| until);
+    }
+
+    /// The markouts whose horizon passed before `at`, resolved at the mid in effect then.
+    fn resolve_markouts(&mut self, ctx: &mut Ctx<'_>, at: Timestamp) {
+        if self.outcomes.next_due().is_some_and(|due| due < at) {
+            let mut events = Vec::new();
+            self.outcomes.update_mid(at, None, &mut events);
+            self.apply_outcomes(ctx, events);
+        }
+    }
+
+    /// The work of whole second `second` of the coin's grid (after its decay): the volatility
+    /// sample of the mid in effect at its start, the regime, the calibration step.
+    fn on_second(&mut self, ctx: &mut Ctx<'_>, second: u64) {
+        if let Some(mid) = self.mid {
+            if let Some((r, k)) = self.vol.on_mid(second, mid) {
+                if let Some((from, to)) = self.regime.on_return(r, k) {
+                    ctx.stats.regime_changes += 1;
+                    ctx.out.push(Output::RegimeChange {
+                        coin: self.coin.clone(),
+                        from,
+                        to,
+                        vol_ratio: self.regime.ratio(),
+                    });
+                }
+            }
+        }
+        self.calibration.update(
+            second * NS_PER_S,
+            self.estimator.kappa_confidence(),
+            self.pre_fill_classifier.as_progress(),
+            self.regime.regime() == Regime::Volatile,
+        );
     }
 
     fn activate(&mut self, ctx: &mut Ctx<'_>, book: &dyn BookView) {
@@ -990,7 +1036,7 @@ impl CoinState {
     /// requote (orders placed and cancelled then), or a funding time (settled on time). The
     /// rest of [`Self::next_deadline`] (orders going live or dying, markout horizons) changes
     /// nothing before the next input, which does it first, on the same book and mid: it needs
-    /// no tick of its own (only the exposure sums' split points, and so their last bits, move).
+    /// no tick of its own (the exposure sums are the same however the time is split).
     pub fn next_tick(&self, after: Timestamp) -> Option<Timestamp> {
         let funding = self.funding.next_deadline().map(Timestamp);
         self.requote_due

@@ -650,8 +650,9 @@ impl Engine {
     /// checkpoint ([`CoinState::next_tick`]); `None` before the first input. The other
     /// time-driven work of [`Self::next_deadline`] is done at the next input, before anything
     /// else it does, on the same book and mid, so the fills and markouts are the same (the
-    /// exposure sums are split at fewer inputs, which can only move their last bits): a tick
-    /// for each order going live (most of them) would only make the input that follows wait.
+    /// exposure sums, in integer nanoseconds between whole seconds, do not depend on where the
+    /// time is split): a tick for each order going live (most of them) would only make the
+    /// input that follows wait.
     pub fn next_tick(&self) -> Option<Timestamp> {
         self.first_ns?;
         let own = [Timestamp(self.next_checkpoint_ns), Timestamp(self.next_snapshot_ns)];

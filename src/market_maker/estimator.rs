@@ -68,8 +68,13 @@ pub struct ParameterEstimator {
     min_fills: u64,
     kappa_prior: f64,
     a_prior: f64,
-    /// Exposure seconds per depth bin, per source (`QUOTES`, `PROBES`).
+    /// Exposure seconds per depth bin, per source (`QUOTES`, `PROBES`), up to the last whole
+    /// second of event time ([`ParameterEstimator::fold_exposure`]), decayed.
     exposure_s: [Vec<f64>; 2],
+    /// Exposure since that second, in integer nanoseconds: a sum of integers is the same
+    /// however the time is split, so the float sums do not depend on when the engine was
+    /// called (at each input of any coin) but only on the coin's own orders and the clock.
+    pending_ns: [Vec<u64>; 2],
     /// Decayed fill counts per depth bin, per source.
     fills: [Vec<f64>; 2],
     /// Fills of real quotes (size > 0): the seed's `own_fills`.
@@ -182,6 +187,7 @@ impl ParameterEstimator {
             kappa_prior: cfg.kappa_prior,
             a_prior: cfg.a_prior,
             exposure_s: [vec![0.0; bins], vec![0.0; bins]],
+            pending_ns: [vec![0; bins], vec![0; bins]],
             fills: [vec![0.0; bins], vec![0.0; bins]],
             own_fills: 0,
             probe_fills: 0,
@@ -234,6 +240,8 @@ impl ParameterEstimator {
         if dt_s <= 0.0 {
             return;
         }
+        // What rested since the last fold rested before the time that decays it.
+        self.fold_exposure();
         let f = libm::exp(-dt_s / self.forgetting_horizon_s);
         for v in self.exposure_s.iter_mut().chain(self.fills.iter_mut()).flatten() {
             *v *= f;
@@ -242,10 +250,41 @@ impl ParameterEstimator {
     }
 
     /// A quote (`probe` false) or a shadow-ladder probe rested `dt_s` seconds at `depth_bp`
-    /// from the mid.
+    /// from the mid (added to the folded sums at once).
     pub fn on_exposure(&mut self, depth_bp: f64, dt_s: f64, probe: bool) {
         if let Some(j) = self.bin(depth_bp) {
             self.exposure_s[usize::from(probe)][j] += dt_s;
+        }
+    }
+
+    /// A quote or probe rested `ns` nanoseconds at `depth_bp` from the mid since the last
+    /// whole second: kept in integers until [`ParameterEstimator::fold_exposure`].
+    pub fn on_exposure_ns(&mut self, depth_bp: f64, ns: u64, probe: bool) {
+        if let Some(j) = self.bin(depth_bp) {
+            self.pending_ns[usize::from(probe)][j] += ns;
+        }
+    }
+
+    /// A whole second of event time: the exposure since the last one joins the float sums
+    /// (before that second's decay).
+    pub fn fold_exposure(&mut self) {
+        for (sums, pending) in self.exposure_s.iter_mut().zip(&mut self.pending_ns) {
+            for (t, p) in sums.iter_mut().zip(pending.iter_mut()) {
+                if *p != 0 {
+                    *t += *p as f64 / 1e9;
+                    *p = 0;
+                }
+            }
+        }
+    }
+
+    /// Exposure seconds of one bin and source: the folded sum and what is pending.
+    fn exposure(&self, source: usize, j: usize) -> f64 {
+        let p = self.pending_ns[source][j];
+        if p == 0 {
+            self.exposure_s[source][j]
+        } else {
+            self.exposure_s[source][j] + p as f64 / 1e9
         }
     }
 
@@ -295,8 +334,12 @@ impl ParameterEstimator {
     pub fn bins(&self) -> Vec<(f64, f64, f64)> {
         (0..self.fills[QUOTES].len())
             .map(|j| {
-                let (e, f) = (&self.exposure_s, &self.fills);
-                (self.bin_center(j), e[QUOTES][j] + e[PROBES][j], f[QUOTES][j] + f[PROBES][j])
+                let f = &self.fills;
+                (
+                    self.bin_center(j),
+                    self.exposure(QUOTES, j) + self.exposure(PROBES, j),
+                    f[QUOTES][j] + f[PROBES][j],
+                )
             })
             .collect()
     }
@@ -313,7 +356,8 @@ impl ParameterEstimator {
     #[cfg(test)]
     fn weighted_moments(&self, source: usize, kappa: f64) -> (f64, f64, f64) {
         let (mut w, mut m1, mut m2) = (0.0, 0.0, 0.0);
-        for (j, &t) in self.exposure_s[source].iter().enumerate() {
+        for j in 0..self.exposure_s[source].len() {
+            let t = self.exposure(source, j);
             if t <= 0.0 {
                 continue;
             }
@@ -335,8 +379,8 @@ impl ParameterEstimator {
     /// of its own, so the results are bit-identical.
     fn weighted_moments_both(&self, kappa: f64) -> [Moments; 2] {
         let mut acc = [(0.0f64, 0.0f64, 0.0f64); 2];
-        let [eq, ep] = &self.exposure_s;
-        for (j, (&tq, &tp)) in eq.iter().zip(ep).enumerate() {
+        for j in 0..self.exposure_s[QUOTES].len() {
+            let (tq, tp) = (self.exposure(QUOTES, j), self.exposure(PROBES, j));
             if tq <= 0.0 && tp <= 0.0 {
                 continue;
             }

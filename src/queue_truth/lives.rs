@@ -68,14 +68,17 @@ pub fn session_orders(outputs: &[(Timestamp, Output)], cancel_latency_ns: u64, e
             }
             Output::OrderRejected { coin, side, px, sz, reason: RejectReason::PostOnly } => {
                 // Rejected when it went live (the reject names no order): the latest order of
-                // that coin, side, price and size that went live by now and is still open.
+                // that coin, side, price and size that went live by now and whose life is not
+                // ended at its start already. Its cancel may have taken effect before the
+                // reject was journalled (the reject is reported at the first input after
+                // `live_at`), so its end may lie before now.
                 let found = lives.orders.iter_mut().rev().find(|o| {
                     *o.coin == **coin
                         && o.side == *side
                         && o.px == px.0
                         && o.sz == sz.0
                         && o.live_at <= t.0
-                        && o.end_at > t.0
+                        && o.end_at > o.live_at
                         && o.sim_fills.is_empty()
                 });
                 if let Some(o) = found {

@@ -337,7 +337,6 @@ impl FillSimulator {
         // An order that went live since the last input activates even if its cancel has taken
         // effect since: it was fillable over [live_at, dead_at), on the book as it stood (the
         // book has not changed since the last input), and that stretch is exposure.
-        let mut dead_rejects = Vec::new();
         let mut activated = 0;
         for o in self
             .orders
@@ -349,12 +348,11 @@ impl FillSimulator {
                 Side::Sell => book.best_bid().is_some_and(|b| o.px <= b),
             };
             if crosses {
-                if o.dead_at.is_some_and(|d| d <= now) {
-                    // Cancelled already: nothing to report, it simply never rested.
-                    dead_rejects.push(o.id);
-                } else {
-                    rejects.push(PostOnlyReject { order_id: o.id, side: o.side, px: o.px, sz: o.remaining });
-                }
+                // Rejected at `live_at`, before its cancel (if one was sent) took effect: the
+                // venue rejects it then, whenever this call comes. (Dropping the reject of an
+                // order whose cancel had taken effect by the call made the journal depend on
+                // when the engine was called: at another coin's input, or at this coin's next.)
+                rejects.push(PostOnlyReject { order_id: o.id, side: o.side, px: o.px, sz: o.remaining });
                 continue;
             }
             o.active = true;
@@ -365,10 +363,9 @@ impl FillSimulator {
                 o.level_size = level;
             }
         }
-        if rejects.len() > first_reject || !dead_rejects.is_empty() {
+        if rejects.len() > first_reject {
             let rejected = &rejects[first_reject..];
-            self.orders
-                .retain(|o| !rejected.iter().any(|r| r.order_id == o.id) && !dead_rejects.contains(&o.id));
+            self.orders.retain(|o| !rejected.iter().any(|r| r.order_id == o.id));
         }
         // What is still not live goes live later (or never: cancelled before its entry
         // latency passed, waiting to be purged).
