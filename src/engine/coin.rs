@@ -382,18 +382,29 @@ impl CoinState {
             self.last_second = s;
             self.on_second(ctx, s);
         }
-        self.accrue_exposure(now);
+        // No exposure is added up to `now` here: summed in integers, it is the same whenever it
+        // is added, so it waits until something of this coin's changes (`catch_up`: its own
+        // input, a fill, a cancel), and most inputs are other coins'. Orders dying or filled
+        // meanwhile rest no more: `accrue_exposure` leaves them out.
         self.sim.purge(now);
         // Markout horizons that passed: on most inputs (every coin's, for each coin) none.
         self.resolve_markouts(ctx, now);
         if let Some(mid) = self.mid.filter(|_| !self.held.is_empty()) {
+            self.catch_up(now);
             self.decide_held(ctx, mid);
         }
         let strategy_due = self.strategy.next_deadline().is_some_and(|d| d <= now);
         if strategy_due || self.requote_due.is_some_and(|d| d <= now) {
+            self.catch_up(now);
             self.requote_due = None;
             self.requote(ctx, Trigger::Deadline);
         }
+    }
+
+    /// The exposure up to `now`, before an input (or deadline) changes anything of this coin's
+    /// that exposure depends on: its mid, touch, orders or fit.
+    pub(crate) fn catch_up(&mut self, now: Timestamp) {
+        self.accrue_exposure(now);
     }
 
     /// Exposure up to `until` of the quotes the strategy stands by: from going live until its
@@ -403,6 +414,10 @@ impl CoinState {
     /// the fills of its cancel tail stay out of the fit too
     /// (`ParameterEstimator::on_unfitted_fill`), so kappa does not depend on the latency.
     fn accrue_exposure(&mut self, until: Timestamp) {
+        if self.exposure_from == Some(until) {
+            // Added up to `until` already (an input's second event of this coin).
+            return;
+        }
         if let (Some(mid), Some(from)) = (self.mid, self.exposure_from) {
             // A quote filled completely rests no more: its exposure ended at the input that
             // filled it (accrued just before), not at its purge, which waits for the next call.
@@ -866,6 +881,7 @@ impl CoinState {
     /// A gap, disconnect or invalid book: cancel everything at once (the venue would cancel
     /// nothing, but we can no longer tell what filled), drop what is pending.
     pub(crate) fn invalidate(&mut self, ctx: &mut Ctx<'_>, reason: CancelReason) {
+        self.catch_up(ctx.now);
         self.book_valid = false;
         self.top = None;
         for o in self.sim.remove_all() {

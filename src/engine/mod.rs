@@ -351,7 +351,9 @@ impl Engine {
             }
             Input::Disconnect => self.invalidate(now, seq, CancelReason::Disconnect, out),
             Input::Gap => self.invalidate(now, seq, CancelReason::Gap, out),
-            Input::Tick => {}
+            // Time passed and nothing else: every coin's exposure is brought up to now (what
+            // a tick's caller reads of the models covers all the time it names).
+            Input::Tick => self.coins.iter_mut().for_each(|c| c.catch_up(now)),
             Input::Stale => self.pull_quotes(now, seq, CancelReason::Stale, out),
         }
         self.record_checklist(now);
@@ -467,6 +469,11 @@ impl Engine {
 
     fn on_event(&mut self, now: Timestamp, seq: u64, print: u32, event: &MarketEvent, out: &mut Vec<Output>) {
         let window = self.window_open(now);
+        // The coin this event is for adds its exposure up to now first (`CoinState::advance`
+        // leaves it to the coin's own inputs).
+        if let Some(i) = event_coin(event).and_then(|c| self.coin_index(c)) {
+            self.coins[i].catch_up(now);
+        }
         if let Some((coin, exch)) = event_time(event) {
             if let Some(i) = self.coin_index(coin) {
                 self.coins[i].observe_feed(now, exch, self.config.fill_sim.feed_window_s);
@@ -788,6 +795,18 @@ pub fn no_skill_as_rate(sigma_1s_bp: f64, threshold_bp: f64, horizon_s: u32) -> 
 }
 
 /// The coin and exchange time of a market event that carries one.
+/// The coin whose state an event changes (its book, trades, mark or funding).
+fn event_coin(event: &MarketEvent) -> Option<&str> {
+    match event {
+        MarketEvent::Trade { coin, .. }
+        | MarketEvent::BookSnapshot { coin, .. }
+        | MarketEvent::BookDiff { coin, .. }
+        | MarketEvent::Bbo { coin, .. }
+        | MarketEvent::AssetCtx { coin, .. } => Some(coin),
+        _ => None,
+    }
+}
+
 fn event_time(event: &MarketEvent) -> Option<(&str, Timestamp)> {
     match event {
         MarketEvent::Trade { coin, exch_ns, history: false, .. }
