@@ -11,9 +11,8 @@
 mod engine_support;
 
 use engine_support::{market, MarketParams, Msg};
-use paper_trader::engine::{Engine, EngineConfig, Input, Output};
+use paper_trader::engine::{EngineConfig, Input, Output};
 use paper_trader::types::Timestamp;
-use paper_trader::venue::Venue;
 
 /// A trades-only ETH stream between BTC's messages: ETH never has a book, so it never quotes
 /// and takes no order or fill ids, and what it changes for BTC is only when inputs arrive.
@@ -43,16 +42,7 @@ fn eth_trades(from_ns: u64, to_ns: u64) -> Vec<(u64, String)> {
 /// in every run), and returns the outputs and the final model snapshots.
 fn run(cfg: &EngineConfig, coins: &[&str], msgs: &[Msg], end: (u64, u64)) -> (Vec<Output>, Vec<Output>) {
     let coins: Vec<String> = coins.iter().map(|c| c.to_string()).collect();
-    let mut e = Engine::new(cfg.clone(), Venue::Hyperliquid, 7, &coins).expect("config");
-    let mut out = Vec::new();
-    for m in msgs {
-        e.on_input(
-            Timestamp(m.recv_ns),
-            m.seq,
-            Input::Message { stream: "ws", raw: m.raw.as_bytes() },
-            &mut out,
-        );
-    }
+    let (mut out, mut e) = engine_support::run_coins(cfg, 7, &coins, msgs);
     e.on_input(Timestamp(end.0), end.1, Input::Tick, &mut out);
     let snapshots = e.final_snapshots();
     (out, snapshots)

@@ -361,31 +361,23 @@ impl CoinState {
             self.last_second = second;
             self.on_second(ctx, second);
         }
-        if second - self.last_second > MAX_STEPPED_SECONDS {
-            // A silence of more than a day (a clock jump, a venue down) is crossed in one step
-            // up to its last day, so that a bad timestamp cannot loop for years; the exposure
-            // and fills have long decayed by then (the forgetting horizon is 30 min).
-            let s = second - MAX_STEPPED_SECONDS;
-            let at = Timestamp(s * NS_PER_S);
-            self.resolve_markouts(ctx, at);
-            self.accrue_exposure(at);
-            self.estimator.decay((s - self.last_second) as f64);
-            self.last_second = s;
-            self.on_second(ctx, s);
-        }
         while self.last_second < second {
-            let s = self.last_second + 1;
+            // One second at a time; a silence of more than a day (a clock jump, a venue down)
+            // is crossed in one step up to its last day, so that a bad timestamp cannot loop
+            // for years (the exposure and fills have long decayed by then: the forgetting
+            // horizon is 30 min).
+            let s = (self.last_second + 1).max(second.saturating_sub(MAX_STEPPED_SECONDS));
             let at = Timestamp(s * NS_PER_S);
             self.resolve_markouts(ctx, at);
-            self.accrue_exposure(at);
-            self.estimator.decay(1.0);
+            self.catch_up(at);
+            self.estimator.decay((s - self.last_second) as f64);
             self.last_second = s;
             self.on_second(ctx, s);
         }
         // No exposure is added up to `now` here: summed in integers, it is the same whenever it
         // is added, so it waits until something of this coin's changes (`catch_up`: its own
         // input, a fill, a cancel), and most inputs are other coins'. Orders dying or filled
-        // meanwhile rest no more: `accrue_exposure` leaves them out.
+        // meanwhile rest no more: `catch_up` leaves them out.
         self.sim.purge(now);
         // Markout horizons that passed: on most inputs (every coin's, for each coin) none.
         self.resolve_markouts(ctx, now);
@@ -401,19 +393,15 @@ impl CoinState {
         }
     }
 
-    /// The exposure up to `now`, before an input (or deadline) changes anything of this coin's
-    /// that exposure depends on: its mid, touch, orders or fit.
-    pub(crate) fn catch_up(&mut self, now: Timestamp) {
-        self.accrue_exposure(now);
-    }
-
-    /// Exposure up to `until` of the quotes the strategy stands by: from going live until its
-    /// cancel is sent, in integer nanoseconds (split anywhere, the sum is the same). A cancel
+    /// Exposure up to `until` of the quotes the strategy stands by, added before an input (or
+    /// deadline) changes anything of this coin's that exposure depends on (its mid, touch,
+    /// orders or fit) and at each whole second: from going live until its cancel is sent, in
+    /// integer nanoseconds (split anywhere, the sum is the same). A cancel
     /// is only ever sent while an input (or deadline) at `exposure_from` or earlier is
     /// handled, so an order with a cancel in flight has no exposure left in `[from, until)`;
     /// the fills of its cancel tail stay out of the fit too
     /// (`ParameterEstimator::on_unfitted_fill`), so kappa does not depend on the latency.
-    fn accrue_exposure(&mut self, until: Timestamp) {
+    pub(crate) fn catch_up(&mut self, until: Timestamp) {
         if self.exposure_from == Some(until) {
             // Added up to `until` already (an input's second event of this coin).
             return;

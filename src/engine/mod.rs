@@ -471,7 +471,7 @@ impl Engine {
         let window = self.window_open(now);
         // The coin this event is for adds its exposure up to now first (`CoinState::advance`
         // leaves it to the coin's own inputs).
-        if let Some(i) = event_coin(event).and_then(|c| self.coin_index(c)) {
+        if let Some(i) = event.coin().and_then(|c| self.coin_index(c)) {
             self.coins[i].catch_up(now);
         }
         if let Some((coin, exch)) = event_time(event) {
@@ -795,18 +795,6 @@ pub fn no_skill_as_rate(sigma_1s_bp: f64, threshold_bp: f64, horizon_s: u32) -> 
 }
 
 /// The coin and exchange time of a market event that carries one.
-/// The coin whose state an event changes (its book, trades, mark or funding).
-fn event_coin(event: &MarketEvent) -> Option<&str> {
-    match event {
-        MarketEvent::Trade { coin, .. }
-        | MarketEvent::BookSnapshot { coin, .. }
-        | MarketEvent::BookDiff { coin, .. }
-        | MarketEvent::Bbo { coin, .. }
-        | MarketEvent::AssetCtx { coin, .. } => Some(coin),
-        _ => None,
-    }
-}
-
 fn event_time(event: &MarketEvent) -> Option<(&str, Timestamp)> {
     match event {
         MarketEvent::Trade { coin, exch_ns, history: false, .. }

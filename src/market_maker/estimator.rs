@@ -280,12 +280,7 @@ impl ParameterEstimator {
 
     /// Exposure seconds of one bin and source: the folded sum and what is pending.
     fn exposure(&self, source: usize, j: usize) -> f64 {
-        let p = self.pending_ns[source][j];
-        if p == 0 {
-            self.exposure_s[source][j]
-        } else {
-            self.exposure_s[source][j] + p as f64 / 1e9
-        }
+        self.exposure_s[source][j] + self.pending_ns[source][j] as f64 / 1e9
     }
 
     /// The seed's loop 1: every simulated fill, real (size > 0) or a shadow probe (size 0).

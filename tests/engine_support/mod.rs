@@ -138,7 +138,12 @@ pub fn coins() -> Vec<String> {
 
 /// Runs the engine over `msgs`; returns every output and the final engine.
 pub fn run(cfg: &EngineConfig, seed: u64, msgs: &[Msg]) -> (Vec<Output>, Engine) {
-    let mut e = Engine::new(cfg.clone(), Venue::Hyperliquid, seed, &coins()).expect("config");
+    run_coins(cfg, seed, &coins(), msgs)
+}
+
+/// [`run`] with an engine of `coins`.
+pub fn run_coins(cfg: &EngineConfig, seed: u64, coins: &[String], msgs: &[Msg]) -> (Vec<Output>, Engine) {
+    let mut e = Engine::new(cfg.clone(), Venue::Hyperliquid, seed, coins).expect("config");
     let mut out = Vec::new();
     for m in msgs {
         e.on_input(
