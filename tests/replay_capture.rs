@@ -202,3 +202,39 @@ fn an_error_in_the_middle_of_the_capture_is_reported_and_leaves_nothing() {
     let left: Vec<_> = std::fs::read_dir(&keep).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, vec![std::ffi::OsString::from("inputs")]);
 }
+
+/// The whole-file first pass is made in the walk that feeds the replay: when the consumer stops
+/// at the first record (a stopped or failed replay), the rest of the capture is still observed,
+/// so the header it returns is the whole file's (`capture_header`), a coin named only at the
+/// end included, exactly as when the first pass read the file on its own.
+#[test]
+fn the_first_pass_in_the_walk_sees_every_line_also_after_the_consumer_stops() {
+    use paper_trader::log::import::{self, ImportFormat, ImportStats};
+    use std::ops::ControlFlow;
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("late.gz");
+    let mut text = book_lines("BTC", 0, 5000);
+    text.push_str(&book_lines("ETH", 5000, 10));
+    gzip(&text, &input);
+    let inputs = vec![input];
+    let (venue, guess) = import::prefix_header(ImportFormat::Hftbacktest, None, &inputs).unwrap();
+    assert_eq!(guess.coins, vec!["BTC".to_string()], "ETH is past the prefix");
+    let mut seen = 0;
+    let mut stats = ImportStats::default();
+    let fp = import::for_each_record_checked(
+        ImportFormat::Hftbacktest,
+        venue,
+        &inputs,
+        &guess,
+        &mut stats,
+        |_, _, _| {
+            seen += 1;
+            Ok(ControlFlow::Break(()))
+        },
+    )
+    .unwrap();
+    assert_eq!(seen, 1, "the consumer saw one record");
+    let whole = import::capture_header(ImportFormat::Hftbacktest, None, &inputs).unwrap();
+    assert_eq!(fp.header(None).unwrap(), whole);
+    assert!(whole.1.coins.contains(&"ETH".to_string()), "{:?}", whole.1.coins);
+}

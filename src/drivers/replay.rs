@@ -221,8 +221,8 @@ pub struct Capture {
 /// `output_digest` are those of `import` + `replay`, without writing the recording.
 ///
 /// The header (venue, coins) needs the whole file, but is guessed from its first lines
-/// ([`import::prefix_header`]) and checked by the whole-file first pass, run on a thread of
-/// its own in parallel with the replay ([`import::for_each_record_checked`]). Before
+/// ([`import::prefix_header`]) and checked by the whole-file first pass, made in the same
+/// walk beside the engine ([`import::for_each_record_checked`]). Before
 /// `finish` writes summary.json the check is settled: the true header equal to the guess,
 /// the session is the one import + replay gives; otherwise (or on an error of the first
 /// pass, which an import would have hit before writing anything) what this run created is

@@ -671,42 +671,51 @@ pub fn for_each_record(
 }
 
 /// [`for_each_record`] with `header` a guess (from [`prefix_header`]), checked by the
-/// whole-file first pass (every line, also after `f` breaks), whose result is returned. When `result.header(claimed)` equals `header`, the records
-/// `f` saw are exactly those of `for_each_record` with the true header; otherwise they are to
-/// be thrown away.
+/// whole-file first pass (every line, also after `f` breaks), whose result is returned. When
+/// `result.header(claimed)` equals `header`, the records `f` saw are exactly those of
+/// `for_each_record` with the true header; otherwise they are to be thrown away.
 ///
-/// The first pass runs on a thread of its own, reading the inputs a second time, in parallel
-/// with the replay: classifying every line (several substring searches each) was ~15% of the
-/// engine thread's time, and a second core decompresses and classifies the capture in less
-/// time than the engine takes to replay it. The result is the whole-file first pass's
-/// exactly (the same function). Its error, if any, comes first, as when it ran before the
-/// replay.
+/// The first pass observes each line in the same walk, as the import's does
+/// ([`import_speculative`]): one decompression of the capture, and the fields a line is
+/// searched for looked up once for both. (It ran on a thread of its own, reading the inputs a
+/// second time: that second inflate and line split were ~17% of a capture replay's CPU, on a
+/// machine with two cores for four busy threads.) The walk runs beside the engine
+/// (`drivers::parse_ahead`), so the engine's thread does none of it. After `f` breaks, the
+/// rest of the input is only observed. The result is the whole-file first pass's exactly
+/// (`observe_line` is what [`first_pass`] runs on every line); a read error comes first, as
+/// when the first pass ran before the replay, then an error of `f`.
 pub fn for_each_record_checked(
     format: ImportFormat,
     venue: Venue,
     inputs: &[PathBuf],
     header: &Header,
     stats: &mut ImportStats,
-    f: impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
+    mut f: impl FnMut(u64, &str, &[u8]) -> Result<ControlFlow<()>, LogError>,
 ) -> Result<FirstPass, LogError> {
-    std::thread::scope(|scope| {
-        let checker = std::thread::Builder::new()
-            .name("first-pass".into())
-            .spawn_scoped(scope, || first_pass(format, inputs));
-        let replayed = records(format, venue, inputs, header, stats, f);
-        let fp = match checker {
-            Ok(handle) => handle.join().unwrap_or_else(|_| {
-                Err(LogError::Io {
-                    path: inputs.first().cloned().unwrap_or_default(),
-                    source: std::io::Error::other("the first-pass thread panicked"),
-                })
-            }),
-            // No thread to be had: the first pass in this thread, after the replay.
-            Err(_) => first_pass(format, inputs),
-        }?;
-        replayed?;
-        Ok(fp)
-    })
+    let mut fp = FirstPass::default();
+    let mut walker = Walker::new(format, venue, header);
+    let mut walking = true;
+    let mut failed = None;
+    for_each_line(inputs, |line, nl| {
+        if !walking {
+            fp.observe_line(format, line);
+            return Ok(ControlFlow::Continue(()));
+        }
+        // The line is observed before its records are handed to `f`, also when `f` stops.
+        match walker.line(stats, Some(&mut fp), line, nl, &mut f) {
+            Ok(ControlFlow::Continue(())) => {}
+            Ok(ControlFlow::Break(())) => walking = false,
+            Err(e) => {
+                failed = Some(e);
+                walking = false;
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(fp),
+    }
 }
 
 /// `(recv_ns, message)` of a line in `format`, or `None` for a line kept as unparsed.
