@@ -320,10 +320,19 @@ fn main() {
     println!("issue 16 targets, each beside a floor measured in this run (rows as they finish):");
     // `BENCH_ONLY=live`: only the live rows (iterating on the live path without the minutes
     // of replays before it).
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("live") {
-        live_rows(&mut table);
-        table.print();
-        return;
+    // `BENCH_ONLY=book`: only the book row.
+    match std::env::var("BENCH_ONLY").as_deref() {
+        Ok("live") => {
+            live_rows(&mut table);
+            table.print();
+            return;
+        }
+        Ok("book") => {
+            book_row(&mut table);
+            table.print();
+            return;
+        }
+        _ => {}
     }
 
     let bn_capture = real("binance-usdm_btcusdt_20240808_hftbacktest-collector.gz");
@@ -641,8 +650,15 @@ fn main() {
         }
     }
 
-    // Book maintenance O(log n): the per-level cost at 10k levels vs 100 levels (log 10k /
-    // log 100 = 2; a shifting Vec would be ~100x).
+    book_row(&mut table);
+    live_rows(&mut table);
+
+    table.print();
+}
+
+/// Book maintenance O(log n): the per-level cost at 10k levels vs 100 levels (log 10k /
+/// log 100 = 2; a shifting Vec would be ~100x).
+fn book_row(table: &mut Table) {
     let shallow = ladder_ns_per_level(100);
     let deep = ladder_ns_per_level(10_000);
     table.add(Row {
@@ -654,10 +670,6 @@ fn main() {
         goal: Goal::AtMost(2.0),
         goal_text: "<= 2.0x (O(log n))".into(),
     });
-
-    live_rows(&mut table);
-
-    table.print();
 }
 
 /// Live: feed message -> decision p99 at the venue's rate for 20 coins, over loopback.
