@@ -326,29 +326,40 @@ impl Ladder {
     ) {
         let lo = behind.map(|p| self.rank(p));
         let hi = at_or_better.map(|p| self.rank(p));
-        let (head, tail) = match &self.levels {
-            Levels::Shallow(v) => (v, None),
-            Levels::Deep { head, tail } => (head, Some(tail)),
-        };
-        let s = &head[span(head, self.side, lo, hi)];
-        out.extend(s[..n.min(s.len())].iter().map(|l| (l.px, l.sz)));
-        let more = n - n.min(s.len());
-        if more > 0 {
-            if let Some(r) = tail.and_then(|t| tail_range(t, self.last_rank(head), lo, hi)) {
-                out.extend(r.take(more).map(|(_, l)| (l.px, l.sz)));
+        match &self.levels {
+            Levels::Shallow(v) => {
+                let s = &v[span(v, self.side, lo, hi)];
+                out.extend(s[..n.min(s.len())].iter().map(|l| (l.px, l.sz)));
+            }
+            Levels::Deep { head, tail } => {
+                let s = &head[span(head, self.side, lo, hi)];
+                out.extend(s[..n.min(s.len())].iter().map(|l| (l.px, l.sz)));
+                let more = n - n.min(s.len());
+                if more > 0 {
+                    if let Some(r) = tail_range(tail, self.last_rank(head), lo, hi) {
+                        out.extend(r.take(more).map(|(_, l)| (l.px, l.sz)));
+                    }
+                }
             }
         }
     }
 
     /// Total size of the best `n` levels.
     pub fn top_size(&self, n: usize) -> i128 {
-        self.iter().take(n).map(|l| i128::from(l.sz.0)).sum()
+        let sum = |v: &[Level]| v[..n.min(v.len())].iter().map(|l| i128::from(l.sz.0)).sum::<i128>();
+        match &self.levels {
+            Levels::Shallow(v) => sum(v),
+            Levels::Deep { head, tail } => {
+                sum(head)
+                    + tail.values().take(n - n.min(head.len())).map(|l| i128::from(l.sz.0)).sum::<i128>()
+            }
+        }
     }
 }
 
 /// Sets level `l` (rank `k`) in `v`, sorted by rank, best first; size 0 removes it. False,
 /// with `l` inserted, when `v` then holds more than `SHALLOW_MAX` levels.
-#[inline]
+#[inline(always)]
 fn upsert_sorted(v: &mut Vec<Level>, side: Side, k: i64, l: Level) -> bool {
     // Levels of a snapshot arrive best first: the common case appends.
     let at = match v.last() {
@@ -359,12 +370,18 @@ fn upsert_sorted(v: &mut Vec<Level>, side: Side, k: i64, l: Level) -> bool {
     match (at, l.sz.0 == 0) {
         (Ok(i), true) => {
             v.remove(i);
+            true
         }
-        (Ok(i), false) => v[i] = l,
-        (Err(_), true) => {}
-        (Err(i), false) => v.insert(i, l),
+        (Ok(i), false) => {
+            v[i] = l;
+            true
+        }
+        (Err(_), true) => true,
+        (Err(i), false) => {
+            v.insert(i, l);
+            v.len() <= SHALLOW_MAX
+        }
     }
-    v.len() <= SHALLOW_MAX
 }
 
 /// The rank of a price on a side: smaller is closer to the touch.
