@@ -20,9 +20,10 @@
 //! A deep side keeps its best levels in a sorted `Vec` too (the head, [`HEAD_MIN`] to
 //! [`SHALLOW_MAX`] of them while the tree holds any), and only the levels behind them in the
 //! tree. The strategy's top levels, the imbalance and the fill model's depth at our quotes are
-//! read near the touch on every input, and most `depthUpdate` levels land there: on the tree
-//! alone, its searches and range walks were ~23% of the engine thread of the Binance capture
-//! (callgrind). A level goes to the head when it ranks at or before the head's last level, or
+//! read near the touch on every input: on the tree alone, those searches and range walks were
+//! ~10% of the engine thread of the Binance capture (callgrind; its updates mostly land behind
+//! the head, in the tree, as before). A level goes to the head when it ranks at or before the
+//! head's last level, or
 //! the tree is empty; the head spills its last level to the tree past `SHALLOW_MAX` and takes
 //! the tree's first back below `HEAD_MIN`, so a shift moves at most `SHALLOW_MAX` levels and
 //! the tree stays O(log n) at any depth.
