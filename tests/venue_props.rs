@@ -114,6 +114,24 @@ proptest! {
         prop_assert_eq!(paper_trader::venue::quoted_decimal_fast(b), two_passes, "{:?}", s);
     }
 
+    /// The same with at least 16 bytes to read, where the eight-bytes-at-a-time path decides:
+    /// digits, dots and quotes anywhere in the first sixteen, and any bytes after.
+    #[test]
+    fn quoted_fast_path_with_bytes_to_spare_is_the_two_passes(
+        s in "[0-9]{0,12}(\\.[0-9]{0,10})?\"|[0-9]{1,8}\\.[0-9]{0,9}\"|[0-9.\"\\\\\u{1}e-]{0,24}",
+        tail in proptest::collection::vec(any::<u8>(), 16..24),
+    ) {
+        let mut b = s.as_bytes().to_vec();
+        b.extend_from_slice(&tail);
+        let b = &b[..];
+        let two_passes = b
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+            .filter(|&end| b[end] == b'"')
+            .and_then(|end| Some((paper_trader::venue::parse_decimal_fast(&b[..end])?, &b[end + 1..])));
+        prop_assert_eq!(paper_trader::venue::quoted_decimal_fast(b), two_passes, "{:?}", b);
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..512)) {
         run_both(&raw);

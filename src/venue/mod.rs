@@ -168,8 +168,79 @@ pub fn parse_decimal_fast(s: &[u8]) -> Option<i64> {
 /// finding the quote as parsing the digits (`quoted_fast_path_is_the_two_passes`). Written
 /// out beside `parse_decimal_fast` rather than sharing one core with it: a core generic over
 /// the terminator cost the read-ahead thread 7.5% more instructions on a 6 h replay.
+///
+/// Where 16 bytes can be read, the common shape (1-7 integer digits, then the closing quote
+/// or a dot and 1-7 decimals and the closing quote) is read eight bytes at a time
+/// ([`quoted_decimal_swar`]); the byte loop takes the rest, so both give the same answer.
 #[inline]
 pub fn quoted_decimal_fast(b: &[u8]) -> Option<(i64, &[u8])> {
+    match quoted_decimal_swar(b) {
+        Some(answer) => answer,
+        None => quoted_decimal_bytes(b),
+    }
+}
+
+/// Bytes `0x00..=0x09` where `v` holds ASCII digits; the high bit set in each byte that is
+/// not a digit. Only the lowest flagged byte is exact (an add may carry out of a flagged byte
+/// into the next): the callers read no further than it.
+#[inline(always)]
+fn non_digits(v: u64) -> (u64, u64) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let t = v ^ (ONES * b'0' as u64);
+    (t, (t.wrapping_add(ONES * 0x76) | t) & (ONES * 0x80))
+}
+
+/// The value of eight digit values `0..=9`, one per byte, the first (lowest) byte the most
+/// significant: the usual three multiplies that pair digits, then pairs, then quads.
+#[inline(always)]
+fn eight_digits(t: u64) -> i64 {
+    let v = (t & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561) >> 8;
+    let v = (v & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
+    ((v & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32) as i64
+}
+
+/// [`quoted_decimal_fast`] of the common shape, eight bytes at a time: `Some(answer)` where
+/// it decides (the answer the byte loop gives), `None` where the byte loop must read it
+/// (fewer than 16 bytes, 8 or more digits in a part).
+#[inline(always)]
+#[allow(clippy::option_option)] // "decided, and the answer" against "not decided here".
+fn quoted_decimal_swar(b: &[u8]) -> Option<Option<(i64, &[u8])>> {
+    let head: &[u8; 16] = b.get(..16)?.try_into().ok()?;
+    let lo = u64::from_le_bytes(head[..8].try_into().ok()?);
+    let (t, flags) = non_digits(lo);
+    // The integer digits: the bytes before the first non-digit.
+    let n = (flags.trailing_zeros() / 8) as usize;
+    if n == 0 {
+        return Some(None);
+    }
+    if n == 8 {
+        return None;
+    }
+    // Right-aligned as an 8-digit number: the zero bytes shifted in are leading zeros.
+    let int = eight_digits((t & ((1u64 << (8 * n)) - 1)) << (8 * (8 - n)));
+    match head[n] {
+        b'"' => return Some(Some((int * crate::types::SCALE, &b[n + 1..]))),
+        b'.' => {}
+        _ => return Some(None),
+    }
+    // n <= 7, so the decimals' eight bytes lie inside the sixteen.
+    let f = u64::from_le_bytes(head[n + 1..n + 9].try_into().ok()?);
+    let (t, flags) = non_digits(f);
+    let nd = (flags.trailing_zeros() / 8) as usize;
+    if nd == 8 {
+        return None;
+    }
+    if nd == 0 || head[n + 1 + nd] != b'"' {
+        return Some(None);
+    }
+    // Left-aligned: the zero bytes after the decimals are the trailing zeros of 10^-8 units.
+    let frac = eight_digits(t & ((1u64 << (8 * nd)) - 1));
+    Some(Some((int * crate::types::SCALE + frac, &b[n + nd + 2..])))
+}
+
+/// [`quoted_decimal_fast`] a byte at a time.
+#[inline]
+fn quoted_decimal_bytes(b: &[u8]) -> Option<(i64, &[u8])> {
     const POW10: [i64; 9] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000];
     let mut i = 0;
     let mut int: i64 = 0;
