@@ -110,6 +110,16 @@ impl<'a> Scanner<'a> {
         self.expect(b'"', "expected a string")?;
         let start = self.i;
         loop {
+            // Eight bytes at a time over what needs no look (a hash, an address), up to the
+            // first quote, backslash or control character, which the byte match reads.
+            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+                let flags = string_specials(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+                if flags != 0 {
+                    self.i += (flags.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                self.i += 8;
+            }
             match self.b.get(self.i) {
                 None => return self.err("unterminated string"),
                 Some(b'"') => {
@@ -221,8 +231,9 @@ impl<'a> Scanner<'a> {
         self.ws();
         let start = self.i;
         let mut depth: usize = 0;
-        // Expected closers, bounded by the input length (each needs an opening byte).
-        let mut closers: Vec<u8> = Vec::new();
+        // Expected closers, bounded by the input length (each needs an opening byte): the
+        // first 128 as bits (set: `}`), without an allocation; any deeper in a vector.
+        let mut closers = Closers::default();
         loop {
             self.ws();
             match self.b.get(self.i) {
@@ -232,18 +243,18 @@ impl<'a> Scanner<'a> {
                 }
                 Some(b'{') => {
                     self.i += 1;
+                    closers.push(depth, b'}');
                     depth += 1;
-                    closers.push(b'}');
                     continue;
                 }
                 Some(b'[') => {
                     self.i += 1;
+                    closers.push(depth, b']');
                     depth += 1;
-                    closers.push(b']');
                     continue;
                 }
                 Some(&c @ (b'}' | b']')) => {
-                    if closers.pop() != Some(c) {
+                    if depth == 0 || closers.pop(depth - 1) != c {
                         return self.err("mismatched bracket");
                     }
                     self.i += 1;
@@ -267,6 +278,59 @@ impl<'a> Scanner<'a> {
             if depth == 0 {
                 return Ok(&self.b[start..self.i]);
             }
+        }
+    }
+}
+
+/// The high bit of each byte of `v` that is a quote, a backslash or a control character (the
+/// bytes a string's scan must look at); 0 when there is none. Only the lowest flagged byte is
+/// exact (a borrow runs up from a flagged byte only), and the scan reads no further than it.
+#[inline(always)]
+fn string_specials(v: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    zero(v ^ (ONES * u64::from(b'"')))
+        | zero(v ^ (ONES * u64::from(b'\\')))
+        | (v.wrapping_sub(ONES * 0x20) & !v & HIGH)
+}
+
+/// The closers `skip_value` expects, by depth: bits for the first 128, a vector beyond.
+#[derive(Default)]
+struct Closers {
+    braces: u128,
+    deeper: Vec<u8>,
+}
+
+impl Closers {
+    /// The closer of the bracket opened at `depth` (the current depth before it).
+    #[inline]
+    fn push(&mut self, depth: usize, closer: u8) {
+        match u32::try_from(depth) {
+            Ok(d) if d < 128 => {
+                let bit = 1u128 << d;
+                if closer == b'}' {
+                    self.braces |= bit;
+                } else {
+                    self.braces &= !bit;
+                }
+            }
+            _ => self.deeper.push(closer),
+        }
+    }
+
+    /// The closer expected for the bracket opened at `depth`, the innermost one open.
+    #[inline]
+    fn pop(&mut self, depth: usize) -> u8 {
+        match u32::try_from(depth) {
+            Ok(d) if d < 128 => {
+                if self.braces >> d & 1 == 1 {
+                    b'}'
+                } else {
+                    b']'
+                }
+            }
+            _ => self.deeper.pop().unwrap_or(0),
         }
     }
 }
@@ -309,5 +373,79 @@ mod tests {
         let mut v = vec![b'['; 1_000_000];
         v.extend(vec![b']'; 1_000_000]);
         assert_eq!(Scanner::new(&v).skip_value().unwrap().len(), 2_000_000);
+    }
+
+    /// The string scan a byte at a time, as it was before it read eight at once.
+    fn string_bytewise(b: &[u8]) -> JResult<(Vec<u8>, usize)> {
+        let mut i = 0;
+        if b.first() != Some(&b'"') {
+            return Err(JsonError { what: "expected a string", at: 0 });
+        }
+        i += 1;
+        let start = i;
+        loop {
+            match b.get(i) {
+                None => return Err(JsonError { what: "unterminated string", at: i }),
+                Some(b'"') => return Ok((b[start..i].to_vec(), i + 1)),
+                Some(b'\\') => i += 2,
+                Some(&c) if c < 0x20 => return Err(JsonError { what: "control character in string", at: i }),
+                Some(_) => i += 1,
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Quotes, escapes (one at the very end too), control and high bytes at every offset
+        /// of the eight-byte words: the same contents, end and error, at the same byte.
+        #[test]
+        fn strings_read_eight_bytes_at_once_as_one_at_a_time(
+            body in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => proptest::prelude::Just(b'a'),
+                    1 => proptest::prelude::Just(b'"'),
+                    1 => proptest::prelude::Just(b'\\'),
+                    1 => proptest::prelude::any::<u8>(),
+                ],
+                0..40,
+            )
+        ) {
+            let mut b = vec![b'"'];
+            b.extend(&body);
+            let mut s = Scanner::new(&b);
+            let got = s.string().map(|v| (v.to_vec(), s.pos()));
+            proptest::prop_assert_eq!(got, string_bytewise(&b));
+        }
+    }
+
+    #[test]
+    fn brackets_are_matched_beyond_the_first_128_levels() {
+        for depth in [1usize, 127, 128, 129, 300] {
+            let open: Vec<u8> = (0..depth).map(|d| if d % 3 == 0 { b'{' } else { b'[' }).collect();
+            // `{` needs a key before a value: objects here hold `"k":` then the inner value.
+            let mut v = Vec::new();
+            for &o in &open {
+                v.push(o);
+                if o == b'{' {
+                    v.extend(b"\"k\":");
+                }
+            }
+            v.extend(b"1");
+            let close = |o: &u8| if *o == b'{' { b'}' } else { b']' };
+            let mut ok = v.clone();
+            ok.extend(open.iter().rev().map(close));
+            assert_eq!(Scanner::new(&ok).skip_value().unwrap().len(), ok.len(), "depth {depth}");
+            // The wrong closer at every depth, outermost and innermost included.
+            for wrong_at in [0, depth / 2, depth - 1] {
+                let mut bad = v.clone();
+                for (d, o) in open.iter().enumerate().rev() {
+                    let c = close(o);
+                    let other = if c == b'}' { b']' } else { b'}' };
+                    bad.push(if d == wrong_at { other } else { c });
+                }
+                let e = Scanner::new(&bad).skip_value().unwrap_err();
+                assert_eq!(e.what, "mismatched bracket", "depth {depth} wrong at {wrong_at}");
+            }
+        }
+        assert_eq!(Scanner::new(b"]").skip_value().unwrap_err().what, "mismatched bracket");
     }
 }
