@@ -88,6 +88,15 @@ fn mutate(mut m: Vec<u8>, muts: &[Mutation]) -> Vec<u8> {
     m
 }
 
+/// What the quoted-decimal fast path replaced: the string's contents up to its closing quote
+/// when they hold no escape and no control character, then `parse_decimal_fast` of them.
+fn two_passes(b: &[u8]) -> Option<(i64, &[u8])> {
+    b.iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .filter(|&end| b[end] == b'"')
+        .and_then(|end| Some((paper_trader::venue::parse_decimal_fast(&b[..end])?, &b[end + 1..])))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
@@ -98,20 +107,13 @@ proptest! {
         }
     }
 
-    /// The level fast path's one-pass read of a quoted decimal is the two passes it replaced:
-    /// the string's contents up to its closing quote when they hold no escape and no control
-    /// character, then `parse_decimal_fast` of them.
+    /// The level fast path's one-pass read of a quoted decimal is the two passes it replaced.
     #[test]
     fn quoted_fast_path_is_the_two_passes(
         s in "[0-9]{0,12}(\\.[0-9]{0,10})?\"[,}0-9]{0,3}|[0-9.\"\\\\\u{1}e-]{0,24}"
     ) {
         let b = s.as_bytes();
-        let two_passes = b
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-            .filter(|&end| b[end] == b'"')
-            .and_then(|end| Some((paper_trader::venue::parse_decimal_fast(&b[..end])?, &b[end + 1..])));
-        prop_assert_eq!(paper_trader::venue::quoted_decimal_fast(b), two_passes, "{:?}", s);
+        prop_assert_eq!(paper_trader::venue::quoted_decimal_fast(b), two_passes(b), "{:?}", s);
     }
 
     /// The same with at least 16 bytes to read, where the eight-bytes-at-a-time path decides:
@@ -124,12 +126,7 @@ proptest! {
         let mut b = s.as_bytes().to_vec();
         b.extend_from_slice(&tail);
         let b = &b[..];
-        let two_passes = b
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-            .filter(|&end| b[end] == b'"')
-            .and_then(|end| Some((paper_trader::venue::parse_decimal_fast(&b[..end])?, &b[end + 1..])));
-        prop_assert_eq!(paper_trader::venue::quoted_decimal_fast(b), two_passes, "{:?}", b);
+        prop_assert_eq!(paper_trader::venue::quoted_decimal_fast(b), two_passes(b), "{:?}", b);
     }
 
     #[test]

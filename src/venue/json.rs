@@ -306,31 +306,27 @@ impl Closers {
     /// The closer of the bracket opened at `depth` (the current depth before it).
     #[inline]
     fn push(&mut self, depth: usize, closer: u8) {
-        match u32::try_from(depth) {
-            Ok(d) if d < 128 => {
-                let bit = 1u128 << d;
-                if closer == b'}' {
-                    self.braces |= bit;
-                } else {
-                    self.braces &= !bit;
-                }
+        if depth < 128 {
+            let bit = 1u128 << depth;
+            if closer == b'}' {
+                self.braces |= bit;
+            } else {
+                self.braces &= !bit;
             }
-            _ => self.deeper.push(closer),
+        } else {
+            self.deeper.push(closer);
         }
     }
 
     /// The closer expected for the bracket opened at `depth`, the innermost one open.
     #[inline]
     fn pop(&mut self, depth: usize) -> u8 {
-        match u32::try_from(depth) {
-            Ok(d) if d < 128 => {
-                if self.braces >> d & 1 == 1 {
-                    b'}'
-                } else {
-                    b']'
-                }
-            }
-            _ => self.deeper.pop().unwrap_or(0),
+        if depth >= 128 {
+            self.deeper.pop().unwrap_or(0)
+        } else if self.braces >> depth & 1 == 1 {
+            b'}'
+        } else {
+            b']'
         }
     }
 }
