@@ -936,6 +936,7 @@ impl CoinState {
             let mut gone = std::mem::take(&mut self.probe_ids);
             gone.clear();
             gone.extend(moves.iter().filter_map(|m| m.old));
+            gone.sort_unstable();
             self.sim.remove_ids(&gone);
             self.probe_ids = gone;
             for m in &moves {
@@ -1165,6 +1166,10 @@ mod tests {
                         c.sim.remove(id);
                     }
                 }
+                if x % 7 == 0 {
+                    // A quote among the probes (ids below every probe's): it stays.
+                    c.sim.place(step + 1, Side::Buy, Price(mid - 3 * SCALE), Qty(1), OrderRole::Quote, now);
+                }
                 if x % 11 == 0 {
                     // A probe the simulator dropped while the slot still names it.
                     if let Some(id) = c.probes[(x >> 16) as usize % c.probes.len()] {
@@ -1176,6 +1181,8 @@ mod tests {
             b.rearm_probes_one_by_one(now, m);
             assert_eq!(state(&a), state(&b), "step {step}");
         }
+        let quotes = a.sim.orders().iter().filter(|o| !o.is_probe()).count();
+        assert!(quotes > 100, "{quotes} quotes kept among the probes");
         // Probes moved (and some stayed) along the way.
         assert!(a.probe_seq > 4000 && a.probe_seq < 2000 * 12, "{} probes placed", a.probe_seq);
     }

@@ -96,6 +96,8 @@ pub struct ParameterEstimator {
     /// The event (input) the next fills belong to; `None`: each fill is its own event.
     #[serde(default)]
     event: Option<u64>,
+    #[serde(skip)]
+    fit: FitScratch,
     /// Cluster-robust variance of the score: one sweep that fills several ladder probes is one
     /// event, not several independent ones.
     clusters: ClusterSums,
@@ -103,6 +105,65 @@ pub struct ParameterEstimator {
 
 /// Exposure weight, mean depth and second moment of depth of one source (`weighted_moments`).
 type Moments = (f64, f64, f64);
+
+/// What a refit's moment passes read, gathered once per refit: each bin's depth (its
+/// centre) and exposure of both sources, and `exp(-kappa d_j)` of every bin at one kappa (by
+/// its bits). The exposure does not change during a refit (it was summed per pass, with a
+/// division per bin and source); the weights depend on kappa alone, and a refit starts where
+/// the last one ended, so its first pass reuses the row the last one's final pass computed
+/// (one pass in four or five of `exp`). A cache only: every value is the one computed afresh,
+/// so it is not part of the state.
+#[derive(Clone, Debug, Default)]
+struct FitScratch {
+    d: Vec<f64>,
+    t: [Vec<f64>; 2],
+    kappa: u64,
+    e: Vec<f64>,
+}
+
+impl FitScratch {
+    /// The depths and exposure of `est` as they stand.
+    fn load(&mut self, est: &ParameterEstimator) {
+        let bins = est.exposure_s[QUOTES].len();
+        if self.d.len() != bins {
+            self.d.clear();
+            self.d.extend((0..bins).map(|j| est.bin_center(j)));
+            // A row of other bins is of no use.
+            self.e.clear();
+        }
+        for (src, t) in self.t.iter_mut().enumerate() {
+            t.clear();
+            t.extend((0..bins).map(|j| est.exposure(src, j)));
+        }
+    }
+
+    /// `weighted_moments` of both sources (`[QUOTES, PROBES]`) at `kappa`, of the exposure
+    /// loaded last.
+    fn moments(&mut self, kappa: f64) -> [Moments; 2] {
+        if self.kappa != kappa.to_bits() || self.e.len() != self.d.len() {
+            self.kappa = kappa.to_bits();
+            self.e.clear();
+            self.e.extend(self.d.iter().map(|&d| libm::exp(-kappa * d)));
+        }
+        let mut acc = [(0.0f64, 0.0f64, 0.0f64); 2];
+        let bins = self.e.iter().zip(&self.d).zip(self.t[QUOTES].iter().zip(&self.t[PROBES]));
+        for ((&e, &d), (&tq, &tp)) in bins {
+            if tq <= 0.0 && tp <= 0.0 {
+                continue;
+            }
+            for ((w, m1, m2), t) in acc.iter_mut().zip([tq, tp]) {
+                if t <= 0.0 {
+                    continue;
+                }
+                let wt = e * t;
+                *w += wt;
+                *m1 += wt * d;
+                *m2 += wt * d * d;
+            }
+        }
+        acc.map(|(w, m1, m2)| if w <= 0.0 { (0.0, 0.0, 0.0) } else { (w, m1 / w, m2 / w) })
+    }
+}
 
 /// Index of the real quotes' histograms.
 const QUOTES: usize = 0;
@@ -199,6 +260,7 @@ impl ParameterEstimator {
             touch_ask: Price(0),
             fitted_fills: 0,
             event: None,
+            fit: FitScratch::default(),
             clusters: ClusterSums::default(),
         }
     }
@@ -372,26 +434,10 @@ impl ParameterEstimator {
     /// `exp(-kappa d_j)` of a bin is the same for both, so it is computed once per bin instead
     /// of once per source. Each source's sums take the same terms in the same order as a pass
     /// of its own, so the results are bit-identical.
-    fn weighted_moments_both(&self, kappa: f64) -> [Moments; 2] {
-        let mut acc = [(0.0f64, 0.0f64, 0.0f64); 2];
-        for j in 0..self.exposure_s[QUOTES].len() {
-            let (tq, tp) = (self.exposure(QUOTES, j), self.exposure(PROBES, j));
-            if tq <= 0.0 && tp <= 0.0 {
-                continue;
-            }
-            let d = self.bin_center(j);
-            let e = libm::exp(-kappa * d);
-            for ((w, m1, m2), t) in acc.iter_mut().zip([tq, tp]) {
-                if t <= 0.0 {
-                    continue;
-                }
-                let wt = e * t;
-                *w += wt;
-                *m1 += wt * d;
-                *m2 += wt * d * d;
-            }
-        }
-        acc.map(|(w, m1, m2)| if w <= 0.0 { (0.0, 0.0, 0.0) } else { (w, m1 / w, m2 / w) })
+    #[cfg(test)]
+    fn weighted_moments_both(&self, kappa: f64, fit: &mut FitScratch) -> [Moments; 2] {
+        fit.load(self);
+        fit.moments(kappa)
     }
 
     fn refit(&mut self) {
@@ -413,10 +459,12 @@ impl ParameterEstimator {
         // evaluated (a step that left kappa where it was, or the fitted kappa after a break)
         // are the last ones computed, bit for bit.
         let mut last: Option<(u64, [Moments; 2])> = None;
+        let mut fit = std::mem::take(&mut self.fit);
+        fit.load(self);
         let mut moments = |k: f64| match last {
             Some((bits, m)) if bits == k.to_bits() => m,
             _ => {
-                let m = self.weighted_moments_both(k);
+                let m = fit.moments(k);
                 last = Some((k.to_bits(), m));
                 m
             }
@@ -442,6 +490,7 @@ impl ParameterEstimator {
         }
         // A is the intensity the fit reports: all fills over all exposure at the fitted kappa.
         let both = moments(k);
+        self.fit = fit;
         let w = both[QUOTES].0 + both[PROBES].0;
         if w > 0.0 {
             self.kappa = k;
@@ -591,9 +640,12 @@ mod tests {
     #[test]
     fn moments_of_both_sources_equal_one_pass_each() {
         let mut e = ParameterEstimator::new(&EstimatorConfig::default());
+        // One row kept throughout, as a refit keeps it: across kappas, repeats of one kappa,
+        // new exposure and decay (bins exposed for the first time at a kappa already cached).
+        let mut row = FitScratch::default();
         for k in [0.01, 0.3, 1.7, 2.0, 100.0] {
             assert_eq!(
-                e.weighted_moments_both(k),
+                e.weighted_moments_both(k, &mut row),
                 [e.weighted_moments(QUOTES, k), e.weighted_moments(PROBES, k)]
             );
         }
@@ -603,14 +655,44 @@ mod tests {
             if i % 17 == 0 {
                 e.decay(3.0);
             }
-            for k in [0.01, 0.3, 1.7, 2.0, 100.0, e.kappa] {
-                let [q, p] = e.weighted_moments_both(k);
+            for k in [e.kappa, 0.01, 0.3, 0.3, 1.7, 2.0, 100.0, e.kappa] {
+                let [q, p] = e.weighted_moments_both(k, &mut row);
                 let (q1, p1) = (e.weighted_moments(QUOTES, k), e.weighted_moments(PROBES, k));
                 for (a, b) in [(q.0, q1.0), (q.1, q1.1), (q.2, q1.2), (p.0, p1.0), (p.1, p1.1), (p.2, p1.2)] {
                     assert_eq!(a.to_bits(), b.to_bits(), "step {i} kappa {k}");
                 }
             }
         }
+    }
+
+    /// The refit's kept row of weights changes no fit: fed the same exposure and fills, an
+    /// estimator whose row is dropped before every fill fits the same kappa, A and SE, bit
+    /// for bit, after every fill.
+    #[test]
+    fn the_kept_row_of_weights_fits_as_a_fresh_one() {
+        let cfg = EstimatorConfig { min_fills: 1, ..Default::default() };
+        let (mut kept, mut fresh) = (ParameterEstimator::new(&cfg), ParameterEstimator::new(&cfg));
+        let mid = Price(100_000 * 100_000_000);
+        let mut kappas = std::collections::BTreeSet::new();
+        for i in 0..400u64 {
+            let d = 0.2 + ((i * 29) % 31) as f64 * 0.27;
+            let px = Price(mid.0 - (mid.0 as f64 * d * 1e-4) as i64);
+            for e in [&mut kept, &mut fresh] {
+                e.on_exposure(d, 0.5 + (i % 7) as f64, i % 2 == 0);
+                if i % 11 == 0 {
+                    e.decay(5.0);
+                }
+            }
+            fresh.fit = FitScratch::default();
+            for e in [&mut kept, &mut fresh] {
+                e.on_own_fill(Side::Buy, px, Qty(i64::from(i % 3 == 0)), mid);
+            }
+            let bits = |e: &ParameterEstimator| (e.kappa.to_bits(), e.a.to_bits(), e.se.to_bits());
+            assert_eq!(bits(&kept), bits(&fresh), "fill {i}");
+            kappas.insert(kept.kappa.to_bits());
+        }
+        // The fit moves throughout (a row that was never refreshed would fail above).
+        assert!(kappas.len() > 50, "{}", kappas.len());
     }
 
     #[test]

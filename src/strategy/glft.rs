@@ -8,7 +8,7 @@
 use super::config::{GlftConfig, KeyError, StrategyConfig};
 use super::registry::StrategyFactory;
 use super::{Quote, Quotes, Strategy, StrategyRng, StrategyView, Trigger};
-use crate::market_maker::strategy::{glft_quote, GlftInputs};
+use crate::market_maker::strategy::GlftCurve;
 use crate::types::Side;
 
 pub struct GlftFactory;
@@ -21,13 +21,18 @@ impl StrategyFactory for GlftFactory {
         1
     }
     fn build(&self, cfg: &StrategyConfig) -> Result<Box<dyn Strategy>, KeyError> {
-        Ok(Box::new(Glft { cfg: cfg.glft.clone() }))
+        Ok(Box::new(Glft { cfg: cfg.glft.clone(), curve: None }))
     }
 }
 
 #[derive(Debug)]
 pub struct Glft {
     cfg: GlftConfig,
+    /// The curve of the last (gamma, kappa, A), by their bits: they move with fills and
+    /// calibration, far less often than the strategy is asked, and the curve's `log1p`,
+    /// `exp` and `sqrt` were a third of its time. A cache only: the quote is the same, bit for
+    /// bit, so it is not part of the strategy's state.
+    curve: Option<([u64; 3], GlftCurve)>,
 }
 
 impl Glft {
@@ -53,13 +58,16 @@ impl Strategy for Glft {
             return None;
         }
         let m = &view.models;
-        let q = glft_quote(&GlftInputs {
-            gamma: m.cal_gamma,
-            kappa: m.kappa,
-            a: m.a,
-            sigma_bp: m.sigma_bp,
-            q: view.inventory(),
-        });
+        let key = [m.cal_gamma.to_bits(), m.kappa.to_bits(), m.a.to_bits()];
+        let curve = match self.curve {
+            Some((k, c)) if k == key => c,
+            _ => {
+                let c = GlftCurve::new(m.cal_gamma, m.kappa, m.a);
+                self.curve = Some((key, c));
+                c
+            }
+        };
+        let q = curve.quote(m.sigma_bp, view.inventory());
         let side = |delta: Option<f64>, side: Side| {
             delta
                 .map(|d| Quote { px: view.price_at_depth(d, side), sz: view.order_size })
@@ -79,11 +87,83 @@ mod tests {
 
     #[test]
     fn toxicity_widens_only_above_the_base_rate_and_pulls_at_the_threshold() {
-        let g = Glft { cfg: GlftConfig { toxicity_widen_bp: 4.0, toxicity_pull: 0.8 } };
+        let g = Glft { cfg: GlftConfig { toxicity_widen_bp: 4.0, toxicity_pull: 0.8 }, curve: None };
         assert_eq!(g.adjust(2.0, 0.3, 0.4), Some(2.0));
         assert_eq!(g.adjust(2.0, 0.65, 0.4), Some(3.0));
         assert_eq!(g.adjust(2.0, 0.8, 0.4), None);
-        let off = Glft { cfg: GlftConfig { toxicity_widen_bp: 0.0, toxicity_pull: 0.0 } };
+        let off = Glft { cfg: GlftConfig { toxicity_widen_bp: 0.0, toxicity_pull: 0.0 }, curve: None };
         assert_eq!(off.adjust(2.0, 0.99, 0.1), Some(2.0));
+    }
+
+    /// The kept curve changes no quote: a sequence of views whose gamma, kappa, A, sigma
+    /// and inventory move (some repeating, some changing in the last bit only) gets the
+    /// quotes a strategy built afresh for each view gets.
+    #[test]
+    fn the_kept_curve_quotes_as_a_fresh_strategy() {
+        use crate::market_maker::regime::Regime;
+        use crate::strategy::Models;
+        use crate::types::{Price, Qty, Timestamp};
+        let instrument = crate::venue::instrument(crate::venue::Venue::Hyperliquid, "BTC");
+        let cfg = GlftConfig { toxicity_widen_bp: 0.0, toxicity_pull: 0.0 };
+        let mut kept = Glft { cfg: cfg.clone(), curve: None };
+        let next_up = |x: f64| f64::from_bits(x.to_bits() + 1);
+        let steps = [
+            (0.1, 0.5, 2.0, 3.0, 0),
+            (0.1, 0.5, 2.0, 3.5, 1),
+            (0.1, next_up(0.5), 2.0, 3.5, 1),
+            (next_up(0.1), next_up(0.5), 2.0, 3.5, -2),
+            (next_up(0.1), next_up(0.5), next_up(2.0), 3.5, -2),
+            (0.1, 0.5, 2.0, 3.0, 0),
+            (0.3, 0.8, 1.5, 9.0, 4),
+            // Each of the three alone.
+            (0.3, 2.0, 1.5, 9.0, 4),
+            (0.3, 2.0, 6.0, 9.0, 4),
+            (0.05, 2.0, 6.0, 9.0, 4),
+        ];
+        let mut distinct = std::collections::BTreeSet::new();
+        for (gamma, kappa, a, sigma_bp, q) in steps {
+            let view = StrategyView {
+                now: Timestamp(1),
+                trigger: Trigger::Book,
+                coin: "BTC",
+                instrument: &instrument,
+                mid: Price(9_000_000_000_000),
+                best_bid: None,
+                best_ask: None,
+                bids: &[],
+                asks: &[],
+                microprice: None,
+                imbalance: 0.0,
+                recent_trades: &[],
+                models: Models {
+                    kappa,
+                    a,
+                    kappa_confidence: 1.0,
+                    sigma_bp,
+                    toxicity_bid: 0.5,
+                    toxicity_ask: 0.5,
+                    toxicity_base_rate: 0.5,
+                    cal_gamma: gamma,
+                    calibration_progress: 1.0,
+                    regime: Regime::Normal,
+                    flow_imbalance: 0.0,
+                },
+                position: Qty(q * 1_000_000),
+                order_size: Qty(1_000_000),
+                max_position: Qty(10_000_000),
+                pnl_realized: 0.0,
+                pnl_unrealized: 0.0,
+                pnl_fees: 0.0,
+                available_margin: 1e6,
+                orders: &[],
+            };
+            let mut rng = StrategyRng::new(1, 0, 1);
+            let got = kept.on_event(&view, &mut rng).expect("glft quotes on a book event");
+            let fresh = Glft { cfg: cfg.clone(), curve: None }.on_event(&view, &mut rng);
+            assert_eq!(Some(got.clone()), fresh, "gamma {gamma} kappa {kappa} a {a}");
+            distinct.insert(format!("{got:?}"));
+        }
+        // The steps move the quotes: a cache that answered the first curve throughout fails.
+        assert!(distinct.len() >= 4, "{distinct:?}");
     }
 }
