@@ -936,7 +936,6 @@ impl CoinState {
             let mut gone = std::mem::take(&mut self.probe_ids);
             gone.clear();
             gone.extend(moves.iter().filter_map(|m| m.old));
-            gone.sort_unstable();
             self.sim.remove_ids(&gone);
             self.probe_ids = gone;
             for m in &moves {

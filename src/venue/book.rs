@@ -123,9 +123,8 @@ impl OrderBook {
 
     fn replace(&mut self, exch_ns: Timestamp, bids: &[Level], asks: &[Level]) {
         self.exch_ns = exch_ns;
-        self.bids.clear();
-        self.asks.clear();
-        self.apply_diff(exch_ns, bids, asks);
+        self.bids.assign(bids);
+        self.asks.assign(asks);
     }
 
     fn apply_diff(&mut self, exch_ns: Timestamp, bids: &[Level], asks: &[Level]) {

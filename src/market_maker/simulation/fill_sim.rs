@@ -292,13 +292,11 @@ impl FillSimulator {
         self.orders.retain(|o| o.id != id);
     }
 
-    /// Removes every order whose id is in `ids` (sorted ascending), in one pass: the others
-    /// keep their order, as after one `remove` per id.
+    /// Removes every order whose id is in `ids`, in one pass: the others keep their order,
+    /// as after one `remove` per id.
     pub fn remove_ids(&mut self, ids: &[u64]) {
-        debug_assert!(ids.windows(2).all(|w| w[0] <= w[1]), "remove_ids wants sorted ids");
-        if let (Some(&lo), Some(&hi)) = (ids.first(), ids.last()) {
-            // The quotes' ids are below every probe's: one compare keeps them.
-            self.orders.retain(|o| o.id < lo || o.id > hi || ids.binary_search(&o.id).is_err());
+        if !ids.is_empty() {
+            self.orders.retain(|o| !ids.contains(&o.id));
         }
     }
 
@@ -854,6 +852,31 @@ mod tests {
         assert_eq!(rigtorp_front(i64::MAX / 2, i64::MAX, 0, 0, 4), 0);
         let f = rigtorp_front(i64::MAX / 4, i64::MAX, i64::MAX / 2, 0, 4);
         assert!((0..=i64::MAX / 4).contains(&f), "{f}");
+    }
+
+    proptest::proptest! {
+        /// One pass removes what one `remove` per id removes, and keeps the rest in order:
+        /// absent ids, repeats, ids near the top of the range and probe-like ids.
+        #[test]
+        fn removing_ids_at_once_is_removing_them_one_by_one(
+            placed in proptest::collection::vec(0u64..200, 0..40),
+            gone in proptest::collection::vec(0u64..200, 0..20),
+            base in proptest::prop_oneof![proptest::strategy::Just(0u64), proptest::strategy::Just(1u64 << 63), 0u64..u64::MAX - 400],
+        ) {
+            let mut at_once = FillSimulator::new(&FillSimulatorConfig::default(), 1);
+            for (k, &id) in placed.iter().enumerate() {
+                let px = Price(100 + k as i64);
+                at_once.place(base + id, Side::Buy, px, Qty(1), OrderRole::Quote, Timestamp(1));
+            }
+            let mut one_by_one = at_once.clone();
+            let gone: Vec<u64> = gone.iter().map(|&g| base + g).collect();
+            at_once.remove_ids(&gone);
+            for &id in &gone {
+                one_by_one.remove(id);
+            }
+            let ids = |s: &FillSimulator| s.orders().iter().map(|o| (o.id, o.px)).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(ids(&at_once), ids(&one_by_one));
+        }
     }
 
     proptest::proptest! {
