@@ -155,6 +155,9 @@ fn run<W: RecordWork>(
 ) {
     let mut seen_issues = 0;
     let mut streams: Vec<String> = Vec::new();
+    // The table is compared only when a definition was decoded since the last comparison
+    // (none ever matched: the first record compares).
+    let mut defs_seen = None;
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let rec = reader.next_record();
@@ -162,9 +165,12 @@ fn run<W: RecordWork>(
             batch.push(Ahead::Issue(i.clone()));
         }
         seen_issues = reader.issues().len();
-        if reader.stream_names() != streams.as_slice() {
-            streams = reader.stream_names().to_vec();
-            batch.push(Ahead::Streams(streams.clone()));
+        if defs_seen != Some(reader.stream_defs()) {
+            defs_seen = Some(reader.stream_defs());
+            if reader.stream_names() != streams.as_slice() {
+                streams = reader.stream_names().to_vec();
+                batch.push(Ahead::Streams(streams.clone()));
+            }
         }
         let end = rec.is_none();
         batch.push(match rec {

@@ -174,6 +174,8 @@ pub struct LogReader {
     files: Vec<PathBuf>,
     header: Header,
     streams: Vec<String>,
+    /// Stream definitions decoded into `streams` so far ([`LogReader::stream_defs`]).
+    stream_defs: u64,
     next_file: usize,
     cur: Option<FileReader>,
     /// Whether the current file is read from its start (so its index can be checked).
@@ -303,6 +305,7 @@ impl LogReader {
             header,
             files,
             streams: vec![format::CONTROL_STREAM_NAME.to_owned()],
+            stream_defs: 0,
             next_file,
             cur,
             cur_from_start: true,
@@ -444,6 +447,13 @@ impl LogReader {
         &self.streams
     }
 
+    /// How many stream definitions were decoded so far: [`LogReader::stream_names`] can
+    /// differ from what it was only when this number moved, so a consumer that follows the
+    /// table compares a number after every record instead of the table.
+    pub fn stream_defs(&self) -> u64 {
+        self.stream_defs
+    }
+
     /// Torn tails and corruption met so far, with file and byte offset.
     pub fn issues(&self) -> &[Issue] {
         &self.issues
@@ -472,7 +482,11 @@ impl LogReader {
     /// Decodes more; false when the recording is exhausted.
     fn advance(&mut self) -> bool {
         let more = match self.cur.as_mut() {
-            Some(fr) => fr.step(&mut self.queue, &mut self.streams, &mut self.issues),
+            Some(fr) => {
+                let more = fr.step(&mut self.queue, &mut self.streams, &mut self.issues);
+                self.stream_defs += std::mem::take(&mut fr.stream_defs);
+                more
+            }
             None => false,
         };
         if more {

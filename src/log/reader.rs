@@ -190,6 +190,9 @@ pub(crate) struct FileReader {
     /// The file's own header frame was damaged: `header` stands in for it (see
     /// [`FileReader::open_with`]).
     pub salvaged_header: bool,
+    /// Stream definitions decoded so far: the stream table can have changed only when this
+    /// moved (a consumer checks a number, not the table, after every record).
+    pub stream_defs: u64,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
@@ -277,6 +280,7 @@ impl FileReader {
             blocks_seen: Vec::new(),
             compressed_bytes: len,
             salvaged_header: false,
+            stream_defs: 0,
         }
     }
 
@@ -892,6 +896,7 @@ impl FileReader {
                         streams.resize(i + 1, String::new());
                     }
                     streams[i] = name;
+                    self.stream_defs += 1;
                 }
                 Some(Payload::Message { delta_ns, stream, raw }) => {
                     ns = ns.wrapping_add(delta_ns as u64);
@@ -996,6 +1001,7 @@ impl FileReader {
                         streams.resize(i + 1, String::new());
                     }
                     streams[i] = name;
+                    self.stream_defs += 1;
                 }
                 Some(Payload::Message { delta_ns, stream, raw }) => {
                     fs.prev_ns = fs.prev_ns.wrapping_add(delta_ns as u64);

@@ -178,24 +178,30 @@ pub(super) fn preparse(raw: &[u8], bufs: &mut Bufs) -> Result<Msg, Bad> {
         return Err(malformed(format!("not a JSON object: {:?}", excerpt(raw))));
     }
     let mut s = Scanner::new(raw);
-    let msg = message(&mut s, true, bufs)?;
+    // Decoded in place: the message's fields are a few hundred bytes, moved out of each
+    // nested call they were a copy per level of the decode.
+    let mut msg = Message::default();
+    message(&mut s, true, bufs, &mut msg)?;
     if !s.at_end() {
         return Err(malformed(format!("trailing bytes at {}", s.pos())));
     }
     let Some(channel) = msg.channel else {
         return Err(malformed("no channel"));
     };
-    let data = msg.data;
+    let data = &mut msg.data;
     Ok(match channel {
         b"l2Book" => {
-            let mut d = data.ok_or_else(|| malformed("l2Book without data"))?;
-            let (coin, exch_ns) = coin_and_time(&d, "l2Book", bufs)?;
+            let d = data.as_mut().ok_or_else(|| malformed("l2Book without data"))?;
+            let (coin, exch_ns) = coin_and_time(d, "l2Book", bufs)?;
             let (bids, asks) = d.levels.take().ok_or_else(|| malformed("l2Book without levels"))?;
             let clean = all_clean(&coin, bids.iter().chain(&asks));
             Msg::L2Book { coin, exch_ns, bids, asks, clean }
         }
         b"trades" => {
-            let list = data.and_then(|d| d.trades).ok_or_else(|| malformed("trades without a list"))?;
+            let list = data
+                .as_mut()
+                .and_then(|d| d.trades.take())
+                .ok_or_else(|| malformed("trades without a list"))?;
             Msg::Trades(
                 list.into_iter()
                     .map(|t| OwnedTrade {
@@ -210,15 +216,17 @@ pub(super) fn preparse(raw: &[u8], bufs: &mut Bufs) -> Result<Msg, Bad> {
             )
         }
         b"bbo" => {
-            let d = data.ok_or_else(|| malformed("bbo without data"))?;
-            let (coin, exch_ns) = coin_and_time(&d, "bbo", bufs)?;
+            let d = data.as_ref().ok_or_else(|| malformed("bbo without data"))?;
+            let (coin, exch_ns) = coin_and_time(d, "bbo", bufs)?;
             let (bid, ask) = d.bbo.ok_or_else(|| malformed("bbo without bbo"))?;
             let clean = all_clean(&coin, bid.iter().chain(&ask));
             Msg::Bbo { coin, exch_ns, bid, ask, clean }
         }
-        b"allMids" => Msg::Mids(data.and_then(|d| d.mids).ok_or_else(|| malformed("allMids without mids"))?),
+        b"allMids" => Msg::Mids(
+            data.as_mut().and_then(|d| d.mids.take()).ok_or_else(|| malformed("allMids without mids"))?,
+        ),
         b"subscriptionResponse" => {
-            let d = data.ok_or_else(|| malformed("subscriptionResponse without data"))?;
+            let d = data.as_ref().ok_or_else(|| malformed("subscriptionResponse without data"))?;
             let trades_coin = match (d.sub_type, d.sub_coin) {
                 (Some(b"trades"), Some(coin)) => Some(text(coin)),
                 _ => None,
@@ -227,9 +235,9 @@ pub(super) fn preparse(raw: &[u8], bufs: &mut Bufs) -> Result<Msg, Bad> {
         }
         b"orderLevel" => Msg::OrderLevel,
         b"activeAssetCtx" => {
-            let d = data.ok_or_else(|| malformed("activeAssetCtx without data"))?;
+            let d = data.as_mut().ok_or_else(|| malformed("activeAssetCtx without data"))?;
             let coin = text(d.coin.ok_or_else(|| malformed("activeAssetCtx without coin"))?);
-            let c = d.ctx.ok_or_else(|| malformed("activeAssetCtx without ctx"))?;
+            let c = d.ctx.take().ok_or_else(|| malformed("activeAssetCtx without ctx"))?;
             let mark_px = Price(c.mark_px.ok_or_else(|| malformed("activeAssetCtx without markPx"))?);
             let funding_rate = c.funding.ok_or_else(|| malformed("activeAssetCtx without funding"))?;
             if mark_px.0 <= 0 {
@@ -247,7 +255,7 @@ pub(super) fn preparse(raw: &[u8], bufs: &mut Bufs) -> Result<Msg, Bad> {
             })
         }
         b"pong" => Msg::Pong,
-        b"error" => Msg::Error(data.map(|d| text(d.raw)).unwrap_or_default()),
+        b"error" => Msg::Error(data.as_ref().map(|d| text(d.raw)).unwrap_or_default()),
         other => {
             return Err(Bad {
                 kind: super::AnomalyKind::UnknownChannel,
@@ -334,32 +342,42 @@ fn apply_owned(ad: &mut Adapter, msg: Msg, out: &mut Vec<MarketEvent>) {
 }
 
 /// One message object; `allow_wrapper` lets the archive's `raw` field hold the message.
-fn message<'a>(s: &mut Scanner<'a>, allow_wrapper: bool, bufs: &mut Bufs) -> Result<Message<'a>, Bad> {
-    let mut m = Message::default();
+/// Decodes a message into `m` (a default one): `{"channel":..,"data":..}`, or a capture's
+/// wrapper around one (`{"raw":{..}}`, when `allow_wrapper`).
+fn message<'a>(
+    s: &mut Scanner<'a>,
+    allow_wrapper: bool,
+    bufs: &mut Bufs,
+    m: &mut Message<'a>,
+) -> Result<(), Bad> {
     let mut wrapped: Option<Message<'a>> = None;
     s.object(|s, k| -> Result<(), Bad> {
         match k {
             b"channel" => m.channel = Some(s.string()?),
-            b"data" => m.data = Some(data(s, bufs)?),
-            b"raw" if allow_wrapper && s.peek() == Some(b'{') => wrapped = Some(message(s, false, bufs)?),
+            b"data" => data(s, bufs, m.data.insert(Data::default()))?,
+            b"raw" if allow_wrapper && s.peek() == Some(b'{') => {
+                message(s, false, bufs, wrapped.insert(Message::default()))?;
+            }
             _ => {
                 s.skip_value()?;
             }
         }
         Ok(())
     })?;
-    Ok(match wrapped {
-        Some(w) if m.channel.is_none() => w,
-        _ => m,
-    })
+    if let Some(w) = wrapped {
+        if m.channel.is_none() {
+            *m = w;
+        }
+    }
+    Ok(())
 }
 
-fn data<'a>(s: &mut Scanner<'a>, bufs: &mut Bufs) -> Result<Data<'a>, Bad> {
+/// Decodes a message's `data` into `d` (a default one).
+fn data<'a>(s: &mut Scanner<'a>, bufs: &mut Bufs, d: &mut Data<'a>) -> Result<(), Bad> {
     let start = {
         s.peek();
         s.pos()
     };
-    let mut d = Data::default();
     match s.peek() {
         Some(b'{') => s.object(|s, k| -> Result<(), Bad> {
             match k {
@@ -399,7 +417,7 @@ fn data<'a>(s: &mut Scanner<'a>, bufs: &mut Bufs) -> Result<Data<'a>, Bad> {
     }
     let end = s.pos();
     d.raw = s.slice(start, end);
-    Ok(d)
+    Ok(())
 }
 
 /// `{"funding":..,"openInterest":..,"oraclePx":..,"markPx":..,..}` in any order.
