@@ -35,6 +35,9 @@ pub(super) const CHECKPOINT_VERSION: u32 = 3;
 /// zstd level for checkpoints: they are written every 5 minutes of event time, so a
 /// moderate level costs little and keeps them small.
 const CHECKPOINT_ZSTD_LEVEL: i32 = 3;
+/// zstd level of the output journal: zstd's fastest regular level is 1; -1 skips ahead
+/// faster where nothing matches (see `SessionRunner::new`).
+const JOURNAL_LEVEL: i32 = -1;
 
 /// What a checkpoint file holds.
 #[derive(Serialize, Deserialize)]
@@ -260,10 +263,12 @@ impl SessionRunner {
         };
         // The journal is rebuilt from the inputs at will, so it is synced once at the end, not
         // at every flush: a long replay would otherwise spend its time in fsync. For the same
-        // reason it is compressed at zstd level 1, not the recording's 6: level 6's lazy match
-        // search was ~30% of a replay's time (perf) for a journal a few % smaller, and level 3's
+        // reason it is compressed at zstd level -1, not the recording's 6: level 6's lazy match
+        // search was ~30% of a replay's time (perf) for a journal a few % smaller, level 3's
         // double-fast search still 15% of a 6 h Hyperliquid replay's CPU (level 1: 7%, the
-        // journal 11 -> 13 MB). It is compressed and written on a thread of its own
+        // journal 11 -> 13 MB), and level 1 compresses the journal's bytes at ~450 MB/s where
+        // -1 does ~700 MB/s for a journal 4.5% larger (docs/PERFORMANCE.md, round 16). It is
+        // compressed and written on a thread of its own
         // (`journal.rs`), off the engine's path; the digest is over the records before
         // compression, so no level moves it.
         // A live session's journal is flushed each second of receive time (what a crash loses);
@@ -280,7 +285,7 @@ impl SessionRunner {
         let block_bytes = WriterOptions::default().block_bytes;
         let opts = WriterOptions {
             fsync: false,
-            zstd_level: 1,
+            zstd_level: JOURNAL_LEVEL,
             flush_interval_ns,
             window_log: block_bytes.next_power_of_two().trailing_zeros(),
             ..WriterOptions::default()
