@@ -469,15 +469,15 @@ impl Engine {
 
     fn on_event(&mut self, now: Timestamp, seq: u64, print: u32, event: &MarketEvent, out: &mut Vec<Output>) {
         let window = self.window_open(now);
-        // The coin this event is for adds its exposure up to now first (`CoinState::advance`
-        // leaves it to the coin's own inputs).
-        if let Some(i) = event.coin().and_then(|c| self.coin_index(c)) {
+        // The coin this event is for (looked up once: every branch below means this coin)
+        // adds its exposure up to now first (`CoinState::advance` leaves it to the coin's own
+        // inputs).
+        let coin_index = event.coin().and_then(|c| self.coin_index(c));
+        if let Some(i) = coin_index {
             self.coins[i].catch_up(now);
         }
-        if let Some((coin, exch)) = event_time(event) {
-            if let Some(i) = self.coin_index(coin) {
-                self.coins[i].observe_feed(now, exch, self.config.fill_sim.feed_window_s);
-            }
+        if let (Some(i), Some(exch)) = (coin_index, event_time(event)) {
+            self.coins[i].observe_feed(now, exch, self.config.fill_sim.feed_window_s);
         }
         match event {
             MarketEvent::Anomaly { coin, kind, detail } => {
@@ -485,8 +485,8 @@ impl Engine {
                 out.push(Output::Anomaly { coin: coin.clone(), kind: *kind, detail: detail.clone(), seq });
             }
             MarketEvent::Protocol { .. } | MarketEvent::Mids { .. } => {}
-            MarketEvent::AssetCtx { coin, mark_px, funding_rate, next_funding_ns, .. } => {
-                let Some(i) = self.coin_index(coin) else { return };
+            MarketEvent::AssetCtx { mark_px, funding_rate, next_funding_ns, .. } => {
+                let Some(i) = coin_index else { return };
                 let mut ctx = Self::ctx(
                     &self.config,
                     &mut self.ids,
@@ -497,11 +497,11 @@ impl Engine {
                 );
                 self.coins[i].on_asset_ctx(&mut ctx, *mark_px, *funding_rate, next_funding_ns.map(|t| t.0));
             }
-            MarketEvent::Trade { coin, side, px, sz, history, .. } => {
+            MarketEvent::Trade { side, px, sz, history, .. } => {
                 if *history {
                     return;
                 }
-                let Some(i) = self.coin_index(coin) else { return };
+                let Some(i) = coin_index else { return };
                 if window {
                     let minute = (now.since(self.first_ns.unwrap_or(now)) / MINUTE_NS) as usize;
                     bump(&mut self.checklist.trades_per_minute, minute);
@@ -536,7 +536,7 @@ impl Engine {
                     }
                 }
                 self.anomalies = anomalies;
-                let Some(i) = self.coin_index(coin) else { return };
+                let Some(i) = coin_index else { return };
                 let fills_before = self.stats.fills;
                 let book = self.books.book(coin);
                 let valid = book.is_some_and(|b| b.is_valid());
@@ -795,12 +795,13 @@ pub fn no_skill_as_rate(sigma_1s_bp: f64, threshold_bp: f64, horizon_s: u32) -> 
 }
 
 /// The coin and exchange time of a market event that carries one.
-fn event_time(event: &MarketEvent) -> Option<(&str, Timestamp)> {
+/// The exchange time of an event that carries one (its coin is [`MarketEvent::coin`]).
+fn event_time(event: &MarketEvent) -> Option<Timestamp> {
     match event {
-        MarketEvent::Trade { coin, exch_ns, history: false, .. }
-        | MarketEvent::BookSnapshot { coin, exch_ns, .. }
-        | MarketEvent::BookDiff { coin, exch_ns, .. }
-        | MarketEvent::Bbo { coin, exch_ns, .. } => Some((coin, *exch_ns)),
+        MarketEvent::Trade { exch_ns, history: false, .. }
+        | MarketEvent::BookSnapshot { exch_ns, .. }
+        | MarketEvent::BookDiff { exch_ns, .. }
+        | MarketEvent::Bbo { exch_ns, .. } => Some(*exch_ns),
         _ => None,
     }
 }

@@ -221,6 +221,11 @@ impl StrategyRng {
 pub trait Strategy: Send + std::fmt::Debug {
     fn on_event(&mut self, view: &StrategyView<'_>, rng: &mut StrategyRng) -> Option<Quotes>;
 
+    /// Quotes this strategy returned, handed back once the engine is done with them: a
+    /// strategy may keep their vectors for its next answer instead of allocating new ones (the
+    /// built-in GLFT does). Nothing else may depend on it; by default they are dropped.
+    fn reuse(&mut self, _spent: Quotes) {}
+
     /// When to be called next without an input (`Trigger::Deadline`), if ever.
     fn next_deadline(&self) -> Option<Timestamp> {
         None

@@ -217,6 +217,7 @@ impl CoinState {
             if ctx.now.since(last.at) < interval {
                 // Throttled: try again when the interval has passed, even if no input comes.
                 self.requote_due = Some(last.at.plus_ns(interval));
+                self.strategy.reuse(wanted);
                 return;
             }
         }
@@ -238,6 +239,7 @@ impl CoinState {
         let asks_moved = moved(&pxs, &asks);
         self.scratch.prices = pxs;
         if !(moved_mid || bids_moved || asks_moved) {
+            self.strategy.reuse(Quotes { bids, asks });
             return;
         }
         self.last_quote = Some(QuoteState {
@@ -248,6 +250,7 @@ impl CoinState {
         });
         self.apply_side(ctx, Side::Buy, &bids, max);
         self.apply_side(ctx, Side::Sell, &asks, max);
+        self.strategy.reuse(Quotes { bids, asks });
         self.update_margin(ctx);
         debug_assert!(self.quotes_not_crossed());
     }

@@ -105,6 +105,13 @@ impl StrategySlot {
         self.strategy = Some(s);
     }
 
+    /// Hands quotes the strategy returned back to it ([`Strategy::reuse`]).
+    pub(super) fn reuse(&mut self, spent: crate::strategy::Quotes) {
+        if let Some(s) = self.strategy.as_mut() {
+            s.reuse(spent);
+        }
+    }
+
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.strategy.as_ref().and_then(|s| s.next_deadline())
     }
