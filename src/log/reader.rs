@@ -985,7 +985,7 @@ impl FileReader {
             }
             let want = format::le_u32(buf, p + 4);
             let payload = &buf[p + 8..p + 8 + len];
-            let got = crc32c::crc32c_append(crc32c::crc32c(&buf[p..p + 4]), payload);
+            let got = format::record_crc(len as u32, payload);
             if got != want {
                 bad = Some(("record checksum mismatch".to_string(), fs.records));
                 break;
