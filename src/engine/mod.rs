@@ -794,7 +794,6 @@ pub fn no_skill_as_rate(sigma_1s_bp: f64, threshold_bp: f64, horizon_s: u32) -> 
     0.5 * libm::erfc(threshold_bp / s / core::f64::consts::SQRT_2)
 }
 
-/// The coin and exchange time of a market event that carries one.
 /// The exchange time of an event that carries one (its coin is [`MarketEvent::coin`]).
 fn event_time(event: &MarketEvent) -> Option<Timestamp> {
     match event {

@@ -21,7 +21,7 @@ impl StrategyFactory for GlftFactory {
         1
     }
     fn build(&self, cfg: &StrategyConfig) -> Result<Box<dyn Strategy>, KeyError> {
-        Ok(Box::new(Glft { cfg: cfg.glft.clone(), curve: None, spare: Quotes::default() }))
+        Ok(Box::new(Glft::new(cfg.glft.clone())))
     }
 }
 
@@ -39,6 +39,10 @@ pub struct Glft {
 }
 
 impl Glft {
+    fn new(cfg: GlftConfig) -> Glft {
+        Glft { cfg, curve: None, spare: Quotes::default() }
+    }
+
     /// A side's half-spread widened by its toxicity, or `None` if the side is pulled.
     fn adjust(&self, delta_bp: f64, toxicity: f64, base_rate: f64) -> Option<f64> {
         if self.cfg.toxicity_pull > 0.0 && toxicity >= self.cfg.toxicity_pull {
@@ -95,19 +99,11 @@ mod tests {
 
     #[test]
     fn toxicity_widens_only_above_the_base_rate_and_pulls_at_the_threshold() {
-        let g = Glft {
-            cfg: GlftConfig { toxicity_widen_bp: 4.0, toxicity_pull: 0.8 },
-            curve: None,
-            spare: Quotes::default(),
-        };
+        let g = Glft::new(GlftConfig { toxicity_widen_bp: 4.0, toxicity_pull: 0.8 });
         assert_eq!(g.adjust(2.0, 0.3, 0.4), Some(2.0));
         assert_eq!(g.adjust(2.0, 0.65, 0.4), Some(3.0));
         assert_eq!(g.adjust(2.0, 0.8, 0.4), None);
-        let off = Glft {
-            cfg: GlftConfig { toxicity_widen_bp: 0.0, toxicity_pull: 0.0 },
-            curve: None,
-            spare: Quotes::default(),
-        };
+        let off = Glft::new(GlftConfig { toxicity_widen_bp: 0.0, toxicity_pull: 0.0 });
         assert_eq!(off.adjust(2.0, 0.99, 0.1), Some(2.0));
     }
 
@@ -122,7 +118,7 @@ mod tests {
         use crate::types::{Price, Qty, Timestamp};
         let instrument = crate::venue::instrument(crate::venue::Venue::Hyperliquid, "BTC");
         let cfg = GlftConfig { toxicity_widen_bp: 0.0, toxicity_pull: 0.8 };
-        let mut kept = Glft { cfg: cfg.clone(), curve: None, spare: Quotes::default() };
+        let mut kept = Glft::new(cfg.clone());
         let next_up = |x: f64| f64::from_bits(x.to_bits() + 1);
         let steps = [
             (0.1, 0.5, 2.0, 3.0, 0),
@@ -182,8 +178,7 @@ mod tests {
             };
             let mut rng = StrategyRng::new(1, 0, 1);
             let got = kept.on_event(&view, &mut rng).expect("glft quotes on a book event");
-            let fresh =
-                Glft { cfg: cfg.clone(), curve: None, spare: Quotes::default() }.on_event(&view, &mut rng);
+            let fresh = Glft::new(cfg.clone()).on_event(&view, &mut rng);
             assert_eq!(Some(got.clone()), fresh, "gamma {gamma} kappa {kappa} a {a}");
             distinct.insert(format!("{got:?}"));
             pulled += usize::from(got.bids.is_empty()) + usize::from(got.asks.is_empty());

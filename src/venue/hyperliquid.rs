@@ -341,9 +341,8 @@ fn apply_owned(ad: &mut Adapter, msg: Msg, out: &mut Vec<MarketEvent>) {
     }
 }
 
-/// One message object; `allow_wrapper` lets the archive's `raw` field hold the message.
-/// Decodes a message into `m` (a default one): `{"channel":..,"data":..}`, or a capture's
-/// wrapper around one (`{"raw":{..}}`, when `allow_wrapper`).
+/// One message object, decoded into `m` (a default one); `allow_wrapper` lets the archive's
+/// `raw` field hold the message.
 fn message<'a>(
     s: &mut Scanner<'a>,
     allow_wrapper: bool,
